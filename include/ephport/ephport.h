@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libephport: what a Linux host does with the port numbers it hands out by
+ * itself. The library reads a network namespace's port policy and sockets,
+ * and analyses them; it never prints, exits or aborts.
+ *
+ * Conventions: functions return 0 (or a count) on success and a negative
+ * errno value on failure, leaving a readable detail in the context
+ * (eph_ctx_errmsg()). Output parameters (ret_*) are written only on success.
+ * Every _free() accepts NULL.
+ */
+#ifndef EPHPORT_EPHPORT_H
+#define EPHPORT_EPHPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EPH_PORT_MAX 65535u
+#define EPH_PORT_COUNT 65536u
+
+/* ------------------------------------------------------------------------ */
+/* Context: target network namespace, root of /proc/sys, error detail.      */
+
+struct eph_ctx;
+
+/*
+ * Returns a new context aimed at the caller's own network namespace and
+ * /proc/sys, or NULL when out of memory. It does no I/O.
+ */
+struct eph_ctx *eph_ctx_new(void);
+void eph_ctx_free(struct eph_ctx *ctx);
+
+/*
+ * Aims the context at another network namespace: a name under /run/netns, a
+ * path to a namespace file (anything containing '/'), or "pid:PID". The
+ * namespace is opened and checked at once; it is entered with setns(2) only
+ * while a source is read, and the caller's own namespace is restored
+ * afterwards. NULL aims it back at the caller's namespace.
+ * Returns 0, or -ENOENT, -EACCES, -EINVAL (not a network namespace or a
+ * malformed spec), -ENOMEM.
+ */
+int eph_ctx_set_netns(struct eph_ctx *ctx, const char *spec);
+
+/* Returns the namespace spec given to eph_ctx_set_netns(), or NULL. */
+const char *eph_ctx_netns(const struct eph_ctx *ctx);
+
+/*
+ * Reads sysctls below ROOT instead of /proc/sys (fixture trees in tests, an
+ * image's snapshot). Returns 0 or -ENOMEM; NULL restores /proc/sys.
+ */
+int eph_ctx_set_proc_sys_root(struct eph_ctx *ctx, const char *root);
+
+/* Returns the detail of the last failure; "" when there was none. */
+const char *eph_ctx_errmsg(const struct eph_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Numbers: the one audited parser for every number from a user or a file.  */
+
+/*
+ * Parses the decimal number in S[0..LEN) (no sign, no spaces, no trailing
+ * text) into *RET when MIN <= value <= MAX. WHAT names the value in the
+ * error message. Returns 0, -EINVAL (not a number) or -ERANGE.
+ */
+int eph_num_parse(struct eph_ctx *ctx, const char *s, size_t len, uint64_t min,
+		  uint64_t max, const char *what, uint64_t *ret);
+
+/* The same for a NUL-terminated string. */
+int eph_num_parse_str(struct eph_ctx *ctx, const char *s, uint64_t min,
+		      uint64_t max, const char *what, uint64_t *ret);
+
+/* ------------------------------------------------------------------------ */
+/* Port sets: all 65,536 ports, with the kernel's list syntax.              */
+
+struct eph_portset;
+
+/* Returns a new empty set, or NULL when out of memory. */
+struct eph_portset *eph_portset_new(void);
+void eph_portset_free(struct eph_portset *ps);
+void eph_portset_clear(struct eph_portset *ps);
+void eph_portset_copy(struct eph_portset *dst, const struct eph_portset *src);
+
+/* Adds or removes LO..HI inclusive; nothing happens when LO > HI. */
+void eph_portset_add(struct eph_portset *ps, uint16_t lo, uint16_t hi);
+void eph_portset_del(struct eph_portset *ps, uint16_t lo, uint16_t hi);
+bool eph_portset_has(const struct eph_portset *ps, uint16_t port);
+
+/* Returns how many ports the set holds, in all or within LO..HI. */
+uint32_t eph_portset_count(const struct eph_portset *ps);
+uint32_t eph_portset_count_range(const struct eph_portset *ps, uint16_t lo,
+				 uint16_t hi);
+
+/* DST := DST | SRC, DST := DST & ~SRC, DST := DST & SRC. */
+void eph_portset_union(struct eph_portset *dst, const struct eph_portset *src);
+void eph_portset_subtract(struct eph_portset *dst,
+			  const struct eph_portset *src);
+void eph_portset_intersect(struct eph_portset *dst,
+			   const struct eph_portset *src);
+bool eph_portset_equal(const struct eph_portset *a,
+		       const struct eph_portset *b);
+
+/*
+ * Iteration: returns the first port >= FROM in the set, or -1 when none is.
+ */
+int32_t eph_portset_next(const struct eph_portset *ps, uint32_t from);
+
+/*
+ * Parses the kernel's list syntax ("8080,40000-40002") from S[0..LEN) and
+ * replaces the set's contents with it. One trailing newline is accepted (as
+ * the kernel prints it); an empty string or a lone newline is the empty set.
+ * Empty items, inverted ranges, numbers above 65535, spaces and any other
+ * text are errors naming the offending item. On failure the set is left as
+ * it was. Returns 0, -EINVAL or -ERANGE.
+ */
+int eph_portset_parse(struct eph_ctx *ctx, struct eph_portset *ps,
+		      const char *s, size_t len);
+
+/*
+ * Writes the canonical form (ascending, merged, "a-b" for runs) into BUF,
+ * NUL-terminated and truncated to SIZE like snprintf(). Returns the length
+ * of the full form, excluding the NUL.
+ */
+size_t eph_portset_format(const struct eph_portset *ps, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Host policy: the sysctls that decide which ports the kernel hands out.   */
+
+enum eph_knob {
+	EPH_KNOB_UNPRIVILEGED_PORT_START, /* net.ipv4.ip_unprivileged_port_start
+					   */
+	EPH_KNOB_TCP_TW_REUSE,		  /* net.ipv4.tcp_tw_reuse */
+	EPH_KNOB_TCP_TW_REUSE_DELAY, /* net.ipv4.tcp_tw_reuse_delay, 6.14+ */
+	EPH_KNOB_TCP_TIMESTAMPS,     /* net.ipv4.tcp_timestamps */
+	EPH_KNOB_TCP_MAX_TW_BUCKETS, /* net.ipv4.tcp_max_tw_buckets */
+	EPH_KNOB_TCP_FIN_TIMEOUT,    /* net.ipv4.tcp_fin_timeout */
+	EPH_KNOB__COUNT
+};
+
+/* Returns the sysctl name of KNOB ("net.ipv4.tcp_tw_reuse"), or NULL. */
+const char *eph_knob_name(enum eph_knob knob);
+
+enum eph_severity {
+	EPH_SEV_INFO,
+	EPH_SEV_WARNING,
+};
+
+/* A finding about the policy; CODE is stable and meant for scripts. */
+struct eph_warning {
+	const char *code;
+	enum eph_severity severity;
+	char message[320];
+};
+
+#define EPH_WARN_RANGE_SAME_PARITY "range-same-parity"
+#define EPH_WARN_RESERVED_LARGE_SHARE "reserved-large-share"
+#define EPH_WARN_RESERVED_OUTSIDE_RANGE "reserved-outside-range"
+#define EPH_WARN_RANGE_OUTSIDE_IANA "range-outside-iana"
+#define EPH_WARN_RANGE_SMALL "range-small"
+#define EPH_WARN_TW_REUSE_OFF "tw-reuse-off"
+#define EPH_WARN_TIMESTAMPS_OFF "timestamps-off"
+
+/* Thresholds behind the warnings, so that front ends can explain them. */
+#define EPH_SMALL_RANGE_PORTS 16384u /* the size of IANA's dynamic range */
+#define EPH_RESERVED_LARGE_SHARE_PCT 25u
+
+struct eph_policy;
+
+/* Returns a new policy holding Linux's defaults, or NULL (out of memory). */
+struct eph_policy *eph_policy_new(void);
+void eph_policy_free(struct eph_policy *p);
+
+/*
+ * Reads the context's namespace's policy into P, replacing what P held, and
+ * evaluates the warnings. Knobs that this kernel lacks (tcp_tw_reuse_delay
+ * before 6.14) are marked absent; any other missing or malformed sysctl is
+ * an error naming the file. On failure P is left as it was.
+ * Returns 0, or a negative errno.
+ */
+int eph_policy_read(struct eph_ctx *ctx, struct eph_policy *p);
+
+/*
+ * Parses the two numbers of ip_local_port_range ("32768\t60999\n") from
+ * S[0..LEN). Returns 0, -EINVAL or -ERANGE (bounds above 65535, or LOW >
+ * HIGH).
+ */
+int eph_range_parse(struct eph_ctx *ctx, const char *s, size_t len,
+		    uint16_t *ret_low, uint16_t *ret_high);
+
+void eph_policy_range(const struct eph_policy *p, uint16_t *ret_low,
+		      uint16_t *ret_high);
+/* The number of ports in the range. */
+uint32_t eph_policy_range_size(const struct eph_policy *p);
+const struct eph_portset *eph_policy_reserved(const struct eph_policy *p);
+/* Reserved ports inside the range. */
+uint32_t eph_policy_reserved_in_range(const struct eph_policy *p);
+/* Ports of the range that autobind may hand out: range minus reserved. */
+uint32_t eph_policy_available(const struct eph_policy *p);
+
+/*
+ * Returns KNOB's value in *RET. Returns 0, -ENOENT when this kernel lacks
+ * the knob, -EINVAL for an unknown knob.
+ */
+int eph_policy_knob(const struct eph_policy *p, enum eph_knob knob,
+		    int64_t *ret);
+
+/*
+ * Setters, for planning ("what if the range were ...") and tests. They do
+ * not touch the kernel. Each re-evaluates the warnings. set_range returns
+ * -EINVAL when LOW > HIGH.
+ */
+int eph_policy_set_range(struct eph_policy *p, uint16_t low, uint16_t high);
+void eph_policy_set_reserved(struct eph_policy *p,
+			     const struct eph_portset *reserved);
+int eph_policy_set_knob(struct eph_policy *p, enum eph_knob knob,
+			int64_t value);
+
+/* The warnings found by the last read or set, most severe first. */
+size_t eph_policy_warning_count(const struct eph_policy *p);
+const struct eph_warning *eph_policy_warning(const struct eph_policy *p,
+					     size_t i);
+
+/* ------------------------------------------------------------------------ */
+/* Other systems' default ephemeral ranges.                                 */
+
+struct eph_os {
+	const char *name;  /* stable short name, for --os lists */
+	const char *label; /* human name */
+	uint16_t low, high;
+	bool legacy;	   /* an old default, shown by --os all */
+	const char *where; /* where that system keeps its range */
+	const char *note;  /* NULL or a remark */
+};
+
+/* Returns the number of rows in the table. */
+size_t eph_os_count(void);
+/* Returns row I, or NULL past the end. */
+const struct eph_os *eph_os_get(size_t i);
+/* Returns the row named NAME (case-insensitive), or NULL. */
+const struct eph_os *eph_os_find(const char *name);
+
+/* Returns true when LO1..HI1 and LO2..HI2 share a port. */
+bool eph_ranges_overlap(uint16_t lo1, uint16_t hi1, uint16_t lo2, uint16_t hi2);
+
+/* Returns how many ports LO1..HI1 and LO2..HI2 share. */
+uint32_t eph_ranges_shared(uint16_t lo1, uint16_t hi1, uint16_t lo2,
+			   uint16_t hi2);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The context: which network namespace and which /proc/sys a scan reads,
+ * the buffers it reuses, and the detail of the last failure. It holds no
+ * global state, so a daemon can keep one per namespace and scan again and
+ * again without allocating.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/nsfs.h>
+
+#include "internal.h"
+
+#define DEFAULT_PROC_SYS "/proc/sys"
+/* The kernel's PID_MAX_LIMIT on 64-bit: no pid is larger. */
+#define PID_MAX_LIMIT 4194304
+
+/*
+ * The largest sysctl we read is ip_local_reserved_ports; its longest form,
+ * every other port ("1,3,5,...,65535"), is under 192 KiB.
+ */
+#define SYSCTL_BUF_SIZE (256u * 1024u)
+
+struct eph_ctx {
+	char errmsg[512];
+	char *proc_sys_root;
+	char *netns_spec;
+	int netns_fd; /* target namespace, -1 for the caller's own */
+	dev_t netns_dev;
+	ino_t netns_ino;
+	int saved_fd;	    /* the caller's namespace while inside the target */
+	unsigned int depth; /* nesting of ctx_netns_enter() */
+	char *buf;	    /* sysctl read buffer, allocated on first use */
+};
+
+EPH_EXPORT struct eph_ctx *eph_ctx_new(void)
+{
+	struct eph_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	ctx->netns_fd = -1;
+	ctx->saved_fd = -1;
+	return ctx;
+}
+
+EPH_EXPORT void eph_ctx_free(struct eph_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	if (ctx->saved_fd >= 0) {
+		/* Freed while inside the target: go home before forgetting. */
+		(void)setns(ctx->saved_fd, CLONE_NEWNET);
+		close(ctx->saved_fd);
+	}
+	if (ctx->netns_fd >= 0)
+		close(ctx->netns_fd);
+	free(ctx->proc_sys_root);
+	free(ctx->netns_spec);
+	free(ctx->buf);
+	free(ctx);
+}
+
+int ctx_error(struct eph_ctx *ctx, int err, const char *fmt, ...)
+{
+	char msg[sizeof(ctx->errmsg)];
+	va_list ap;
+
+	if (ctx) {
+		/* The arguments may quote the previous message: format apart.
+		 */
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		memcpy(ctx->errmsg, msg, sizeof(msg));
+	}
+	return err;
+}
+
+void ctx_clear_error(struct eph_ctx *ctx)
+{
+	if (ctx)
+		ctx->errmsg[0] = '\0';
+}
+
+EPH_EXPORT const char *eph_ctx_errmsg(const struct eph_ctx *ctx)
+{
+	return ctx ? ctx->errmsg : "";
+}
+
+EPH_EXPORT const char *eph_ctx_netns(const struct eph_ctx *ctx)
+{
+	return ctx->netns_spec;
+}
+
+EPH_EXPORT int eph_ctx_set_proc_sys_root(struct eph_ctx *ctx, const char *root)
+{
+	char *copy = NULL;
+
+	if (root) {
+		copy = strdup(root);
+		if (!copy)
+			return ctx_error(ctx, -ENOMEM, "out of memory");
+	}
+	free(ctx->proc_sys_root);
+	ctx->proc_sys_root = copy;
+	return 0;
+}
+
+const char *ctx_proc_sys_root(const struct eph_ctx *ctx)
+{
+	return ctx->proc_sys_root ? ctx->proc_sys_root : DEFAULT_PROC_SYS;
+}
+
+/* Turns a --netns spec into the path of its namespace file. */
+static int netns_path(struct eph_ctx *ctx, const char *spec, char *path,
+		      size_t size)
+{
+	uint64_t pid;
+	int r;
+
+	if (strncmp(spec, "pid:", 4) == 0) {
+		r = eph_num_parse_str(ctx, spec + 4, 1, PID_MAX_LIMIT, "pid",
+				      &pid);
+		if (r < 0)
+			return ctx_error(ctx, r, "network namespace \"%s\": %s",
+					 spec, eph_ctx_errmsg(ctx));
+		snprintf(path, size, "/proc/%llu/ns/net",
+			 (unsigned long long)pid);
+		return 0;
+	}
+	if (strchr(spec, '/')) {
+		if (strlen(spec) >= size)
+			return ctx_error(ctx, -EINVAL,
+					 "network namespace path is too long");
+		snprintf(path, size, "%s", spec);
+		return 0;
+	}
+	if (!spec[0] || strcmp(spec, ".") == 0 || strcmp(spec, "..") == 0 ||
+	    strlen(spec) > NAME_MAX)
+		return ctx_error(ctx, -EINVAL,
+				 "\"%s\" is not a network namespace name",
+				 spec);
+	snprintf(path, size, "/run/netns/%s", spec);
+	return 0;
+}
+
+EPH_EXPORT int eph_ctx_set_netns(struct eph_ctx *ctx, const char *spec)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *copy = NULL;
+	int fd = -1, type, r;
+
+	ctx_clear_error(ctx);
+	if (ctx->depth > 0)
+		return ctx_error(ctx, -EBUSY,
+				 "cannot change namespace while inside one");
+	if (spec) {
+		r = netns_path(ctx, spec, path, sizeof(path));
+		if (r < 0)
+			return r;
+		copy = strdup(spec);
+		if (!copy)
+			return ctx_error(ctx, -ENOMEM, "out of memory");
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			ctx_error(ctx, r, "network namespace \"%s\": %s: %s",
+				  spec, path, strerror(errno));
+			goto fail;
+		}
+		type = ioctl(fd, NS_GET_NSTYPE);
+		if (type < 0 || type != CLONE_NEWNET) {
+			r = -EINVAL;
+			ctx_error(ctx, r,
+				  "network namespace \"%s\": %s is not a "
+				  "network namespace%s",
+				  spec, path,
+				  type < 0 ? " (a stale file of a deleted "
+					     "namespace?)"
+					   : "");
+			goto fail;
+		}
+		if (fstat(fd, &st) < 0) {
+			r = -errno;
+			ctx_error(ctx, r, "network namespace \"%s\": %s", spec,
+				  strerror(errno));
+			goto fail;
+		}
+		ctx->netns_dev = st.st_dev;
+		ctx->netns_ino = st.st_ino;
+	}
+	if (ctx->netns_fd >= 0)
+		close(ctx->netns_fd);
+	free(ctx->netns_spec);
+	ctx->netns_fd = fd;
+	ctx->netns_spec = copy;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return r;
+}
+
+int ctx_netns_enter(struct eph_ctx *ctx)
+{
+	struct stat st;
+	int fd, r;
+
+	if (ctx->netns_fd < 0 || ctx->depth > 0) {
+		ctx->depth++;
+		return 0;
+	}
+	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ctx_error(ctx, -errno,
+				 "cannot open this thread's network namespace: "
+				 "%s",
+				 strerror(errno));
+	if (fstat(fd, &st) == 0 && st.st_dev == ctx->netns_dev &&
+	    st.st_ino == ctx->netns_ino) {
+		/* Already there: no privilege needed, nothing to restore. */
+		close(fd);
+		ctx->depth++;
+		return 0;
+	}
+	if (setns(ctx->netns_fd, CLONE_NEWNET) < 0) {
+		r = -errno;
+		close(fd);
+		return ctx_error(ctx, r,
+				 "cannot enter network namespace \"%s\": %s%s",
+				 ctx->netns_spec, strerror(-r),
+				 r == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+	}
+	ctx->saved_fd = fd;
+	ctx->depth++;
+	return 0;
+}
+
+int ctx_netns_leave(struct eph_ctx *ctx)
+{
+	int r = 0;
+
+	if (ctx->depth == 0)
+		return 0;
+	if (--ctx->depth > 0 || ctx->saved_fd < 0)
+		return 0;
+	if (setns(ctx->saved_fd, CLONE_NEWNET) < 0)
+		r = ctx_error(ctx, -errno,
+			      "cannot return to the original network "
+			      "namespace: %s",
+			      strerror(errno));
+	close(ctx->saved_fd);
+	ctx->saved_fd = -1;
+	return r;
+}
+
+int ctx_sysctl_read(struct eph_ctx *ctx, const char *name, const char **ret_buf,
+		    size_t *ret_len)
+{
+	char path[PATH_MAX];
+	const char *root = ctx_proc_sys_root(ctx);
+	size_t n;
+	ssize_t got;
+	int fd, r;
+
+	n = (size_t)snprintf(path, sizeof(path), "%s/", root);
+	if (n >= sizeof(path) || strlen(name) >= sizeof(path) - n)
+		return ctx_error(ctx, -ENAMETOOLONG, "%s: path too long", name);
+	/* net.ipv4.x is the file net/ipv4/x. */
+	for (const char *c = name; *c; c++)
+		path[n++] = *c == '.' ? '/' : *c;
+	path[n] = '\0';
+
+	if (!ctx->buf) {
+		ctx->buf = malloc(SYSCTL_BUF_SIZE);
+		if (!ctx->buf)
+			return ctx_error(ctx, -ENOMEM, "out of memory");
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ctx_error(ctx, -errno, "cannot read %s (%s): %s", name,
+				 path, strerror(errno));
+	/*
+	 * One read from offset 0: the kernel formats the whole value on the
+	 * first read and a second read at a non-zero offset returns EOF.
+	 */
+	do
+		got = read(fd, ctx->buf, SYSCTL_BUF_SIZE);
+	while (got < 0 && errno == EINTR);
+	r = got < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return ctx_error(ctx, r, "cannot read %s (%s): %s", name, path,
+				 strerror(-r));
+	if ((size_t)got >= SYSCTL_BUF_SIZE)
+		return ctx_error(ctx, -EFBIG, "%s (%s): value too long", name,
+				 path);
+	ctx->buf[got] = '\0';
+	*ret_buf = ctx->buf;
+	*ret_len = (size_t)got;
+	return 0;
+}
