@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* The ephport command: shared state of one run and the subcommands. */
+#ifndef EPHPORT_CLI_H
+#define EPHPORT_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ephport/ephport.h"
+
+/* Exit codes, documented in ephport(8). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,	/* a runtime failure, or a finding (per command) */
+	EXIT_USAGE = 2, /* bad command line; nothing was done */
+};
+
+struct cli {
+	struct eph_ctx *ctx;
+	const char *netns;
+	bool json;
+	const char *cmd; /* the subcommand's name, for messages */
+};
+
+/*
+ * Options every subcommand accepts besides its own. A subcommand's getopt
+ * string starts with "+:hjn:" and its option table ends with these.
+ */
+#define CLI_COMMON_SHORT ":hjn:"
+#define CLI_COMMON_LONG                                                        \
+	{ "help", no_argument, NULL, 'h' },                                    \
+		{ "json", no_argument, NULL, 'j' },                            \
+		{ "netns", required_argument, NULL, 'n' },                     \
+	{                                                                      \
+		NULL, 0, NULL, 0                                               \
+	}
+
+/*
+ * Handles one option of the common set, or a getopt error. Returns -1 when
+ * the option is not a common one, EXIT_OK to go on, EXIT_USAGE after
+ * reporting a usage error; *DONE is set when --help was printed.
+ */
+int cli_common_option(struct cli *cli, int c, const char *help, bool *done);
+
+/* The word getopt stopped at, for messages about it. */
+const char *cli_argv_current(void);
+
+/* Reports a usage error for the current command and returns EXIT_USAGE. */
+int cli_usage_error(struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Applies --netns to the context. Returns EXIT_OK, or EXIT_FAIL after
+ * reporting why.
+ */
+int cli_apply_netns(struct cli *cli);
+
+/* Reports a library failure with its detail and returns EXIT_FAIL. */
+int cli_fail(struct cli *cli, const char *what);
+
+/*
+ * Prints TEXT wrapped at 79 columns; the first line starts with FIRST, the
+ * others with as many spaces.
+ */
+void cli_wrap(FILE *f, const char *first, const char *text);
+
+int cmd_overview(struct cli *cli, int argc, char **argv);
+int cmd_ranges(struct cli *cli, int argc, char **argv);
+
+/* Parts shared by the overview and the subcommands. */
+struct json;
+void ranges_print_summary(const struct eph_policy *p, FILE *f);
+void ranges_print_warnings(const struct eph_policy *p, FILE *f);
+void ranges_json(const struct eph_policy *p, struct json *j, bool with_os);
+
+#endif

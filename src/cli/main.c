@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ephport: the command. It parses the command line, hands the work to the
+ * library and presents the result; every failure is reported once, here.
+ */
+#include <err.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+
+static char **saved_argv;
+
+const char *cli_argv_current(void)
+{
+	/* getopt has already advanced optind past the offending word. */
+	return optind > 0 ? saved_argv[optind - 1] : "?";
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "ranges", cmd_ranges,
+	  "the ephemeral range, reservations, privileged threshold,\n"
+	  "                   TIME_WAIT settings, and other systems' ranges" },
+};
+
+static const char main_help[] =
+	"Usage: ephport [GLOBAL OPTIONS] [COMMAND [OPTIONS]]\n"
+	"\n"
+	"The ports a Linux host hands out by itself: its ephemeral range, "
+	"what\n"
+	"is reserved, and what the kernel will do. Without a command, prints "
+	"the\n"
+	"host overview.\n"
+	"\n"
+	"Commands:\n"
+	"%s"
+	"\n"
+	"Global options (also accepted after the command):\n"
+	"  -n, --netns NS   read network namespace NS: a name under "
+	"/run/netns,\n"
+	"                   a path to a namespace file, or pid:PID\n"
+	"  -j, --json       print JSON instead of tables\n"
+	"  -h, --help       show this help; 'ephport COMMAND --help' for one "
+	"command\n"
+	"  -V, --version    print the version and exit\n"
+	"\n"
+	"Examples:\n"
+	"  ephport                      the host overview\n"
+	"  ephport ranges --os          this host's ranges beside other "
+	"systems'\n"
+	"  ephport --netns web ranges --json\n"
+	"\n"
+	"Exit status: 0 success, 1 failure, 2 usage error.\n"
+	"See ephport(8).\n";
+
+static void print_help(void)
+{
+	char list[1024];
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n,
+				      "  %-16s %s\n", commands[i].name,
+				      commands[i].summary);
+	printf(main_help, list);
+}
+
+int cli_usage_error(struct cli *cli, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cli->cmd) {
+		warnx("%s: %s", cli->cmd, msg);
+		fprintf(stderr, "Try 'ephport %s --help'.\n", cli->cmd);
+	} else {
+		warnx("%s", msg);
+		fprintf(stderr, "Try 'ephport --help'.\n");
+	}
+	return EXIT_USAGE;
+}
+
+int cli_fail(struct cli *cli, const char *what)
+{
+	const char *detail = eph_ctx_errmsg(cli->ctx);
+
+	if (what && *detail)
+		warnx("%s: %s", what, detail);
+	else
+		warnx("%s", *detail ? detail : what);
+	return EXIT_FAIL;
+}
+
+int cli_apply_netns(struct cli *cli)
+{
+	if (!cli->netns)
+		return EXIT_OK;
+	if (eph_ctx_set_netns(cli->ctx, cli->netns) < 0)
+		return cli_fail(cli, NULL);
+	return EXIT_OK;
+}
+
+int cli_common_option(struct cli *cli, int c, const char *help, bool *done)
+{
+	switch (c) {
+	case 'h':
+		fputs(help, stdout);
+		*done = true;
+		return EXIT_OK;
+	case 'j':
+		cli->json = true;
+		return EXIT_OK;
+	case 'n':
+		cli->netns = optarg;
+		return EXIT_OK;
+	case ':':
+		return cli_usage_error(cli, "option '%s' needs a value",
+				       optopt ? (char[]){ '-', (char)optopt, 0 }
+					      : cli_argv_current());
+	case '?':
+		if (optopt)
+			return cli_usage_error(cli, "unknown option '-%c'",
+					       optopt);
+		return cli_usage_error(cli, "unknown option '%s'",
+				       cli_argv_current());
+	default:
+		return -1;
+	}
+}
+
+void cli_wrap(FILE *f, const char *first, const char *text)
+{
+	const size_t width = 79;
+	size_t indent = strlen(first), col;
+	const char *p = text;
+
+	fputs(first, f);
+	col = indent;
+	while (*p) {
+		size_t w = strcspn(p, " ");
+
+		if (col > indent && col + 1 + w > width) {
+			fprintf(f, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, w, f);
+		col += w;
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+	fputc('\n', f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "netns", required_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = { 0 };
+	int c, rc = EXIT_OK;
+
+	saved_argv = argv;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:hjn:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			print_help();
+			return EXIT_OK;
+		case 'V':
+			printf("ephport %s\n", EPHPORT_VERSION);
+			return EXIT_OK;
+		case 'j':
+			cli.json = true;
+			break;
+		case 'n':
+			cli.netns = optarg;
+			break;
+		default: {
+			bool done = false;
+
+			return cli_common_option(&cli, c, "", &done);
+		}
+		}
+	}
+
+	cli.ctx = eph_ctx_new();
+	if (!cli.ctx)
+		errx(EXIT_FAIL, "out of memory");
+
+	argc -= optind;
+	argv += optind;
+	/* Each subcommand parses its own words from a fresh getopt. */
+	optind = 0;
+	if (argc == 0) {
+		rc = cmd_overview(&cli, argc, argv);
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			cli.cmd = commands[i].name;
+			saved_argv = argv;
+			rc = commands[i].run(&cli, argc, argv);
+			goto out;
+		}
+	}
+	rc = cli_usage_error(&cli, "unknown command '%s'", argv[0]);
+out:
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warn("writing output");
+		rc = EXIT_FAIL;
+	}
+	eph_ctx_free(cli.ctx);
+	return rc;
+}
