@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The command line: help, version, and every kind of bad input gets a clear
+# message, the documented exit code, and changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+run "$EPHPORT" --help
+expect_rc "--help exits 0" 0
+expect_in "--help lists the ranges command" "ranges" "$OUT"
+expect_in "--help documents the exit status" "Exit status: 0 success, 1 failure, 2 usage error" "$OUT"
+run "$EPHPORT" ranges --help
+expect_rc "ranges --help exits 0" 0
+expect_in "ranges --help documents --os" "--os" "$OUT"
+expect_in "ranges --help has examples" "Examples:" "$OUT"
+run "$EPHPORT" --version
+expect_rc "--version exits 0" 0
+expect_in "--version prints the version" "ephport 0." "$OUT"
+
+run "$EPHPORT" --frobnicate
+expect_rc "an unknown global option is a usage error" 2
+expect_in "it is named" "unknown option '--frobnicate'" "$ERR"
+run "$EPHPORT" ranges --frobnicate
+expect_rc "an unknown command option is a usage error" 2
+expect_in "it is named with the command" "ranges: unknown option '--frobnicate'" "$ERR"
+expect_in "the message points at help" "Try 'ephport ranges --help'" "$ERR"
+run "$EPHPORT" ranges -z
+expect_rc "an unknown short option is a usage error" 2
+expect_in "it is named" "unknown option '-z'" "$ERR"
+run "$EPHPORT" bogus
+expect_rc "an unknown command is a usage error" 2
+expect_in "it is named" "unknown command 'bogus'" "$ERR"
+run "$EPHPORT" range
+expect_rc "commands match exactly, not by prefix" 2
+run "$EPHPORT" --netns
+expect_rc "--netns without a value is a usage error" 2
+expect_in "the message says a value is missing" "needs a value" "$ERR"
+run "$EPHPORT" ranges --netns
+expect_rc "ranges --netns without a value is a usage error" 2
+run "$EPHPORT" ranges extra
+expect_rc "a stray argument is a usage error" 2
+expect_in "it is named" "unexpected argument 'extra'" "$ERR"
+expect_eq "usage errors print nothing on stdout" "$OUT" ""
+
+run "$EPHPORT" --netns no-such-namespace-$$ ranges
+expect_rc "a missing namespace is a failure" 1
+expect_in "the message names it and why" "no-such-namespace-$$\": /run/netns/no-such-namespace-$$: No such file or directory" "$ERR"
+expect_eq "and prints nothing on stdout" "$OUT" ""
+run "$EPHPORT" --netns /etc/hostname ranges
+expect_rc "a file that is not a namespace is a failure" 1
+expect_in "the message says so" "is not a network namespace" "$ERR"
+run "$EPHPORT" --netns pid:abc ranges
+expect_rc "a malformed pid is a failure" 1
+expect_in "the message quotes it" "\"abc\" is not a number" "$ERR"
+run "$EPHPORT" --netns pid:0 ranges
+expect_rc "pid 0 is refused" 1
+run "$EPHPORT" --netns pid:4194305 ranges
+expect_rc "pid out of range is refused" 1
+expect_in "the message gives the bounds" "out of range" "$ERR"
+run "$EPHPORT" --netns .. ranges
+expect_rc "'..' is not a namespace name" 1
+run "$EPHPORT" --netns /proc/self/ns/uts ranges
+expect_rc "another kind of namespace is refused" 1
+expect_in "the message says it is not a network namespace" "is not a network namespace" "$ERR"
+
+if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
+	ns=$(ns_add cli)
+	# Not privileged: cannot enter, says what is missing.
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$EPHPORT" --netns "$ns" ranges
+	expect_rc "entering a namespace without privilege fails" 1
+	expect_in "the message names the missing capability" "needs CAP_SYS_ADMIN" "$ERR"
+	# The caller's own namespace needs no privilege.
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$EPHPORT" --netns /proc/self/ns/net ranges --json
+	expect_rc "an unprivileged user can name its own namespace" 0
+
+	# Missing and corrupt sysctls, in a private mount namespace so that
+	# the host's /proc is never touched.
+	bad="$FIXTURES/procsys/corrupt-reserved/net/ipv4/ip_local_reserved_ports"
+	run unshare -m sh -c 'mount --bind "$1" /proc/sys/net/ipv4/ip_local_reserved_ports && exec "$2" ranges' sh "$bad" "$EPHPORT"
+	expect_rc "a corrupt reserved-ports value is a failure" 1
+	expect_in "the message names the sysctl and the bad item" "net.ipv4.ip_local_reserved_ports: port list: empty item" "$ERR"
+	bad="$FIXTURES/procsys/corrupt-range/net/ipv4/ip_local_port_range"
+	run unshare -m sh -c 'mount --bind "$1" /proc/sys/net/ipv4/ip_local_port_range && exec "$2" --json' sh "$bad" "$EPHPORT"
+	expect_rc "a corrupt range is a failure" 1
+	expect_in "the message quotes the value" "net.ipv4.ip_local_port_range: \"abc\" is not two numbers" "$ERR"
+	expect_eq "and no partial JSON is printed" "$OUT" ""
+	run unshare -m sh -c 'mount -t tmpfs none /proc/sys/net/ipv4 && exec "$1" ranges' sh "$EPHPORT"
+	expect_rc "a missing sysctl is a failure" 1
+	expect_in "the message names the file" "cannot read net.ipv4.ip_local_port_range (/proc/sys/net/ipv4/ip_local_port_range): No such file or directory" "$ERR"
+else
+	tap_ok "# SKIP privileged cases need root"
+fi
+
+# The man page documents what --help offers, and renders cleanly.
+MAN="$(dirname "$0")/../../man/ephport.8"
+helps=$("$EPHPORT" --help; "$EPHPORT" ranges --help)
+missing=
+for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$helps" | sort -u); do
+	grep -qF -- "\\-\\-${opt#--}" "$MAN" || missing="$missing $opt"
+done
+expect_eq "every option in --help is in ephport(8)" "$missing" ""
+for code in $(grep -oE '[a-z]+(-[a-z]+)+' <<<"$("$EPHPORT" ranges --help | sed -n '/^Warning codes/,/^$/p')"); do
+	grep -qF -- "$code" "$MAN" || missing="$missing $code"
+done
+expect_eq "every warning code is in ephport(8)" "$missing" ""
+if command -v groff >/dev/null; then
+	check "ephport(8) renders without warnings" sh -c 'out=$(groff -man -ww -z "$1" 2>&1); [ -z "$out" ]' sh "$MAN"
+fi
+
+# A closed stdout is a failure, not silence.
+run sh -c '"$1" ranges >&-' sh "$EPHPORT"
+expect_rc "a write error on stdout is a failure" 1
+
+finish
