@@ -249,6 +249,131 @@ bool eph_ranges_overlap(uint16_t lo1, uint16_t hi1, uint16_t lo2, uint16_t hi2);
 uint32_t eph_ranges_shared(uint16_t lo1, uint16_t hi1, uint16_t lo2,
 			   uint16_t hi2);
 
+/* ------------------------------------------------------------------------ */
+/* Sockets: a streaming scanner over NETLINK_SOCK_DIAG.                     */
+
+/*
+ * One socket, as compact as the analyses need. Addresses are 16 bytes in
+ * network order; IPv4 addresses (and the IPv4 side of v4-mapped IPv6
+ * sockets) are stored v4-mapped (::ffff:a.b.c.d), so that an IPv4 socket
+ * and a v4-mapped IPv6 socket toward the same peer compare equal, as they
+ * do in the kernel's tables.
+ */
+struct eph_sock {
+	uint8_t family; /* AF_INET or AF_INET6, as the kernel reports it */
+	uint8_t proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t state;	/* the kernel's TCP state numbers (UDP too) */
+	uint8_t timer;	/* idiag_timer: 3 for TIME_WAIT */
+	uint16_t local_port, remote_port;
+	uint8_t local[16], remote[16];
+	uint32_t ifindex;
+	uint32_t inode; /* 0 for TIME_WAIT and request sockets */
+	uint32_t uid;
+	uint32_t expires_ms; /* time left on the socket's timer */
+	uint32_t flags;	     /* EPH_SOCK_* */
+	uint64_t cookie;     /* stable for the socket's life, TIME_WAIT too */
+	uint64_t cgroup_id;  /* inode of its cgroup v2 directory, or 0 */
+};
+
+/* The socket set IP_BIND_ADDRESS_NO_PORT: its port is chosen at connect. */
+#define EPH_SOCK_BIND_NO_PORT (1u << 0)
+/* An IPv6 socket with IPV6_V6ONLY. */
+#define EPH_SOCK_V6ONLY (1u << 1)
+/* Found by a scan with explicit_only: bound to a port it named. */
+#define EPH_SOCK_PORT_LOCKED (1u << 2)
+
+/* Kernel TCP states, as sock_diag reports them. */
+enum {
+	EPH_TCP_ESTABLISHED = 1,
+	EPH_TCP_SYN_SENT,
+	EPH_TCP_SYN_RECV,
+	EPH_TCP_FIN_WAIT1,
+	EPH_TCP_FIN_WAIT2,
+	EPH_TCP_TIME_WAIT,
+	EPH_TCP_CLOSE,
+	EPH_TCP_CLOSE_WAIT,
+	EPH_TCP_LAST_ACK,
+	EPH_TCP_LISTEN,
+	EPH_TCP_CLOSING,
+	EPH_TCP_NEW_SYN_RECV,
+	EPH_TCP_BOUND_INACTIVE,
+	EPH_TCP_MAX_STATES
+};
+
+/* Returns the name ss(8) uses for STATE ("ESTAB", "TIME-WAIT", ...). */
+const char *eph_tcp_state_name(uint8_t state);
+
+#define EPH_SCAN_TCP (1u << 0)
+#define EPH_SCAN_UDP (1u << 1)
+#define EPH_SCAN_IPV4 (1u << 0)
+#define EPH_SCAN_IPV6 (1u << 1)
+
+/*
+ * What to ask the kernel for. Filters run in the kernel, so what they
+ * reject is never copied to user space. Zeroed fields mean "all".
+ */
+struct eph_scan_filter {
+	uint32_t protos;   /* EPH_SCAN_TCP | EPH_SCAN_UDP; 0: both */
+	uint32_t families; /* EPH_SCAN_IPV4 | EPH_SCAN_IPV6; 0: both */
+	uint32_t states;   /* bit (1 << state); 0: every state */
+	bool port_range;   /* only local ports port_lo..port_hi */
+	uint16_t port_lo, port_hi;
+	bool explicit_only; /* only sockets bound to a port they named */
+};
+
+struct eph_scan;
+
+/*
+ * Opens a sock_diag socket in the context's network namespace; it stays
+ * there, so the scan can be repeated cheaply. The context must outlive
+ * the scan. Returns NULL and leaves a detail in CTX on failure.
+ */
+struct eph_scan *eph_scan_new(struct eph_ctx *ctx);
+void eph_scan_free(struct eph_scan *scan);
+
+/*
+ * The callbacks of a scan. begin() is called before the first record and
+ * again when an interrupted dump (NLM_F_DUMP_INTR) is redone, so that the
+ * caller can drop what it gathered. sock() gets each record; the record is
+ * valid only during the call. A negative return from either stops the scan
+ * and is returned.
+ */
+struct eph_scan_ops {
+	int (*begin)(void *data);
+	int (*sock)(const struct eph_sock *sock, void *data);
+};
+
+/*
+ * Dumps the sockets FILTER selects, calling OPS for each. An interrupted
+ * dump is redone up to 3 times. Returns the number of records delivered,
+ * or a negative errno: -EPROTO for a malformed or truncated reply, -EAGAIN
+ * when the dump stayed interrupted.
+ */
+int eph_scan_run(struct eph_scan *scan, const struct eph_scan_filter *filter,
+		 const struct eph_scan_ops *ops, void *data);
+
+/*
+ * Parses one received chunk of a sock_diag dump reply: a sequence of
+ * netlink messages that must all be complete, carry SEQ and PORTID (0
+ * skips those checks) and hold well-formed inet_diag messages with valid
+ * attributes. Calls OPS->sock for each socket. Pure: no I/O.
+ * Returns 0 when more chunks follow, 1 when the chunk ended the dump
+ * (NLMSG_DONE), or a negative errno (-EPROTO for malformed input, the
+ * kernel's error for NLMSG_ERROR). *RET_INTR is set when a message carried
+ * NLM_F_DUMP_INTR.
+ */
+int eph_sockdiag_parse(struct eph_ctx *ctx, const void *buf, size_t len,
+		       uint8_t proto, uint32_t seq, uint32_t portid,
+		       const struct eph_scan_ops *ops, void *data,
+		       bool *ret_intr);
+
+/*
+ * Formats ADDR (16 bytes as in struct eph_sock) the usual way: IPv4
+ * dotted for v4-mapped addresses, IPv6 compressed otherwise. BUF needs
+ * 46 bytes. Returns BUF.
+ */
+const char *eph_addr_format(const uint8_t addr[16], char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,13 @@
 #define EPH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define EPH_PRINTF(a, b)
+/*
+ * Test hook: copies every chunk a scan receives to FD (a 4-byte length in
+ * host order, then the bytes), to record fixtures. -1 turns it off.
+ */
+struct eph_scan;
+void sockdiag_set_tap(struct eph_scan *scan, int fd);
+
 #endif
 
 /*
@@ -61,5 +68,12 @@ void num_trim_newline(const char *s, size_t *len);
 
 /* Quotes S[0..LEN) for an error message into BUF (cut at SIZE). */
 const char *num_quote(const char *s, size_t len, char *buf, size_t size);
+
+/*
+ * Test hook: copies every chunk a scan receives to FD (a 4-byte length in
+ * host order, then the bytes), to record fixtures. -1 turns it off.
+ */
+struct eph_scan;
+void sockdiag_set_tap(struct eph_scan *scan, int fd);
 
 #endif
