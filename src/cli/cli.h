@@ -69,6 +69,12 @@ int cmd_overview(struct cli *cli, int argc, char **argv);
 int cmd_ranges(struct cli *cli, int argc, char **argv);
 
 /* Parts shared by the overview and the subcommands. */
+
+/*
+ * Applies --netns and reads the policy into a new *RET. Returns EXIT_OK,
+ * or EXIT_FAIL after reporting why.
+ */
+int ranges_load(struct cli *cli, struct eph_policy **ret);
 struct json;
 void ranges_print_summary(const struct eph_policy *p, FILE *f);
 void ranges_print_warnings(const struct eph_policy *p, FILE *f);

@@ -264,6 +264,25 @@ void ranges_json(const struct eph_policy *p, struct json *j, bool with_os)
 	json_arr_end(j);
 }
 
+int ranges_load(struct cli *cli, struct eph_policy **ret)
+{
+	struct eph_policy *p;
+	int rc;
+
+	rc = cli_apply_netns(cli);
+	if (rc != EXIT_OK)
+		return rc;
+	p = eph_policy_new();
+	if (!p)
+		return cli_fail(cli, "out of memory");
+	if (eph_policy_read(cli->ctx, p) < 0) {
+		eph_policy_free(p);
+		return cli_fail(cli, NULL);
+	}
+	*ret = p;
+	return EXIT_OK;
+}
+
 int cmd_ranges(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -287,17 +306,9 @@ int cmd_ranges(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'",
 				       argv[optind]);
-	rc = cli_apply_netns(cli);
+	rc = ranges_load(cli, &p);
 	if (rc != EXIT_OK)
 		return rc;
-
-	p = eph_policy_new();
-	if (!p)
-		return cli_fail(cli, "out of memory");
-	if (eph_policy_read(cli->ctx, p) < 0) {
-		rc = cli_fail(cli, NULL);
-		goto out;
-	}
 	if (cli->json) {
 		struct json j;
 
@@ -316,8 +327,6 @@ int cmd_ranges(struct cli *cli, int argc, char **argv)
 		if (with_os)
 			print_os(p, stdout);
 	}
-	rc = EXIT_OK;
-out:
 	eph_policy_free(p);
-	return rc;
+	return EXIT_OK;
 }

@@ -10,22 +10,7 @@
 #include <cmocka.h>
 
 #include "ephport/ephport.h"
-
-static struct eph_ctx *ctx;
-
-static int setup(void **state)
-{
-	(void)state;
-	ctx = eph_ctx_new();
-	return ctx ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	eph_ctx_free(ctx);
-	return 0;
-}
+#include "unit.h"
 
 static void accepts_plain_decimal_within_bounds(void **state)
 {

@@ -11,22 +11,7 @@
 #include <cmocka.h>
 
 #include "ephport/ephport.h"
-
-static struct eph_ctx *ctx;
-
-static int setup(void **state)
-{
-	(void)state;
-	ctx = eph_ctx_new();
-	return ctx ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	eph_ctx_free(ctx);
-	return 0;
-}
+#include "unit.h"
 
 /* Parses S and returns its canonical form in a static buffer. */
 static const char *canon(const char *s)

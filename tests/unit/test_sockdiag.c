@@ -21,8 +21,7 @@
 #include <sys/socket.h>
 
 #include "ephport/ephport.h"
-
-static struct eph_ctx *ctx;
+#include "unit.h"
 
 struct rec {
 	unsigned char *buf[16];
@@ -97,20 +96,6 @@ static int feed(struct rec *r, struct tally *t)
 			break;
 	}
 	return res;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	ctx = eph_ctx_new();
-	return ctx ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	eph_ctx_free(ctx);
-	return 0;
 }
 
 static void parses_a_recorded_tcp_dump(void **state)

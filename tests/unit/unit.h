@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* What every unit test shares: one context for the whole group. */
+#ifndef EPHPORT_TEST_UNIT_H
+#define EPHPORT_TEST_UNIT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "ephport/ephport.h"
+
+static struct eph_ctx *ctx;
+
+static int setup(void **state)
+{
+	(void)state;
+	ctx = eph_ctx_new();
+	return ctx ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	eph_ctx_free(ctx);
+	return 0;
+}
+
+#endif
