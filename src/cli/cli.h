@@ -59,6 +59,15 @@ int cli_apply_netns(struct cli *cli);
 /* Reports a library failure with its detail and returns EXIT_FAIL. */
 int cli_fail(struct cli *cli, const char *what);
 
+struct json;
+
+/* Starts the one JSON object a command prints, with its "netns" member. */
+void cli_json_begin(struct cli *cli, struct json *j);
+/* Closes that object and ends the line. */
+void cli_json_finish(struct json *j);
+/* Prints a table's title line, naming the namespace when one was given. */
+void cli_heading(struct cli *cli, const char *title);
+
 /*
  * Prints TEXT wrapped at 79 columns; the first line starts with FIRST, the
  * others with as many spaces.
@@ -75,7 +84,6 @@ int cmd_ranges(struct cli *cli, int argc, char **argv);
  * or EXIT_FAIL after reporting why.
  */
 int ranges_load(struct cli *cli, struct eph_policy **ret);
-struct json;
 void ranges_print_summary(const struct eph_policy *p, FILE *f);
 void ranges_print_warnings(const struct eph_policy *p, FILE *f);
 void ranges_json(const struct eph_policy *p, struct json *j, bool with_os);

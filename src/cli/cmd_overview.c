@@ -16,18 +16,14 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	if (cli->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_obj(&j, NULL);
-		json_str(&j, "netns", cli->netns);
+		cli_json_begin(cli, &j);
 		json_obj(&j, "ranges");
 		ranges_json(p, &j, false);
 		json_obj_end(&j);
-		json_obj_end(&j);
-		json_end(&j);
+		cli_json_finish(&j);
 	} else {
-		printf("ephport host overview%s%s%s\n\nPorts\n",
-		       cli->netns ? " (netns " : "",
-		       cli->netns ? cli->netns : "", cli->netns ? ")" : "");
+		cli_heading(cli, "ephport host overview");
+		printf("\nPorts\n");
 		ranges_print_summary(p, stdout);
 		ranges_print_warnings(p, stdout);
 		printf("\nMore: 'ephport ranges' for TIME_WAIT settings and "

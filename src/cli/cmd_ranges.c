@@ -312,15 +312,11 @@ int cmd_ranges(struct cli *cli, int argc, char **argv)
 	if (cli->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_obj(&j, NULL);
-		json_str(&j, "netns", cli->netns);
+		cli_json_begin(cli, &j);
 		ranges_json(p, &j, with_os);
-		json_obj_end(&j);
-		json_end(&j);
+		cli_json_finish(&j);
 	} else {
-		printf("Ephemeral ports%s%s%s\n", cli->netns ? " (netns " : "",
-		       cli->netns ? cli->netns : "", cli->netns ? ")" : "");
+		cli_heading(cli, "Ephemeral ports");
 		ranges_print_summary(p, stdout);
 		print_time_wait(p, stdout);
 		ranges_print_warnings(p, stdout);

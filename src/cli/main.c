@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "config.h"
 
 static char **saved_argv;
@@ -124,9 +125,12 @@ int cli_common_option(struct cli *cli, int c, const char *help, bool *done)
 		cli->netns = optarg;
 		return EXIT_OK;
 	case ':':
-		return cli_usage_error(cli, "option '%s' needs a value",
-				       optopt ? (char[]){ '-', (char)optopt, 0 }
-					      : cli_argv_current());
+		/* Name the option as typed: "--netns", not its short "-n". */
+		if (strncmp(cli_argv_current(), "--", 2) == 0 || !optopt)
+			return cli_usage_error(cli, "option '%s' needs a value",
+					       cli_argv_current());
+		return cli_usage_error(cli, "option '-%c' needs a value",
+				       optopt);
 	case '?':
 		if (optopt)
 			return cli_usage_error(cli, "unknown option '-%c'",
@@ -136,6 +140,27 @@ int cli_common_option(struct cli *cli, int c, const char *help, bool *done)
 	default:
 		return -1;
 	}
+}
+
+void cli_json_begin(struct cli *cli, struct json *j)
+{
+	json_init(j, stdout);
+	json_obj(j, NULL);
+	json_str(j, "netns", cli->netns);
+}
+
+void cli_json_finish(struct json *j)
+{
+	json_obj_end(j);
+	json_end(j);
+}
+
+void cli_heading(struct cli *cli, const char *title)
+{
+	if (cli->netns)
+		printf("%s (netns %s)\n", title, cli->netns);
+	else
+		printf("%s\n", title);
 }
 
 void cli_wrap(FILE *f, const char *first, const char *text)

@@ -36,6 +36,9 @@ expect_rc "--netns without a value is a usage error" 2
 expect_in "the message says a value is missing" "needs a value" "$ERR"
 run "$EPHPORT" ranges --netns
 expect_rc "ranges --netns without a value is a usage error" 2
+expect_in "a long option is named as typed" "option '--netns' needs a value" "$ERR"
+run "$EPHPORT" ranges -n
+expect_in "a short option is named as typed" "option '-n' needs a value" "$ERR"
 run "$EPHPORT" ranges extra
 expect_rc "a stray argument is a usage error" 2
 expect_in "it is named" "unexpected argument 'extra'" "$ERR"
