@@ -319,6 +319,7 @@ struct eph_scan_filter {
 	bool port_range;   /* only local ports port_lo..port_hi */
 	uint16_t port_lo, port_hi;
 	bool explicit_only; /* only sockets bound to a port they named */
+	bool auto_only;	    /* only the others (the kernel's AUTO test) */
 };
 
 struct eph_scan;
@@ -373,6 +374,171 @@ int eph_sockdiag_parse(struct eph_ctx *ctx, const void *buf, size_t len,
  * 46 bytes. Returns BUF.
  */
 const char *eph_addr_format(const uint8_t addr[16], char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Usage: ephemeral ports used and left, per destination.                   */
+
+/*
+ * One destination: what connect() without a prior bind draws its source
+ * port from. The kernel's budget is per (local address, remote address,
+ * remote port): a port is free toward it unless it is reserved, held by
+ * an explicit binder (which blocks it for every destination), or already
+ * used by a socket with this same 4-tuple (a TIME_WAIT only while
+ * connect() may not reuse it).
+ */
+struct eph_usage_tuple {
+	uint8_t proto;	/* IPPROTO_TCP */
+	uint8_t family; /* AF_INET (v4-mapped addresses) or AF_INET6 */
+	uint16_t remote_port;
+	uint8_t local[16], remote[16]; /* as in struct eph_sock */
+	uint32_t established;	       /* sockets in each state that hold */
+	uint32_t time_wait;	       /* a port of this budget */
+	uint32_t other;		       /* SYN_SENT, FIN_WAIT*, CLOSE_WAIT... */
+	uint32_t tw_reusable;	       /* TIME_WAIT connect() may take now */
+	uint32_t used;		       /* established + time_wait + other */
+	uint32_t capacity;	       /* ports this destination may get */
+	uint32_t free;		       /* ports connect() would find now */
+	uint32_t unreachable; /* free ports connect() never tries: 1 when
+				 the range's bounds share a parity and its
+				 low port is free here, else 0 */
+};
+
+/* Returns the share of T's capacity that is gone, 0 to 100. */
+double eph_usage_tuple_percent(const struct eph_usage_tuple *t);
+
+/* A port of the range blocked for every destination, and who holds it. */
+struct eph_usage_blocker {
+	uint16_t port;
+	uint8_t state;	/* state of the first socket seen on it */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t local[16];
+	uint32_t sockets; /* sockets seen on the port */
+	uint32_t inode;	  /* of the first socket seen, 0 if unknown */
+	uint32_t uid;
+	uint64_t cookie;
+};
+
+/* The namespace as a whole. */
+struct eph_usage_summary {
+	uint16_t range_low, range_high;
+	uint32_t range_size;
+	uint32_t reserved; /* reserved ports inside the range */
+	uint32_t blocked;  /* ports of the range, not reserved, blocked for
+			      every destination by explicit binders */
+	bool same_parity;  /* range bounds of one parity: connect() never
+			      tries the low port (with a chance of 2 in
+			      size - 1, the high one instead) */
+	uint32_t capacity; /* per TCP destination: range - reserved -
+			      blocked, less the port never tried */
+	uint32_t tuples;
+	uint32_t tcp_sockets; /* TCP sockets with a port in the range */
+	uint32_t tcp_by_state[EPH_TCP_MAX_STATES];
+	uint32_t tcp_on_blocked;  /* of them, on blocked ports */
+	uint32_t tcp_on_reserved; /* of them, on reserved ports */
+	uint32_t tcp_ports;	  /* distinct ports they hold */
+	uint32_t udp_sockets;	  /* UDP sockets with a port in the range */
+	uint32_t udp_used;	  /* distinct ports of them, not reserved */
+	uint32_t udp_capacity;	  /* range minus reserved */
+	uint32_t udp_free;
+	uint32_t refeeds; /* second passes (see eph_usage_end) */
+};
+
+struct eph_usage;
+
+/*
+ * A usage accumulator for the context's namespace. It keeps its buffers
+ * between scans, so a daemon can repeat eph_usage_scan() without
+ * allocating once the table has grown to the number of destinations.
+ * Returns NULL (out of memory).
+ */
+struct eph_usage *eph_usage_new(struct eph_ctx *ctx);
+void eph_usage_free(struct eph_usage *u);
+
+/*
+ * Scans the namespace's TCP and UDP sockets with ports in P's range and
+ * computes every destination's budget under P's rules. Two TCP dumps,
+ * each filtered in the kernel to the range: the sockets bound to a port
+ * they named, then the rest; then one UDP dump. Returns the number of
+ * destinations, or a negative errno (see eph_scan_run).
+ */
+int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p);
+
+/*
+ * The same computation fed by hand (tests, a tracer replaying history):
+ * begin with a policy, add sockets, end. Sockets flagged
+ * EPH_SOCK_PORT_LOCKED, in state LISTEN or bound but idle block their port
+ * for every destination. P must stay valid until eph_usage_end().
+ * eph_usage_end() returns 0, or 1 when a socket already counted toward a
+ * destination turned out to sit on a port found blocked later: feed
+ * everything again after eph_usage_begin(u, p, true), which keeps the
+ * blocked ports. begin returns 0 or -ENOMEM.
+ */
+int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p,
+		    bool keep_blocked);
+int eph_usage_add(struct eph_usage *u, const struct eph_sock *s);
+int eph_usage_end(struct eph_usage *u);
+
+const struct eph_usage_summary *eph_usage_summary(const struct eph_usage *u);
+
+/* Destinations, fullest first. Returns NULL past the end. */
+size_t eph_usage_count(const struct eph_usage *u);
+const struct eph_usage_tuple *eph_usage_get(const struct eph_usage *u,
+					    size_t i);
+
+/* Blocked ports, by port. Returns NULL past the end. */
+size_t eph_usage_blocker_count(const struct eph_usage *u);
+const struct eph_usage_blocker *eph_usage_blocker(const struct eph_usage *u,
+						  size_t i);
+/* The blocked ports as a set. */
+const struct eph_portset *eph_usage_blocked(const struct eph_usage *u);
+
+/* ------------------------------------------------------------------------ */
+/* Network namespaces.                                                      */
+
+struct eph_netns {
+	char spec[256];	   /* for eph_ctx_set_netns(): a name or "pid:PID" */
+	char label[256];   /* the name; "host" for pid 1's; else "pid:PID" */
+	bool named;	   /* has a name under /run/netns */
+	bool current;	   /* the caller's own namespace */
+	int32_t pid;	   /* the lowest pid in it, or -1 */
+	char comm[16];	   /* that process's name, or "" */
+	uint64_t dev, ino; /* identity of the namespace */
+};
+
+/*
+ * Lists every named network namespace and every distinct namespace of a
+ * running process, each once, named ones first. The caller frees *RET.
+ * Returns 0, or a negative errno.
+ */
+int eph_netns_list(struct eph_ctx *ctx, struct eph_netns **ret, size_t *ret_n);
+
+/* ------------------------------------------------------------------------ */
+/* Owners: which process holds a socket.                                   */
+
+struct eph_owner {
+	uint32_t inode;
+	int32_t pid;   /* the lowest pid holding it; -1 when not found */
+	char comm[16]; /* its name, printable */
+};
+
+struct eph_owners;
+
+/* Returns an empty lookup, or NULL (out of memory). */
+struct eph_owners *eph_owners_new(void);
+void eph_owners_free(struct eph_owners *o);
+/* Forgets the inodes wanted, keeping the memory. */
+void eph_owners_clear(struct eph_owners *o);
+/* Adds a socket inode to look for (0 is ignored). Returns 0 or -ENOMEM. */
+int eph_owners_want(struct eph_owners *o, uint32_t inode);
+/*
+ * Walks /proc/PID/fd once for every inode wanted, stopping when all are
+ * found. Processes that vanish or cannot be read are skipped. Returns the
+ * number of inodes found, or a negative errno when /proc cannot be read.
+ */
+int eph_owners_resolve(struct eph_ctx *ctx, struct eph_owners *o);
+/* Returns INODE's owner after a resolve, or NULL when none was found. */
+const struct eph_owner *eph_owners_find(const struct eph_owners *o,
+					uint32_t inode);
 
 #ifdef __cplusplus
 }

@@ -16,13 +16,6 @@
 #define EPH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define EPH_PRINTF(a, b)
-/*
- * Test hook: copies every chunk a scan receives to FD (a 4-byte length in
- * host order, then the bytes), to record fixtures. -1 turns it off.
- */
-struct eph_scan;
-void sockdiag_set_tap(struct eph_scan *scan, int fd);
-
 #endif
 
 /*
@@ -75,5 +68,14 @@ const char *num_quote(const char *s, size_t len, char *buf, size_t size);
  */
 struct eph_scan;
 void sockdiag_set_tap(struct eph_scan *scan, int fd);
+
+/*
+ * Reads a process's name from PATH (its comm file, relative to DIRFD) into
+ * BUF, made printable; "?" when the process is gone.
+ */
+void owner_read_comm(int dirfd, const char *path, char *buf, size_t size);
+
+/* Is ADDR (16 bytes, as in struct eph_sock) a v4-mapped IPv4 address? */
+bool sockdiag_addr_is_mapped(const uint8_t addr[16]);
 
 #endif

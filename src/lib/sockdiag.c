@@ -77,13 +77,18 @@ EPH_EXPORT const char *eph_tcp_state_name(uint8_t state)
 	return state < EPH_TCP_MAX_STATES ? names[state] : "UNKNOWN";
 }
 
-EPH_EXPORT const char *eph_addr_format(const uint8_t addr[16], char *buf,
-				       size_t size)
+bool sockdiag_addr_is_mapped(const uint8_t addr[16])
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0,    0,
 					    0, 0, 0, 0, 0xff, 0xff };
 
-	if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
+	return memcmp(addr, mapped, sizeof(mapped)) == 0;
+}
+
+EPH_EXPORT const char *eph_addr_format(const uint8_t addr[16], char *buf,
+				       size_t size)
+{
+	if (sockdiag_addr_is_mapped(addr)) {
 		if (!inet_ntop(AF_INET, addr + 12, buf, (socklen_t)size))
 			snprintf(buf, size, "?");
 	} else if (!inet_ntop(AF_INET6, addr, buf, (socklen_t)size)) {
@@ -376,6 +381,8 @@ static size_t build_bytecode(const struct eph_scan_filter *f,
 		total += 4;
 	if (f->explicit_only)
 		total += 2;
+	if (f->auto_only)
+		total += 1;
 	if (f->port_range) {
 		size_t rem = (total - n) * 4;
 
@@ -393,6 +400,13 @@ static size_t build_bytecode(const struct eph_scan_filter *f,
 		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_AUTO, 4, 8 };
 		rem = (total - n) * 4;
 		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4,
+						    (uint16_t)(rem + 4) };
+	}
+	if (f->auto_only) {
+		size_t rem = (total - n) * 4;
+
+		/* Auto: fall through to accept; otherwise jump past the end. */
+		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_AUTO, 4,
 						    (uint16_t)(rem + 4) };
 	}
 	return n * sizeof(*op);
@@ -557,6 +571,10 @@ EPH_EXPORT int eph_scan_run(struct eph_scan *scan,
 		return ctx_error(scan->ctx, -EINVAL,
 				 "scan: port range %u-%u is inverted",
 				 f->port_lo, f->port_hi);
+	if (f->explicit_only && f->auto_only)
+		return ctx_error(scan->ctx, -EINVAL,
+				 "scan: explicit_only and auto_only exclude "
+				 "each other");
 	if (f->explicit_only) {
 		ops = &marked;
 		data = &m;

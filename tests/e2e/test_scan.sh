@@ -39,6 +39,15 @@ expect_in "the v4-mapped client shows as IPv4" "ESTAB 127.0.0.1 " "$(grep ' 5001
 expect_eq "explicit-only filter: exactly the sockets bound to a named port" \
 	"$("$SOCKDUMP" --netns "$ns" --tcp --explicit | awk '{print $2, $4}' | sort)" \
 	"$(printf '%s\n' 'ESTAB 40010' 'LISTEN 5000' 'LISTEN 5001' 'UNCONN 40001' | sort)"
+all_ports=$("$SOCKDUMP" --netns "$ns" --tcp | awk '{print $2, $4}' | sort)
+expect_eq "auto-only filter: the rest, so the two split the table exactly" \
+	"$( ("$SOCKDUMP" --netns "$ns" --tcp --auto; "$SOCKDUMP" --netns "$ns" --tcp --explicit) | awk '{print $2, $4}' | sort)" \
+	"$all_ports"
+check "auto-only filter: no listener bound to a named port" \
+	bash -c '! "$1" --netns "$2" --tcp --auto | grep -qE "LISTEN .* (5000|5001) "' _ "$SOCKDUMP" "$ns"
+run "$SOCKDUMP" --netns "$ns" --tcp --auto --explicit
+expect_rc "auto-only and explicit-only together are refused" 1
+expect_in "with a message" "exclude each other" "$ERR"
 expect_eq "port-range filter runs in the kernel" \
 	"$("$SOCKDUMP" --netns "$ns" --tcp --range 40000-40010 | awk '{print $4}' | sort -u | tr '\n' ' ')" \
 	"40001 40010 "

@@ -38,6 +38,7 @@ int main(int argc, char **argv)
 		{ "udp", no_argument, NULL, 'u' },
 		{ "range", required_argument, NULL, 'r' },
 		{ "explicit", no_argument, NULL, 'e' },
+		{ "auto", no_argument, NULL, 'a' },
 		{ "record", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -74,6 +75,9 @@ int main(int argc, char **argv)
 		}
 		case 'e':
 			f.explicit_only = true;
+			break;
+		case 'a':
+			f.auto_only = true;
 			break;
 		case 'w':
 			record = optarg;
