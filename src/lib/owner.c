@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Socket owners: which process holds a socket inode. sock_diag gives only
+ * the inode; the owner is found the way ss -p and lsof find it, by reading
+ * the links in /proc/PID/fd. That walk costs one readlink per open file on
+ * the host, so it is done once for all the inodes a caller wants, and it
+ * stops as soon as every one of them is found.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct eph_owners {
+	struct eph_owner *items; /* sorted by inode once resolved */
+	size_t n, cap;
+	size_t found;
+	bool sorted;
+	char proc[64];
+};
+
+EPH_EXPORT struct eph_owners *eph_owners_new(void)
+{
+	struct eph_owners *o = calloc(1, sizeof(*o));
+
+	if (o)
+		snprintf(o->proc, sizeof(o->proc), "/proc");
+	return o;
+}
+
+EPH_EXPORT void eph_owners_free(struct eph_owners *o)
+{
+	if (!o)
+		return;
+	free(o->items);
+	free(o);
+}
+
+EPH_EXPORT void eph_owners_clear(struct eph_owners *o)
+{
+	o->n = 0;
+	o->found = 0;
+	o->sorted = true;
+}
+
+EPH_EXPORT int eph_owners_want(struct eph_owners *o, uint32_t inode)
+{
+	if (inode == 0)
+		return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		struct eph_owner *n = realloc(o->items, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		o->items = n;
+		o->cap = cap;
+	}
+	memset(&o->items[o->n], 0, sizeof(o->items[0]));
+	o->items[o->n].inode = inode;
+	o->items[o->n].pid = -1;
+	o->n++;
+	o->sorted = false;
+	return 0;
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+	const struct eph_owner *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+static void sort_unique(struct eph_owners *o)
+{
+	size_t w = 0;
+
+	if (o->sorted)
+		return;
+	qsort(o->items, o->n, sizeof(*o->items), owner_cmp);
+	for (size_t i = 0; i < o->n; i++)
+		if (w == 0 || o->items[w - 1].inode != o->items[i].inode)
+			o->items[w++] = o->items[i];
+	o->n = w;
+	o->sorted = true;
+}
+
+/* Returns the slot of INODE in the sorted table, or SIZE_MAX. */
+static size_t lookup(const struct eph_owners *o, uint32_t inode)
+{
+	size_t lo = 0, hi = o->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->items[mid].inode == inode)
+			return mid;
+		if (o->items[mid].inode < inode)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return SIZE_MAX;
+}
+
+void owner_read_comm(int dirfd, const char *path, char *buf, size_t size)
+{
+	ssize_t n = -1;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	if (n <= 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	/* A name is the process's own choice: keep it printable. */
+	for (char *c = buf; *c; c++)
+		if (!isprint((unsigned char)*c))
+			*c = '?';
+}
+
+/* Parses "socket:[12345]". */
+static bool socket_inode(const char *link, size_t len, uint32_t *ret)
+{
+	uint64_t v = 0;
+	size_t i = 8;
+
+	if (len < 10 || memcmp(link, "socket:[", 8) != 0 ||
+	    link[len - 1] != ']')
+		return false;
+	for (; i < len - 1; i++) {
+		if (link[i] < '0' || link[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(link[i] - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*ret = (uint32_t)v;
+	return i > 8;
+}
+
+/* Looks through one process's descriptors. Returns owners newly found. */
+static size_t scan_pid(struct eph_owners *o, int procfd, const char *pid)
+{
+	char link[64];
+	struct dirent *de;
+	size_t found = 0;
+	int pidfd, fdfd;
+	DIR *d;
+
+	pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pidfd < 0)
+		return 0;
+	fdfd = openat(pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
+	if (!d) {
+		if (fdfd >= 0)
+			close(fdfd);
+		close(pidfd);
+		return 0; /* gone, or not ours to read */
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct eph_owner *owner;
+		uint32_t inode;
+		size_t slot;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link));
+		if (n <= 0 || (size_t)n >= sizeof(link) ||
+		    !socket_inode(link, (size_t)n, &inode))
+			continue;
+		slot = lookup(o, inode);
+		if (slot == SIZE_MAX || o->items[slot].pid >= 0)
+			continue;
+		owner = &o->items[slot];
+		owner->pid = (int32_t)strtol(pid, NULL, 10);
+		owner_read_comm(pidfd, "comm", owner->comm,
+				sizeof(owner->comm));
+		found++;
+		if (o->found + found == o->n)
+			break;
+	}
+	closedir(d);
+	close(pidfd);
+	return found;
+}
+
+EPH_EXPORT int eph_owners_resolve(struct eph_ctx *ctx, struct eph_owners *o)
+{
+	struct dirent *de;
+	DIR *d;
+
+	ctx_clear_error(ctx);
+	sort_unique(o);
+	o->found = 0;
+	for (size_t i = 0; i < o->n; i++)
+		o->items[i].pid = -1;
+	if (o->n == 0)
+		return 0;
+	d = opendir(o->proc);
+	if (!d)
+		return ctx_error(ctx, -errno, "cannot list %s: %s", o->proc,
+				 strerror(errno));
+	while (o->found < o->n && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		o->found += scan_pid(o, dirfd(d), de->d_name);
+	}
+	closedir(d);
+	return (int)o->found;
+}
+
+EPH_EXPORT const struct eph_owner *eph_owners_find(const struct eph_owners *o,
+						   uint32_t inode)
+{
+	size_t slot;
+
+	if (!o->sorted)
+		return NULL;
+	slot = lookup(o, inode);
+	if (slot == SIZE_MAX || o->items[slot].pid < 0)
+		return NULL;
+	return &o->items[slot];
+}

@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Usage: how many ephemeral ports each destination has used and has left,
+ * under the kernel's rules (see FACTS.md):
+ *
+ *   free(saddr, daddr, dport) = range - reserved - blocked
+ *                               - ports already used toward that 4-tuple
+ *
+ * where "blocked" are the ports an explicit binder holds (a listener, a
+ * bind-before-connect socket, a bound idle socket): autobind skips their
+ * bind bucket for every destination. A TIME_WAIT toward the destination
+ * uses its port unless connect() may reuse it now (tcp_tw_reuse, the
+ * loopback rule for 2, timestamps, tcp_tw_reuse_delay). UDP autobind is
+ * not destination aware: every UDP socket takes a port of its own.
+ *
+ * Memory grows with the number of destinations and blocked ports, never
+ * with the number of sockets: each socket is folded into its destination's
+ * counters as it streams past.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+/* TCP_TIMEWAIT_LEN: a TIME_WAIT lasts 60 s. */
+#define TIME_WAIT_MS 60000u
+/* tcp_tw_reuse_delay before it became a sysctl (6.14). */
+#define TW_REUSE_DELAY_DEFAULT_MS 1000
+#define LOOPBACK_IFINDEX 1u
+#define NO_INDEX UINT32_MAX
+
+struct eph_usage {
+	struct eph_ctx *ctx;
+	struct eph_scan *scan; /* opened on the first scan, then reused */
+
+	/* The rules of this round, copied from the policy at begin. */
+	const struct eph_policy *policy;
+	uint16_t low, high;
+	int64_t tw_reuse, tw_delay, timestamps;
+
+	struct eph_portset blocked;
+	struct eph_portset preseed; /* blocked ports kept for a refeed */
+	struct eph_portset tcp_ports;
+	struct eph_portset udp_ports;
+
+	struct eph_usage_tuple *tuples;
+	size_t ntuples, tuples_cap;
+	uint32_t *index; /* open addressing: tuple number, or NO_INDEX */
+	size_t index_cap;
+
+	struct eph_usage_blocker *blockers;
+	size_t nblockers, blockers_cap;
+	uint32_t *blocker_of;	/* port -> blocker number, or NO_INDEX */
+	uint32_t *port_counted; /* port -> sockets counted to a tuple */
+	bool refeed;
+	bool ended;
+
+	struct eph_usage_summary sum;
+};
+
+/* The port set's bits, inline: these run once per socket. */
+static inline void ps_set(struct eph_portset *ps, uint16_t port)
+{
+	ps->bits[port >> 6] |= 1ull << (port & 63);
+}
+
+static inline bool ps_has(const struct eph_portset *ps, uint16_t port)
+{
+	return (ps->bits[port >> 6] >> (port & 63)) & 1;
+}
+
+EPH_EXPORT struct eph_usage *eph_usage_new(struct eph_ctx *ctx)
+{
+	struct eph_usage *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->ctx = ctx;
+	u->blocker_of = malloc(EPH_PORT_COUNT * sizeof(*u->blocker_of));
+	u->port_counted = calloc(EPH_PORT_COUNT, sizeof(*u->port_counted));
+	if (!u->blocker_of || !u->port_counted) {
+		eph_usage_free(u);
+		return NULL;
+	}
+	memset(u->blocker_of, 0xff, EPH_PORT_COUNT * sizeof(*u->blocker_of));
+	return u;
+}
+
+EPH_EXPORT void eph_usage_free(struct eph_usage *u)
+{
+	if (!u)
+		return;
+	eph_scan_free(u->scan);
+	free(u->tuples);
+	free(u->index);
+	free(u->blockers);
+	free(u->blocker_of);
+	free(u->port_counted);
+	free(u);
+}
+
+EPH_EXPORT double eph_usage_tuple_percent(const struct eph_usage_tuple *t)
+{
+	if (t->capacity == 0)
+		return 100.0;
+	return 100.0 * (double)(t->capacity - t->free) / (double)t->capacity;
+}
+
+/* Forgets the blockers and the per-port counts, touching only used slots. */
+static void clear_blockers(struct eph_usage *u)
+{
+	for (size_t i = 0; i < u->nblockers; i++)
+		u->blocker_of[u->blockers[i].port] = NO_INDEX;
+	u->nblockers = 0;
+	eph_portset_clear(&u->blocked);
+}
+
+static void clear_tcp(struct eph_usage *u)
+{
+	int32_t port;
+
+	/* Ports that carry counted sockets are exactly the TCP ports seen. */
+	for (port = eph_portset_next(&u->tcp_ports, 0); port >= 0;
+	     port = eph_portset_next(&u->tcp_ports, (uint32_t)port + 1))
+		u->port_counted[port] = 0;
+	eph_portset_clear(&u->tcp_ports);
+	u->ntuples = 0;
+	if (u->index)
+		memset(u->index, 0xff, u->index_cap * sizeof(*u->index));
+	u->sum.tuples = 0;
+	u->sum.tcp_sockets = 0;
+	u->sum.tcp_on_blocked = 0;
+	u->sum.tcp_on_reserved = 0;
+	memset(u->sum.tcp_by_state, 0, sizeof(u->sum.tcp_by_state));
+	u->refeed = false;
+}
+
+static void clear_udp(struct eph_usage *u)
+{
+	eph_portset_clear(&u->udp_ports);
+	u->sum.udp_sockets = 0;
+}
+
+EPH_EXPORT int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p,
+			       bool keep_blocked)
+{
+	uint32_t refeeds = u->sum.refeeds;
+
+	if (keep_blocked)
+		eph_portset_copy(&u->preseed, &u->blocked);
+	else
+		eph_portset_clear(&u->preseed);
+	clear_blockers(u);
+	clear_tcp(u);
+	clear_udp(u);
+	memset(&u->sum, 0, sizeof(u->sum));
+	u->sum.refeeds = keep_blocked ? refeeds + 1 : 0;
+	eph_portset_copy(&u->blocked, &u->preseed);
+	u->policy = p;
+	eph_policy_range(p, &u->low, &u->high);
+	if (eph_policy_knob(p, EPH_KNOB_TCP_TW_REUSE, &u->tw_reuse) < 0)
+		u->tw_reuse = 2;
+	if (eph_policy_knob(p, EPH_KNOB_TCP_TW_REUSE_DELAY, &u->tw_delay) < 0)
+		u->tw_delay = TW_REUSE_DELAY_DEFAULT_MS;
+	if (eph_policy_knob(p, EPH_KNOB_TCP_TIMESTAMPS, &u->timestamps) < 0)
+		u->timestamps = 1;
+	u->ended = false;
+	return 0;
+}
+
+static bool addr_is_loopback(const uint8_t a[16])
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+
+	if (sockdiag_addr_is_mapped(a))
+		return a[12] == 127;
+	return memcmp(a, v6lo, sizeof(v6lo)) == 0;
+}
+
+/*
+ * May connect() take over this TIME_WAIT now? tcp_twsk_unique(): the old
+ * connection must have used timestamps (sock_diag cannot show that for a
+ * TIME_WAIT; we assume it did when tcp_timestamps is on), tcp_tw_reuse
+ * must allow it (2: only with a loopback address at either end or a
+ * socket bound to lo), and the TIME_WAIT must be older than
+ * tcp_tw_reuse_delay.
+ */
+static bool tw_reusable(const struct eph_usage *u, const struct eph_sock *s)
+{
+	uint32_t age;
+
+	if (u->timestamps == 0 || u->tw_reuse == 0)
+		return false;
+	if (u->tw_reuse == 2 && s->ifindex != LOOPBACK_IFINDEX &&
+	    !addr_is_loopback(s->local) && !addr_is_loopback(s->remote))
+		return false;
+	age = s->expires_ms >= TIME_WAIT_MS ? 0 : TIME_WAIT_MS - s->expires_ms;
+	return (int64_t)age > u->tw_delay;
+}
+
+static uint64_t tuple_hash(const uint8_t local[16], const uint8_t remote[16],
+			   uint16_t rport)
+{
+	uint64_t w[4], h = 0x9e3779b97f4a7c15ull ^ rport;
+
+	memcpy(&w[0], local, 8);
+	memcpy(&w[1], local + 8, 8);
+	memcpy(&w[2], remote, 8);
+	memcpy(&w[3], remote + 8, 8);
+	for (int i = 0; i < 4; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return h;
+}
+
+static int index_grow(struct eph_usage *u)
+{
+	size_t cap = u->index_cap ? u->index_cap * 2 : 1024;
+	uint32_t *idx = malloc(cap * sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	memset(idx, 0xff, cap * sizeof(*idx));
+	for (size_t i = 0; i < u->ntuples; i++) {
+		const struct eph_usage_tuple *t = &u->tuples[i];
+		size_t slot = tuple_hash(t->local, t->remote, t->remote_port) &
+			      (cap - 1);
+
+		while (idx[slot] != NO_INDEX)
+			slot = (slot + 1) & (cap - 1);
+		idx[slot] = (uint32_t)i;
+	}
+	free(u->index);
+	u->index = idx;
+	u->index_cap = cap;
+	return 0;
+}
+
+static struct eph_usage_tuple *tuple_get(struct eph_usage *u,
+					 const struct eph_sock *s)
+{
+	struct eph_usage_tuple *t;
+	size_t slot;
+
+	/* Keep the load under a half so probes stay short. */
+	if ((u->ntuples + 1) * 2 > u->index_cap && index_grow(u) < 0)
+		return NULL;
+	slot = tuple_hash(s->local, s->remote, s->remote_port) &
+	       (u->index_cap - 1);
+	while (u->index[slot] != NO_INDEX) {
+		t = &u->tuples[u->index[slot]];
+		if (t->remote_port == s->remote_port &&
+		    memcmp(t->local, s->local, 16) == 0 &&
+		    memcmp(t->remote, s->remote, 16) == 0)
+			return t;
+		slot = (slot + 1) & (u->index_cap - 1);
+	}
+	if (u->ntuples == u->tuples_cap) {
+		size_t cap = u->tuples_cap ? u->tuples_cap * 2 : 256;
+		struct eph_usage_tuple *n =
+			realloc(u->tuples, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		u->tuples = n;
+		u->tuples_cap = cap;
+	}
+	t = &u->tuples[u->ntuples];
+	memset(t, 0, sizeof(*t));
+	t->proto = s->proto;
+	t->remote_port = s->remote_port;
+	memcpy(t->local, s->local, 16);
+	memcpy(t->remote, s->remote, 16);
+	t->family = sockdiag_addr_is_mapped(s->local) ? AF_INET : AF_INET6;
+	u->index[slot] = (uint32_t)u->ntuples++;
+	return t;
+}
+
+static int add_blocker(struct eph_usage *u, const struct eph_sock *s)
+{
+	struct eph_usage_blocker *b;
+	uint16_t port = s->local_port;
+
+	if (u->blocker_of[port] != NO_INDEX) {
+		u->blockers[u->blocker_of[port]].sockets++;
+		return 0;
+	}
+	if (u->nblockers == u->blockers_cap) {
+		size_t cap = u->blockers_cap ? u->blockers_cap * 2 : 64;
+		struct eph_usage_blocker *n =
+			realloc(u->blockers, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		u->blockers = n;
+		u->blockers_cap = cap;
+	}
+	b = &u->blockers[u->nblockers];
+	b->port = port;
+	b->state = s->state;
+	b->family = s->family;
+	memcpy(b->local, s->local, 16);
+	b->sockets = 1;
+	b->inode = s->inode;
+	b->uid = s->uid;
+	b->cookie = s->cookie;
+	u->blocker_of[port] = (uint32_t)u->nblockers++;
+	if (!ps_has(&u->blocked, port)) {
+		ps_set(&u->blocked, port);
+		/* Sockets already counted toward destinations on this port
+		 * must not be: feed again with the port known up front. */
+		if (u->port_counted[port])
+			u->refeed = true;
+	}
+	return 0;
+}
+
+/* Does this TCP socket hold its port against every destination? */
+static bool blocks_port(const struct eph_sock *s)
+{
+	switch (s->state) {
+	case EPH_TCP_LISTEN:
+	case EPH_TCP_CLOSE: /* bound but idle: bind() succeeded, no connect */
+	case EPH_TCP_BOUND_INACTIVE:
+	case EPH_TCP_SYN_RECV: /* request sockets sit on a listener's port */
+	case EPH_TCP_NEW_SYN_RECV:
+		return true;
+	default:
+		return (s->flags & EPH_SOCK_PORT_LOCKED) != 0;
+	}
+}
+
+EPH_EXPORT int eph_usage_add(struct eph_usage *u, const struct eph_sock *s)
+{
+	const struct eph_portset *reserved = eph_policy_reserved(u->policy);
+	uint16_t port = s->local_port;
+	struct eph_usage_tuple *t;
+
+	if (port < u->low || port > u->high || port == 0)
+		return 0;
+	if (s->proto == IPPROTO_UDP) {
+		u->sum.udp_sockets++;
+		if (!ps_has(reserved, port))
+			ps_set(&u->udp_ports, port);
+		return 0;
+	}
+	if (s->proto != IPPROTO_TCP)
+		return 0;
+	u->sum.tcp_sockets++;
+	if (s->state < EPH_TCP_MAX_STATES)
+		u->sum.tcp_by_state[s->state]++;
+	ps_set(&u->tcp_ports, port);
+	if (ps_has(reserved, port)) {
+		u->sum.tcp_on_reserved++;
+		return 0;
+	}
+	if (blocks_port(s))
+		return add_blocker(u, s);
+	if (ps_has(&u->blocked, port)) {
+		u->sum.tcp_on_blocked++;
+		return 0;
+	}
+	t = tuple_get(u, s);
+	if (!t)
+		return -ENOMEM;
+	u->port_counted[port]++;
+	switch (s->state) {
+	case EPH_TCP_ESTABLISHED:
+		t->established++;
+		break;
+	case EPH_TCP_TIME_WAIT:
+		t->time_wait++;
+		if (tw_reusable(u, s)) {
+			t->tw_reusable++;
+			return 0;
+		}
+		break;
+	default:
+		t->other++;
+		break;
+	}
+	/* Until eph_usage_end(), `unreachable` notes that the range's low
+	 * port is taken toward this destination (see there). */
+	if (port == u->low)
+		t->unreachable = 1;
+	return 0;
+}
+
+/* Fullest first: least free, then most used, then by address. */
+static int tuple_cmp(const void *a, const void *b)
+{
+	const struct eph_usage_tuple *x = a, *y = b;
+	int c;
+
+	if (x->free != y->free)
+		return x->free < y->free ? -1 : 1;
+	if (x->used != y->used)
+		return x->used > y->used ? -1 : 1;
+	c = memcmp(x->remote, y->remote, 16);
+	if (c)
+		return c;
+	if (x->remote_port != y->remote_port)
+		return x->remote_port < y->remote_port ? -1 : 1;
+	return memcmp(x->local, y->local, 16);
+}
+
+static int blocker_cmp(const void *a, const void *b)
+{
+	const struct eph_usage_blocker *x = a, *y = b;
+
+	return (int)x->port - (int)y->port;
+}
+
+EPH_EXPORT int eph_usage_end(struct eph_usage *u)
+{
+	struct eph_usage_summary *sum = &u->sum;
+	uint32_t avail;
+	bool lost;
+
+	sum->range_low = u->low;
+	sum->range_high = u->high;
+	sum->range_size = eph_policy_range_size(u->policy);
+	sum->reserved = eph_policy_reserved_in_range(u->policy);
+	sum->blocked = eph_portset_count_range(&u->blocked, u->low, u->high);
+	avail = sum->range_size - sum->reserved;
+	avail = avail > sum->blocked ? avail - sum->blocked : 0;
+	/*
+	 * __inet_hash_connect() tries (high + 1 - low) & ~1 candidates, in
+	 * two passes of one parity that wrap by that count: with bounds of
+	 * one parity the first pass never reaches the low port (or, when
+	 * its random offset is 0, the high one). That port is lost to every
+	 * destination that has not already taken it.
+	 */
+	sum->same_parity = sum->range_size > 1 && (u->low & 1) == (u->high & 1);
+	lost = sum->same_parity &&
+	       !ps_has(eph_policy_reserved(u->policy), u->low) &&
+	       !ps_has(&u->blocked, u->low);
+	sum->capacity = avail - (lost ? 1 : 0);
+	sum->tcp_ports = eph_portset_count(&u->tcp_ports);
+	sum->tuples = (uint32_t)u->ntuples;
+	for (size_t i = 0; i < u->ntuples; i++) {
+		struct eph_usage_tuple *t = &u->tuples[i];
+		bool low_taken = t->unreachable != 0;
+		uint32_t taken, free;
+
+		t->used = t->established + t->time_wait + t->other;
+		taken = t->used - t->tw_reusable;
+		free = taken < avail ? avail - taken : 0;
+		t->unreachable = lost && !low_taken && free > 0 ? 1 : 0;
+		t->capacity = sum->capacity;
+		t->free = free - t->unreachable;
+	}
+	/* The index is rebuilt by the next begin; sorting moves tuples. */
+	qsort(u->tuples, u->ntuples, sizeof(*u->tuples), tuple_cmp);
+	if (u->index)
+		memset(u->index, 0xff, u->index_cap * sizeof(*u->index));
+	qsort(u->blockers, u->nblockers, sizeof(*u->blockers), blocker_cmp);
+	for (size_t i = 0; i < u->nblockers; i++)
+		u->blocker_of[u->blockers[i].port] = (uint32_t)i;
+	sum->udp_used = eph_portset_count(&u->udp_ports);
+	sum->udp_capacity = sum->range_size - sum->reserved;
+	sum->udp_free = sum->udp_used < sum->udp_capacity
+				? sum->udp_capacity - sum->udp_used
+				: 0;
+	u->ended = true;
+	return u->refeed ? 1 : 0;
+}
+
+/*
+ * Scan callbacks. An interrupted dump is redone from its start, so each
+ * phase must forget exactly what it gathered itself: phase 0 (explicit
+ * binders) starts from the preseeded blocked ports; phase 1 (the rest of
+ * TCP) returns to the state phase 0 left; phase 2 (UDP) touches only UDP.
+ */
+struct phase {
+	struct eph_usage *u;
+	int which;
+	size_t nblockers; /* as phase 0 left them */
+	struct eph_usage_summary sum;
+	struct eph_portset tcp_ports;
+};
+
+static void phase_save(struct phase *ph)
+{
+	ph->nblockers = ph->u->nblockers;
+	ph->sum = ph->u->sum;
+	eph_portset_copy(&ph->tcp_ports, &ph->u->tcp_ports);
+}
+
+static void phase_restore(struct phase *ph)
+{
+	struct eph_usage *u = ph->u;
+
+	clear_tcp(u);
+	for (size_t i = ph->nblockers; i < u->nblockers; i++) {
+		uint16_t port = u->blockers[i].port;
+
+		u->blocker_of[port] = NO_INDEX;
+		if (!ps_has(&u->preseed, port))
+			eph_portset_del(&u->blocked, port, port);
+	}
+	u->nblockers = ph->nblockers;
+	u->sum = ph->sum;
+	eph_portset_copy(&u->tcp_ports, &ph->tcp_ports);
+}
+
+static int phase_begin(void *data)
+{
+	struct phase *ph = data;
+	uint32_t refeeds = ph->u->sum.refeeds;
+
+	switch (ph->which) {
+	case 0:
+		clear_blockers(ph->u);
+		eph_portset_copy(&ph->u->blocked, &ph->u->preseed);
+		clear_tcp(ph->u);
+		ph->u->sum.refeeds = refeeds;
+		break;
+	case 1:
+		phase_restore(ph);
+		break;
+	default:
+		clear_udp(ph->u);
+		break;
+	}
+	return 0;
+}
+
+static int phase_sock(const struct eph_sock *s, void *data)
+{
+	struct phase *ph = data;
+
+	return eph_usage_add(ph->u, s);
+}
+
+static int scan_once(struct eph_usage *u, const struct eph_policy *p,
+		     bool keep_blocked)
+{
+	static const struct eph_scan_ops ops = { phase_begin, phase_sock };
+	struct eph_scan_filter f = { 0 };
+	struct phase *ph;
+	int r;
+
+	r = eph_usage_begin(u, p, keep_blocked);
+	if (r < 0)
+		return r;
+	ph = malloc(sizeof(*ph));
+	if (!ph)
+		return -ENOMEM;
+	ph->u = u;
+	ph->which = 0;
+	f.port_range = true;
+	eph_policy_range(p, &f.port_lo, &f.port_hi);
+	f.protos = EPH_SCAN_TCP;
+	f.explicit_only = true;
+	r = eph_scan_run(u->scan, &f, &ops, ph);
+	if (r < 0)
+		goto out;
+	phase_save(ph);
+	f.explicit_only = false;
+	f.auto_only = true;
+	ph->which = 1;
+	r = eph_scan_run(u->scan, &f, &ops, ph);
+	if (r < 0)
+		goto out;
+	f.auto_only = false;
+	f.protos = EPH_SCAN_UDP;
+	ph->which = 2;
+	r = eph_scan_run(u->scan, &f, &ops, ph);
+	if (r < 0)
+		goto out;
+	r = eph_usage_end(u);
+out:
+	free(ph);
+	return r;
+}
+
+EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
+{
+	int r;
+
+	ctx_clear_error(u->ctx);
+	if (!u->scan) {
+		u->scan = eph_scan_new(u->ctx);
+		if (!u->scan)
+			return errno ? -errno : -ENOMEM;
+	}
+	r = scan_once(u, p, false);
+	if (r == 1)
+		r = scan_once(u, p, true);
+	if (r < 0) {
+		u->ended = false;
+		if (r == -ENOMEM && !*eph_ctx_errmsg(u->ctx))
+			ctx_error(u->ctx, r, "out of memory");
+		return r;
+	}
+	return (int)u->ntuples;
+}
+
+EPH_EXPORT const struct eph_usage_summary *
+eph_usage_summary(const struct eph_usage *u)
+{
+	return &u->sum;
+}
+
+EPH_EXPORT size_t eph_usage_count(const struct eph_usage *u)
+{
+	return u->ended ? u->ntuples : 0;
+}
+
+EPH_EXPORT const struct eph_usage_tuple *
+eph_usage_get(const struct eph_usage *u, size_t i)
+{
+	return u->ended && i < u->ntuples ? &u->tuples[i] : NULL;
+}
+
+EPH_EXPORT size_t eph_usage_blocker_count(const struct eph_usage *u)
+{
+	return u->ended ? u->nblockers : 0;
+}
+
+EPH_EXPORT const struct eph_usage_blocker *
+eph_usage_blocker(const struct eph_usage *u, size_t i)
+{
+	return u->ended && i < u->nblockers ? &u->blockers[i] : NULL;
+}
+
+EPH_EXPORT const struct eph_portset *
+eph_usage_blocked(const struct eph_usage *u)
+{
+	return &u->blocked;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The usage model fed by hand: which sockets take a destination's ports,
+ * which block a port for every destination, when a TIME_WAIT is free, and
+ * what bounds of one parity cost.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "unit.h"
+
+static struct eph_policy *pol;
+static struct eph_usage *u;
+
+static int setup_usage(void **state)
+{
+	if (setup(state) < 0)
+		return -1;
+	pol = eph_policy_new();
+	u = eph_usage_new(ctx);
+	if (!pol || !u)
+		return -1;
+	/* 20 ports, bounds of different parity, timestamps on. */
+	eph_policy_set_range(pol, 40000, 40019);
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE, 2);
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE_DELAY, 1000);
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TIMESTAMPS, 1);
+	return 0;
+}
+
+static int teardown_usage(void **state)
+{
+	eph_usage_free(u);
+	eph_policy_free(pol);
+	return teardown(state);
+}
+
+static void v4(uint8_t a[16], const char *s)
+{
+	memset(a, 0, 10);
+	a[10] = a[11] = 0xff;
+	assert_int_equal(inet_pton(AF_INET, s, a + 12), 1);
+}
+
+/* A TCP socket LOCAL:LPORT -> REMOTE:RPORT in STATE. */
+static struct eph_sock sk(const char *local, uint16_t lport, const char *remote,
+			  uint16_t rport, uint8_t state)
+{
+	struct eph_sock s;
+
+	memset(&s, 0, sizeof(s));
+	s.family = AF_INET;
+	s.proto = IPPROTO_TCP;
+	s.state = state;
+	s.local_port = lport;
+	s.remote_port = rport;
+	v4(s.local, local);
+	v4(s.remote, remote);
+	s.inode = lport;
+	return s;
+}
+
+static struct eph_sock tw(const char *local, uint16_t lport, const char *remote,
+			  uint16_t rport, uint32_t age_ms)
+{
+	struct eph_sock s = sk(local, lport, remote, rport, EPH_TCP_TIME_WAIT);
+
+	s.timer = 3;
+	s.inode = 0;
+	s.expires_ms = 60000 - age_ms;
+	return s;
+}
+
+static void feed(const struct eph_sock *s, size_t n)
+{
+	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(eph_usage_add(u, &s[i]), 0);
+	assert_int_equal(eph_usage_end(u), 0);
+}
+
+static const struct eph_usage_tuple *find(uint16_t rport)
+{
+	for (size_t i = 0; i < eph_usage_count(u); i++)
+		if (eph_usage_get(u, i)->remote_port == rport)
+			return eph_usage_get(u, i);
+	fail_msg("no tuple toward port %u", rport);
+	return NULL;
+}
+
+static void test_each_destination_has_its_own_budget(void **state)
+{
+	struct eph_sock s[] = {
+		sk("10.0.0.1", 40000, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+		sk("10.0.0.1", 40001, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+		sk("10.0.0.1", 40002, "10.0.0.2", 443, EPH_TCP_SYN_SENT),
+		/* the same source ports toward another destination */
+		sk("10.0.0.1", 40000, "10.0.0.3", 443, EPH_TCP_ESTABLISHED),
+		/* and from another local address */
+		sk("10.0.0.9", 40001, "10.0.0.2", 443, EPH_TCP_CLOSE_WAIT),
+		/* outside the range: not ours to count */
+		sk("10.0.0.1", 39999, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+	};
+	const struct eph_usage_tuple *t;
+
+	(void)state;
+	feed(s, sizeof(s) / sizeof(s[0]));
+	assert_int_equal(eph_usage_count(u), 3);
+	t = eph_usage_get(u, 0); /* fullest first */
+	assert_int_equal(t->remote_port, 443);
+	assert_int_equal(t->established, 2);
+	assert_int_equal(t->other, 1);
+	assert_int_equal(t->used, 3);
+	assert_int_equal(t->capacity, 20);
+	assert_int_equal(t->free, 17);
+	assert_true(eph_usage_tuple_percent(t) > 14.9 &&
+		    eph_usage_tuple_percent(t) < 15.1);
+	assert_int_equal(eph_usage_get(u, 1)->free, 19);
+	assert_int_equal(eph_usage_get(u, 2)->free, 19);
+	assert_int_equal(eph_usage_summary(u)->tcp_sockets, 5);
+	assert_int_equal(eph_usage_summary(u)->tcp_ports, 3);
+}
+
+static void test_explicit_binders_block_every_destination(void **state)
+{
+	struct eph_sock s[] = {
+		sk("0.0.0.0", 40010, "0.0.0.0", 0, EPH_TCP_LISTEN),
+		sk("127.0.0.1", 40011, "0.0.0.0", 0, EPH_TCP_CLOSE),
+		sk("10.0.0.1", 40012, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+		sk("10.0.0.1", 40000, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+	};
+
+	(void)state;
+	s[2].flags = EPH_SOCK_PORT_LOCKED; /* bind-before-connect */
+	feed(s, sizeof(s) / sizeof(s[0]));
+	assert_int_equal(eph_usage_summary(u)->blocked, 3);
+	assert_int_equal(eph_usage_summary(u)->capacity, 17);
+	assert_int_equal(eph_usage_blocker_count(u), 3);
+	assert_int_equal(eph_usage_blocker(u, 0)->port, 40010);
+	assert_int_equal(eph_usage_blocker(u, 0)->state, EPH_TCP_LISTEN);
+	assert_true(eph_portset_has(eph_usage_blocked(u), 40012));
+	/* The pinned connection is not in its destination's budget. */
+	assert_int_equal(find(443)->used, 1);
+	assert_int_equal(find(443)->free, 16);
+}
+
+static void test_reserved_ports_are_not_counted_twice(void **state)
+{
+	struct eph_portset *res = eph_portset_new();
+	struct eph_sock s[] = {
+		sk("10.0.0.1", 40005, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+		sk("0.0.0.0", 40006, "0.0.0.0", 0, EPH_TCP_LISTEN),
+		sk("10.0.0.1", 40007, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+	};
+
+	(void)state;
+	assert_non_null(res);
+	eph_portset_add(res, 40005, 40006);
+	eph_policy_set_reserved(pol, res);
+	feed(s, sizeof(s) / sizeof(s[0]));
+	assert_int_equal(eph_usage_summary(u)->reserved, 2);
+	assert_int_equal(eph_usage_summary(u)->blocked, 0);
+	assert_int_equal(eph_usage_summary(u)->tcp_on_reserved, 2);
+	assert_int_equal(find(443)->free, 17);
+	eph_portset_clear(res);
+	eph_policy_set_reserved(pol, res);
+	eph_portset_free(res);
+}
+
+static void test_time_wait_reuse_follows_the_knobs(void **state)
+{
+	struct eph_sock lo[] = {
+		tw("127.0.0.1", 40000, "127.0.0.1", 80, 5000),
+		tw("127.0.0.1", 40001, "127.0.0.1", 80, 500), /* too young */
+	};
+	struct eph_sock far[] = {
+		tw("10.0.0.1", 40000, "10.0.0.2", 80, 5000),
+	};
+
+	(void)state;
+	feed(lo, 2);
+	assert_int_equal(find(80)->time_wait, 2);
+	assert_int_equal(find(80)->tw_reusable, 1);
+	assert_int_equal(find(80)->free, 19);
+	feed(far, 1);
+	assert_int_equal(find(80)->tw_reusable, 0); /* 2: loopback only */
+	assert_int_equal(find(80)->free, 19);
+
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE, 1);
+	feed(far, 1);
+	assert_int_equal(find(80)->tw_reusable, 1);
+	assert_int_equal(find(80)->free, 20);
+
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TIMESTAMPS, 0);
+	feed(far, 1);
+	assert_int_equal(find(80)->tw_reusable, 0);
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TIMESTAMPS, 1);
+
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE_DELAY, 6000);
+	feed(far, 1);
+	assert_int_equal(find(80)->tw_reusable, 0);
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE_DELAY, 1000);
+
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE, 0);
+	feed(lo, 2);
+	assert_int_equal(find(80)->tw_reusable, 0);
+	assert_int_equal(find(80)->free, 18);
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE, 2);
+}
+
+static void test_bounds_of_one_parity_lose_the_low_port(void **state)
+{
+	struct eph_sock low = sk("10.0.0.1", 40000, "10.0.0.2", 1, 1);
+	struct eph_sock other = sk("10.0.0.1", 40001, "10.0.0.2", 2, 1);
+
+	(void)state;
+	eph_policy_set_range(pol, 40000, 40020); /* 21 ports */
+	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	assert_int_equal(eph_usage_add(u, &low), 0);
+	assert_int_equal(eph_usage_add(u, &other), 0);
+	assert_int_equal(eph_usage_end(u), 0);
+	assert_true(eph_usage_summary(u)->same_parity);
+	assert_int_equal(eph_usage_summary(u)->capacity, 20);
+	/* Holding the low port already, it loses nothing more. */
+	assert_int_equal(find(1)->free, 20);
+	assert_int_equal(find(1)->unreachable, 0);
+	assert_int_equal(find(2)->free, 19);
+	assert_int_equal(find(2)->unreachable, 1);
+	eph_policy_set_range(pol, 40000, 40019);
+}
+
+static void test_a_late_blocker_asks_for_a_refeed(void **state)
+{
+	/* A listener on 127.0.0.2:40003 found after a connection from
+	 * 127.0.0.1:40003 was counted: the port blocks everyone. */
+	struct eph_sock c = sk("127.0.0.1", 40003, "127.0.0.1", 80, 1);
+	struct eph_sock l = sk("127.0.0.2", 40003, "0.0.0.0", 0, 0);
+
+	(void)state;
+	l.state = EPH_TCP_LISTEN;
+	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	assert_int_equal(eph_usage_add(u, &c), 0);
+	assert_int_equal(eph_usage_add(u, &l), 0);
+	assert_int_equal(eph_usage_end(u), 1);
+	assert_int_equal(eph_usage_begin(u, pol, true), 0);
+	assert_int_equal(eph_usage_add(u, &c), 0);
+	assert_int_equal(eph_usage_add(u, &l), 0);
+	assert_int_equal(eph_usage_end(u), 0);
+	assert_int_equal(eph_usage_summary(u)->blocked, 1);
+	assert_int_equal(eph_usage_summary(u)->tcp_on_blocked, 1);
+	assert_int_equal(eph_usage_count(u), 0);
+	assert_int_equal(eph_usage_blocker_count(u), 1);
+	assert_int_equal(eph_usage_summary(u)->refeeds, 1);
+}
+
+static void test_every_udp_socket_takes_its_own_port(void **state)
+{
+	struct eph_sock a = sk("10.0.0.1", 40000, "10.0.0.2", 53, 1);
+	struct eph_sock b = sk("10.0.0.1", 40001, "10.0.0.3", 53, 1);
+	struct eph_sock c = sk("0.0.0.0", 40002, "0.0.0.0", 0, 7);
+	struct eph_sock far = sk("0.0.0.0", 5353, "0.0.0.0", 0, 7);
+
+	(void)state;
+	a.proto = b.proto = c.proto = far.proto = IPPROTO_UDP;
+	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	assert_int_equal(eph_usage_add(u, &a), 0);
+	assert_int_equal(eph_usage_add(u, &b), 0);
+	assert_int_equal(eph_usage_add(u, &c), 0);
+	assert_int_equal(eph_usage_add(u, &far), 0);
+	assert_int_equal(eph_usage_end(u), 0);
+	assert_int_equal(eph_usage_summary(u)->udp_used, 3);
+	assert_int_equal(eph_usage_summary(u)->udp_capacity, 20);
+	assert_int_equal(eph_usage_summary(u)->udp_free, 17);
+	assert_int_equal(eph_usage_count(u), 0); /* no TCP destinations */
+}
+
+static void test_many_destinations_grow_the_table(void **state)
+{
+	(void)state;
+	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	for (uint32_t i = 0; i < 5000; i++) {
+		struct eph_sock s = sk("10.0.0.1", (uint16_t)(40000 + i % 20),
+				       "10.1.0.0", (uint16_t)(1 + i / 20), 1);
+
+		s.remote[14] = (uint8_t)(i >> 8);
+		s.remote[15] = (uint8_t)i;
+		assert_int_equal(eph_usage_add(u, &s), 0);
+	}
+	assert_int_equal(eph_usage_end(u), 0);
+	assert_int_equal(eph_usage_count(u), 5000);
+	/* Reused: a second round starts empty. */
+	feed(NULL, 0);
+	assert_int_equal(eph_usage_count(u), 0);
+	assert_null(eph_usage_get(u, 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_each_destination_has_its_own_budget),
+		cmocka_unit_test(test_explicit_binders_block_every_destination),
+		cmocka_unit_test(test_reserved_ports_are_not_counted_twice),
+		cmocka_unit_test(test_time_wait_reuse_follows_the_knobs),
+		cmocka_unit_test(test_bounds_of_one_parity_lose_the_low_port),
+		cmocka_unit_test(test_a_late_blocker_asks_for_a_refeed),
+		cmocka_unit_test(test_every_udp_socket_takes_its_own_port),
+		cmocka_unit_test(test_many_destinations_grow_the_table),
+	};
+
+	return cmocka_run_group_tests(tests, setup_usage, teardown_usage);
+}
