@@ -76,6 +76,7 @@ void cli_wrap(FILE *f, const char *first, const char *text);
 
 int cmd_overview(struct cli *cli, int argc, char **argv);
 int cmd_ranges(struct cli *cli, int argc, char **argv);
+int cmd_usage(struct cli *cli, int argc, char **argv);
 
 /* Parts shared by the overview and the subcommands. */
 
@@ -87,5 +88,12 @@ int ranges_load(struct cli *cli, struct eph_policy **ret);
 void ranges_print_summary(const struct eph_policy *p, FILE *f);
 void ranges_print_warnings(const struct eph_policy *p, FILE *f);
 void ranges_json(const struct eph_policy *p, struct json *j, bool with_os);
+
+/*
+ * The overview's usage part: the host line and the five fullest
+ * destinations, as text, or as a "usage" member of J. The context's
+ * namespace must already be set. Returns EXIT_OK or EXIT_FAIL.
+ */
+int usage_overview(struct cli *cli, struct json *j);
 
 #endif

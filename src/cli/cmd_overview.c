@@ -20,15 +20,18 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		json_obj(&j, "ranges");
 		ranges_json(p, &j, false);
 		json_obj_end(&j);
+		rc = usage_overview(cli, &j);
 		cli_json_finish(&j);
 	} else {
 		cli_heading(cli, "ephport host overview");
 		printf("\nPorts\n");
 		ranges_print_summary(p, stdout);
 		ranges_print_warnings(p, stdout);
+		rc = usage_overview(cli, NULL);
 		printf("\nMore: 'ephport ranges' for TIME_WAIT settings and "
-		       "other systems' ranges.\n");
+		       "other systems' ranges; 'ephport usage' for every "
+		       "destination.\n");
 	}
 	eph_policy_free(p);
-	return EXIT_OK;
+	return rc;
 }

@@ -86,6 +86,12 @@ void json_uint(struct json *j, const char *key, uint64_t val)
 	fprintf(j->f, "%" PRIu64, val);
 }
 
+void json_fixed(struct json *j, const char *key, double val, int decimals)
+{
+	prefix(j, key);
+	fprintf(j->f, "%.*f", decimals, val);
+}
+
 void json_bool(struct json *j, const char *key, bool val)
 {
 	prefix(j, key);

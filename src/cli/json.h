@@ -25,6 +25,8 @@ void json_close(struct json *j, char bracket);
 void json_str(struct json *j, const char *key, const char *val);
 void json_int(struct json *j, const char *key, int64_t val);
 void json_uint(struct json *j, const char *key, uint64_t val);
+/* A number with DECIMALS digits after the point (VAL must be finite). */
+void json_fixed(struct json *j, const char *key, double val, int decimals);
 void json_bool(struct json *j, const char *key, bool val);
 void json_null(struct json *j, const char *key);
 /* Ends the document with a newline. */

@@ -28,6 +28,9 @@ static const struct command {
 	{ "ranges", cmd_ranges,
 	  "the ephemeral range, reservations, privileged threshold,\n"
 	  "                   TIME_WAIT settings, and other systems' ranges" },
+	{ "usage", cmd_usage,
+	  "ephemeral ports used and left per destination, with\n"
+	  "                   thresholds and monitoring exit codes" },
 };
 
 static const char main_help[] =
@@ -55,6 +58,7 @@ static const char main_help[] =
 	"  ephport                      the host overview\n"
 	"  ephport ranges --os          this host's ranges beside other "
 	"systems'\n"
+	"  ephport usage --check        a monitoring plugin's status line\n"
 	"  ephport --netns web ranges --json\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.\n"

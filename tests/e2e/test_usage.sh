@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `ephport usage` against the kernel itself: in namespaces with tiny ranges,
+# the predicted free count must equal, before every further connect, the
+# number of connects that then succeed before EADDRNOTAVAIL (UDP: EAGAIN).
+. "$(dirname "$0")/lib.sh"
+require_root
+command -v python3 >/dev/null || skip_all "needs python3 to make sockets"
+EXHAUST="$(dirname "$0")/exhaust.py"
+
+# exact NAME LINE: LINE is "STEP predicted=P0,...,Pn connected=N"; the
+# model is right when Pk = N - k for every k.
+exact() {
+	local pred n want
+	pred=$(sed -n 's/.*predicted=\([0-9,]*\).*/\1/p' <<<"$2")
+	n=$(sed -n 's/.*connected=\([0-9]*\).*/\1/p' <<<"$2")
+	want=$(seq "$n" -1 0 | paste -sd, -)
+	expect_eq "$1 (connected $n)" "$pred" "$want"
+}
+
+# tiny NS: range 40000-40019 (20 ports, bounds of different parity).
+tiny() {
+	ns_sysctl "$1" net.ipv4.ip_local_port_range "40000 40019"
+}
+
+# 1. One reserved port, a listener and a bind-before-connect socket inside
+# the range: 17 ports per destination, each destination its own 17.
+ns=$(ns_add budget)
+tiny "$ns"
+ns_sysctl "$ns" net.ipv4.ip_local_reserved_ports 40005
+coproc EX { ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" \
+	listen:127.0.0.1:5000 listen:127.0.0.1:5001 listen:127.0.0.1:40010 \
+	bbc:127.0.0.1:40012:127.0.0.1:5000 \
+	tcp:127.0.0.1:5000 tcp:127.0.0.1:5001 udp:127.0.0.1:53 hold; }
+read -r first <&"${EX[0]}"
+read -r second <&"${EX[0]}"
+read -r udp <&"${EX[0]}"
+read -r hold <&"${EX[0]}"
+exact "first destination: every prediction met by the kernel" "$first"
+expect_in "first destination: 20 - 1 reserved - 2 blocked = 17" "connected=17" "$first"
+exact "second destination keeps its own full budget" "$second"
+expect_in "second destination: 17 as well" "connected=17" "$second"
+exact "UDP until EAGAIN: every prediction met" "$udp"
+expect_in "UDP: 20 - 1 reserved; TCP binders do not count" "connected=19" "$udp"
+expect_eq "the socket maker holds its sockets" "$hold" "HOLD"
+
+run "$EPHPORT" --netns "$ns" usage --json
+expect_rc "usage --json succeeds" 0
+j=$OUT
+check "usage --json is one JSON object" jq -e 'type == "object"' <<<"$j"
+expect_eq "blocked_ports: the listener and the bind-before-connect socket" \
+	"$(jq -c '[.blocked_ports, [.blocked[].port]]' <<<"$j")" '[2,[40010,40012]]'
+expect_eq "blocked ports name the process that holds them" \
+	"$(jq -r '[.blocked[].comm] | unique | join(",")' <<<"$j")" "python3"
+expect_eq "range: 20 ports, 1 reserved, capacity 17" \
+	"$(jq -c '[.range.size, .range.reserved, .range.capacity]' <<<"$j")" '[20,1,17]'
+expect_eq "two destinations, both full" \
+	"$(jq -c '[.tuples[] | [.remote, .remote_port, .used, .capacity, .free, .percent]] | sort' <<<"$j")" \
+	'[["127.0.0.1",5000,17,17,0,100],["127.0.0.1",5001,17,17,0,100]]'
+check "every tuple has the documented members" \
+	jq -e 'all(.tuples[]; has("proto") and has("local") and has("remote") and has("remote_port") and has("used") and has("time_wait") and has("capacity") and has("free") and has("percent"))' <<<"$j"
+expect_eq "udp: used and capacity" "$(jq -c '[.udp.used, .udp.capacity, .udp.free]' <<<"$j")" '[19,19,0]'
+
+run "$EPHPORT" --netns "$ns" usage
+expect_rc "the table succeeds" 0
+expect_in "the host line counts blocked ports" "2 blocked for every destination" "$OUT"
+expect_in "and names their holder" "python3[" "$OUT"
+expect_in "a full destination is marked critical" "100.0  CRITICAL" "$OUT"
+run "$EPHPORT" --netns "$ns" usage --top 1
+expect_in "--top 1 sums the rest in one line" "... 1 more destination with 17 ports in use" "$OUT"
+
+run "$EPHPORT" --netns "$ns" usage --check
+expect_rc "--check: a full destination is CRITICAL (2)" 2
+expect_in "one status line" "EPHPORT USAGE CRITICAL - fullest 127.0.0.1 -> 127.0.0.1:500" "$OUT"
+expect_in "with perfdata" "| tcp_used_pct=100.00%;66.7;90.0;0;100 tcp_free=0;;;0;17 destinations=2" "$OUT"
+run "$EPHPORT" --netns "$ns" usage --check --warning 0 --critical 0
+expect_rc "--check with counts of free ports: fewer than 0 free never alerts" 0
+run "$EPHPORT" --netns "$ns" usage --check --warning 101% 
+expect_rc "--check: a percentage over 100 is UNKNOWN (3)" 3
+expect_in "with a message" "--warning '101%'" "$ERR"
+run "$EPHPORT" --netns "$ns" usage --warning 1x
+expect_rc "without --check a bad threshold is a usage error (2)" 2
+run "$EPHPORT" --netns "$ns" usage --check --json
+expect_rc "--check --json keeps the status exit code" 2
+expect_eq "and says the status" "$(jq -r .status <<<"$OUT")" CRITICAL
+
+# --all-netns sees this namespace, labelled.
+run "$EPHPORT" usage --all-netns --json
+expect_rc "--all-netns succeeds" 0
+expect_eq "--all-netns labels the tuples of a named namespace" \
+	"$(jq -c --arg ns "$ns" '[.tuples[] | select(.netns == $ns) | .remote_port] | sort' <<<"$OUT")" '[5000,5001]'
+expect_eq "--all-netns lists the namespace once, as named" \
+	"$(jq --arg ns "$ns" '[.namespaces[] | select(.label == $ns and .named)] | length' <<<"$OUT")" 1
+check "--all-netns: no namespace is listed twice" \
+	jq -e '[.namespaces[] | "\(.spec)"] | length == (unique | length)' <<<"$OUT"
+run "$EPHPORT" usage --all-netns
+expect_in "--all-netns table has a NETNS column" "NETNS" "$OUT"
+run "$EPHPORT" --netns "$ns" usage --all-netns
+expect_rc "--all-netns with --netns is a usage error" 2
+exec {EX[1]}>&-
+wait "$EX_PID" 2>/dev/null
+
+# 2. TIME_WAIT: with tcp_tw_reuse 0 it holds its port for the full 60 s.
+ns=$(ns_add tw0)
+tiny "$ns"
+ns_sysctl "$ns" net.ipv4.tcp_tw_reuse 0
+run ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" listen:127.0.0.1:5000 \
+	tw:127.0.0.1:5000:5 sleep:1.2 tcp:127.0.0.1:5000
+exact "tcp_tw_reuse=0: TIME_WAIT counted as taken" "$OUT"
+expect_in "tcp_tw_reuse=0: 20 - 5 TIME_WAIT" "connected=15" "$OUT"
+
+# With 2 (the default), loopback TIME_WAIT older than tcp_tw_reuse_delay
+# is reused by connect()...
+ns=$(ns_add tw2)
+tiny "$ns"
+ns_sysctl "$ns" net.ipv4.tcp_tw_reuse 2
+run ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" listen:127.0.0.1:5000 \
+	tw:127.0.0.1:5000:5 sleep:1.2 tcp:127.0.0.1:5000
+exact "tcp_tw_reuse=2 on loopback: old TIME_WAIT counted as free" "$OUT"
+expect_in "tcp_tw_reuse=2 on loopback: all 20" "connected=20" "$OUT"
+# ...but not while younger than the delay,
+run ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" listen:127.0.0.1:5002 \
+	tw:127.0.0.1:5002:5 tcp:127.0.0.1:5002
+exact "tcp_tw_reuse=2: young TIME_WAIT counted as taken" "$OUT"
+# ...and not toward an address that is not loopback.
+ns=$(ns_add tw2far)
+tiny "$ns"
+ip -n "$ns" addr add 10.255.0.1/32 dev lo
+ns_sysctl "$ns" net.ipv4.tcp_tw_reuse 2
+run ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" listen:10.255.0.1:5000 \
+	tw:10.255.0.1:5000:5 sleep:1.2 tcp:10.255.0.1:5000
+exact "tcp_tw_reuse=2 off loopback: TIME_WAIT counted as taken" "$OUT"
+expect_in "tcp_tw_reuse=2 off loopback: 20 - 5" "connected=15" "$OUT"
+
+# 3. Per-state counts equal what ss reports, on a known socket mix (ss 6.1
+# cannot show bound idle sockets: those are compared apart).
+ns=$(ns_add states)
+coproc HOLD { ip netns exec "$ns" python3 "$(dirname "$0")/sockets.py"; }
+read -r ready <&"${HOLD[0]}"
+run "$EPHPORT" --netns "$ns" usage --json
+range=$(jq -r '"\(.range.low) \(.range.high)"' <<<"$OUT")
+ss_counts=$(ip netns exec "$ns" ss -Htan | awk -v lo="${range% *}" -v hi="${range#* }" '{
+	n = split($4, l, ":"); if (l[n] >= lo && l[n] <= hi) c[$1]++ }
+	END { for (s in c) print s, c[s] }' | sort)
+ours=$(jq -r '.tcp.states | to_entries[] | select(.key != "UNCONN") | "\(.key) \(.value)"' <<<"$OUT" | sort)
+expect_eq "per-state counts in the range equal ss's" "$ours" "$ss_counts"
+expect_eq "plus the two bound idle sockets ss 6.1 does not show" \
+	"$(jq '.tcp.states.UNCONN' <<<"$OUT")" 2
+exec {HOLD[1]}>&-
+wait "$HOLD_PID" 2>/dev/null
+
+run "$EPHPORT" --netns "ephtest-no-such-ns" usage
+expect_rc "a missing namespace fails" 1
+expect_in "naming it" "ephtest-no-such-ns" "$ERR"
+run "$EPHPORT" --netns "ephtest-no-such-ns" usage --check
+expect_rc "with --check a missing namespace is UNKNOWN (3)" 3
+
+finish
