@@ -458,7 +458,8 @@ void eph_usage_free(struct eph_usage *u);
  * Scans the namespace's TCP and UDP sockets with ports in P's range and
  * computes every destination's budget under P's rules. Two TCP dumps,
  * each filtered in the kernel to the range: the sockets bound to a port
- * they named, then the rest; then one UDP dump. Returns the number of
+ * they named (in a second thread, with a netlink socket of its own), and
+ * beside it the rest; then one UDP dump. Returns the number of
  * destinations, or a negative errno (see eph_scan_run).
  */
 int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p);

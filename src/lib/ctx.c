@@ -70,6 +70,29 @@ EPH_EXPORT void eph_ctx_free(struct eph_ctx *ctx)
 	free(ctx);
 }
 
+struct eph_ctx *ctx_clone(const struct eph_ctx *ctx)
+{
+	struct eph_ctx *c = eph_ctx_new();
+
+	if (!c)
+		return NULL;
+	if ((ctx->proc_sys_root &&
+	     !(c->proc_sys_root = strdup(ctx->proc_sys_root))) ||
+	    (ctx->netns_spec && !(c->netns_spec = strdup(ctx->netns_spec))))
+		goto fail;
+	if (ctx->netns_fd >= 0) {
+		c->netns_fd = fcntl(ctx->netns_fd, F_DUPFD_CLOEXEC, 0);
+		if (c->netns_fd < 0)
+			goto fail;
+		c->netns_dev = ctx->netns_dev;
+		c->netns_ino = ctx->netns_ino;
+	}
+	return c;
+fail:
+	eph_ctx_free(c);
+	return NULL;
+}
+
 int ctx_error(struct eph_ctx *ctx, int err, const char *fmt, ...)
 {
 	char msg[sizeof(ctx->errmsg)];

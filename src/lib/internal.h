@@ -25,6 +25,12 @@
 int ctx_error(struct eph_ctx *ctx, int err, const char *fmt, ...)
 	EPH_PRINTF(3, 4);
 
+/*
+ * A new context on the same namespace and /proc/sys, for a second thread
+ * (a context is not shared between threads). NULL when out of memory.
+ */
+struct eph_ctx *ctx_clone(const struct eph_ctx *ctx);
+
 /* Clears the failure detail at the start of a public operation. */
 void ctx_clear_error(struct eph_ctx *ctx);
 

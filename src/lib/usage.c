@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,9 +35,25 @@
 #define LOOPBACK_IFINDEX 1u
 #define NO_INDEX UINT32_MAX
 
+/*
+ * The dump of explicit binders runs in a thread of its own, beside the main
+ * dump: each costs a full walk of the kernel's socket table (the walk, not
+ * the copy, is most of a dump's cost), and on two cores the two walks take
+ * the time of one. It has its own context and netlink socket.
+ */
+struct binders {
+	struct eph_ctx *ctx;
+	struct eph_scan *scan;
+	struct eph_scan_filter filter;
+	struct eph_sock *socks;
+	size_t n, cap;
+	int result;
+};
+
 struct eph_usage {
 	struct eph_ctx *ctx;
 	struct eph_scan *scan; /* opened on the first scan, then reused */
+	struct binders binders;
 
 	/* The rules of this round, copied from the policy at begin. */
 	const struct eph_policy *policy;
@@ -96,6 +113,9 @@ EPH_EXPORT void eph_usage_free(struct eph_usage *u)
 	if (!u)
 		return;
 	eph_scan_free(u->scan);
+	eph_scan_free(u->binders.scan);
+	eph_ctx_free(u->binders.ctx);
+	free(u->binders.socks);
 	free(u->tuples);
 	free(u->index);
 	free(u->blockers);
@@ -475,9 +495,9 @@ EPH_EXPORT int eph_usage_end(struct eph_usage *u)
 
 /*
  * Scan callbacks. An interrupted dump is redone from its start, so each
- * phase must forget exactly what it gathered itself: phase 0 (explicit
- * binders) starts from the preseeded blocked ports; phase 1 (the rest of
- * TCP) returns to the state phase 0 left; phase 2 (UDP) touches only UDP.
+ * phase forgets exactly what it gathered itself: phase 1 (TCP sockets that
+ * did not name their port) returns to the state begin left; phase 2 (UDP)
+ * touches only UDP. The explicit binders come from their own dump.
  */
 struct phase {
 	struct eph_usage *u;
@@ -514,15 +534,8 @@ static void phase_restore(struct phase *ph)
 static int phase_begin(void *data)
 {
 	struct phase *ph = data;
-	uint32_t refeeds = ph->u->sum.refeeds;
 
 	switch (ph->which) {
-	case 0:
-		clear_blockers(ph->u);
-		eph_portset_copy(&ph->u->blocked, &ph->u->preseed);
-		clear_tcp(ph->u);
-		ph->u->sum.refeeds = refeeds;
-		break;
 	case 1:
 		phase_restore(ph);
 		break;
@@ -540,12 +553,49 @@ static int phase_sock(const struct eph_sock *s, void *data)
 	return eph_usage_add(ph->u, s);
 }
 
+static int binders_begin(void *data)
+{
+	struct binders *b = data;
+
+	b->n = 0;
+	return 0;
+}
+
+static int binders_sock(const struct eph_sock *s, void *data)
+{
+	struct binders *b = data;
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct eph_sock *n = realloc(b->socks, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		b->socks = n;
+		b->cap = cap;
+	}
+	b->socks[b->n++] = *s;
+	return 0;
+}
+
+static void *binders_run(void *data)
+{
+	static const struct eph_scan_ops ops = { binders_begin, binders_sock };
+	struct binders *b = data;
+
+	b->result = eph_scan_run(b->scan, &b->filter, &ops, b);
+	return NULL;
+}
+
 static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 		     bool keep_blocked)
 {
 	static const struct eph_scan_ops ops = { phase_begin, phase_sock };
 	struct eph_scan_filter f = { 0 };
+	struct binders *b = &u->binders;
 	struct phase *ph;
+	pthread_t thread;
+	bool threaded;
 	int r;
 
 	r = eph_usage_begin(u, p, keep_blocked);
@@ -555,28 +605,37 @@ static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 	if (!ph)
 		return -ENOMEM;
 	ph->u = u;
-	ph->which = 0;
 	f.port_range = true;
 	eph_policy_range(p, &f.port_lo, &f.port_hi);
 	f.protos = EPH_SCAN_TCP;
-	f.explicit_only = true;
-	r = eph_scan_run(u->scan, &f, &ops, ph);
-	if (r < 0)
-		goto out;
+	b->filter = f;
+	b->filter.explicit_only = true;
+	threaded = pthread_create(&thread, NULL, binders_run, b) == 0;
+	if (!threaded)
+		binders_run(b);
+
 	phase_save(ph);
-	f.explicit_only = false;
 	f.auto_only = true;
 	ph->which = 1;
 	r = eph_scan_run(u->scan, &f, &ops, ph);
+	if (r >= 0) {
+		f.auto_only = false;
+		f.protos = EPH_SCAN_UDP;
+		ph->which = 2;
+		r = eph_scan_run(u->scan, &f, &ops, ph);
+	}
+	if (threaded)
+		pthread_join(thread, NULL);
 	if (r < 0)
 		goto out;
-	f.auto_only = false;
-	f.protos = EPH_SCAN_UDP;
-	ph->which = 2;
-	r = eph_scan_run(u->scan, &f, &ops, ph);
-	if (r < 0)
+	if (b->result < 0) {
+		r = ctx_error(u->ctx, b->result, "%s", eph_ctx_errmsg(b->ctx));
 		goto out;
-	r = eph_usage_end(u);
+	}
+	for (size_t i = 0; i < b->n && r >= 0; i++)
+		r = eph_usage_add(u, &b->socks[i]);
+	if (r >= 0)
+		r = eph_usage_end(u);
 out:
 	free(ph);
 	return r;
@@ -591,6 +650,16 @@ EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
 		u->scan = eph_scan_new(u->ctx);
 		if (!u->scan)
 			return errno ? -errno : -ENOMEM;
+	}
+	if (!u->binders.scan) {
+		if (!u->binders.ctx)
+			u->binders.ctx = ctx_clone(u->ctx);
+		if (!u->binders.ctx)
+			return ctx_error(u->ctx, -ENOMEM, "out of memory");
+		u->binders.scan = eph_scan_new(u->binders.ctx);
+		if (!u->binders.scan)
+			return ctx_error(u->ctx, errno ? -errno : -ENOMEM, "%s",
+					 eph_ctx_errmsg(u->binders.ctx));
 	}
 	r = scan_once(u, p, false);
 	if (r == 1)
