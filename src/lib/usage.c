@@ -45,8 +45,13 @@ struct binders {
 	struct eph_ctx *ctx;
 	struct eph_scan *scan;
 	struct eph_scan_filter filter;
+	/* One socket per port stands for all of them, so that memory grows
+	 * with ports, not with (say) a listener's accepted connections. */
 	struct eph_sock *socks;
+	uint32_t *count;
 	size_t n, cap;
+	uint32_t *slot_of; /* port -> entry, or NO_INDEX */
+	uint32_t by_state[EPH_TCP_MAX_STATES];
 	int result;
 };
 
@@ -116,6 +121,8 @@ EPH_EXPORT void eph_usage_free(struct eph_usage *u)
 	eph_scan_free(u->binders.scan);
 	eph_ctx_free(u->binders.ctx);
 	free(u->binders.socks);
+	free(u->binders.count);
+	free(u->binders.slot_of);
 	free(u->tuples);
 	free(u->index);
 	free(u->blockers);
@@ -303,34 +310,61 @@ static struct eph_usage_tuple *tuple_get(struct eph_usage *u,
 	return t;
 }
 
-static int add_blocker(struct eph_usage *u, const struct eph_sock *s)
+/*
+ * Which socket stands for a blocked port: a listener first, then a bound
+ * idle socket, then any other. Owners are looked up for that one only.
+ */
+static int blocker_rank(uint8_t state)
+{
+	switch (state) {
+	case EPH_TCP_LISTEN:
+		return 0;
+	case EPH_TCP_CLOSE:
+	case EPH_TCP_BOUND_INACTIVE:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static void blocker_set(struct eph_usage_blocker *b, const struct eph_sock *s)
+{
+	b->port = s->local_port;
+	b->state = s->state;
+	b->family = s->family;
+	memcpy(b->local, s->local, 16);
+	b->inode = s->inode;
+	b->uid = s->uid;
+	b->cookie = s->cookie;
+}
+
+/* Records N sockets like S on a port they block for every destination. */
+static int add_blocker(struct eph_usage *u, const struct eph_sock *s,
+		       uint32_t n)
 {
 	struct eph_usage_blocker *b;
 	uint16_t port = s->local_port;
 
 	if (u->blocker_of[port] != NO_INDEX) {
-		u->blockers[u->blocker_of[port]].sockets++;
+		b = &u->blockers[u->blocker_of[port]];
+		b->sockets += n;
+		if (blocker_rank(s->state) < blocker_rank(b->state))
+			blocker_set(b, s);
 		return 0;
 	}
 	if (u->nblockers == u->blockers_cap) {
 		size_t cap = u->blockers_cap ? u->blockers_cap * 2 : 64;
-		struct eph_usage_blocker *n =
-			realloc(u->blockers, cap * sizeof(*n));
+		struct eph_usage_blocker *nb =
+			realloc(u->blockers, cap * sizeof(*nb));
 
-		if (!n)
+		if (!nb)
 			return -ENOMEM;
-		u->blockers = n;
+		u->blockers = nb;
 		u->blockers_cap = cap;
 	}
 	b = &u->blockers[u->nblockers];
-	b->port = port;
-	b->state = s->state;
-	b->family = s->family;
-	memcpy(b->local, s->local, 16);
-	b->sockets = 1;
-	b->inode = s->inode;
-	b->uid = s->uid;
-	b->cookie = s->cookie;
+	blocker_set(b, s);
+	b->sockets = n;
 	u->blocker_of[port] = (uint32_t)u->nblockers++;
 	if (!ps_has(&u->blocked, port)) {
 		ps_set(&u->blocked, port);
@@ -382,7 +416,7 @@ EPH_EXPORT int eph_usage_add(struct eph_usage *u, const struct eph_sock *s)
 		return 0;
 	}
 	if (blocks_port(s))
-		return add_blocker(u, s);
+		return add_blocker(u, s, 1);
 	if (ps_has(&u->blocked, port)) {
 		u->sum.tcp_on_blocked++;
 		return 0;
@@ -495,9 +529,10 @@ EPH_EXPORT int eph_usage_end(struct eph_usage *u)
 
 /*
  * Scan callbacks. An interrupted dump is redone from its start, so each
- * phase forgets exactly what it gathered itself: phase 1 (TCP sockets that
- * did not name their port) returns to the state begin left; phase 2 (UDP)
- * touches only UDP. The explicit binders come from their own dump.
+ * phase forgets exactly what it gathered itself: phase 0 (listeners) starts
+ * from the preseeded blocked ports; phase 1 (TCP sockets that did not name
+ * their port) returns to the state phase 0 left; phase 2 (UDP) touches only
+ * UDP. The other explicit binders come from their own dump, in a thread.
  */
 struct phase {
 	struct eph_usage *u;
@@ -536,6 +571,11 @@ static int phase_begin(void *data)
 	struct phase *ph = data;
 
 	switch (ph->which) {
+	case 0:
+		clear_blockers(ph->u);
+		eph_portset_copy(&ph->u->blocked, &ph->u->preseed);
+		clear_tcp(ph->u);
+		break;
 	case 1:
 		phase_restore(ph);
 		break;
@@ -557,24 +597,68 @@ static int binders_begin(void *data)
 {
 	struct binders *b = data;
 
+	for (size_t i = 0; i < b->n; i++)
+		b->slot_of[b->socks[i].local_port] = NO_INDEX;
 	b->n = 0;
+	memset(b->by_state, 0, sizeof(b->by_state));
 	return 0;
 }
 
 static int binders_sock(const struct eph_sock *s, void *data)
 {
 	struct binders *b = data;
+	uint32_t slot = b->slot_of[s->local_port];
 
+	if (s->state < EPH_TCP_MAX_STATES)
+		b->by_state[s->state]++;
+	if (slot != NO_INDEX) {
+		b->count[slot]++;
+		if (blocker_rank(s->state) < blocker_rank(b->socks[slot].state))
+			b->socks[slot] = *s;
+		return 0;
+	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct eph_sock *n = realloc(b->socks, cap * sizeof(*n));
+		uint32_t *c;
 
 		if (!n)
 			return -ENOMEM;
 		b->socks = n;
+		c = realloc(b->count, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		b->count = c;
 		b->cap = cap;
 	}
-	b->socks[b->n++] = *s;
+	b->slot_of[s->local_port] = (uint32_t)b->n;
+	b->socks[b->n] = *s;
+	b->count[b->n++] = 1;
+	return 0;
+}
+
+/* Folds what the binders' dump found into the usage. */
+static int binders_merge(struct eph_usage *u, const struct binders *b)
+{
+	const struct eph_portset *reserved = eph_policy_reserved(u->policy);
+
+	for (int st = 0; st < EPH_TCP_MAX_STATES; st++) {
+		u->sum.tcp_by_state[st] += b->by_state[st];
+		u->sum.tcp_sockets += b->by_state[st];
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		uint16_t port = b->socks[i].local_port;
+		int r;
+
+		ps_set(&u->tcp_ports, port);
+		if (ps_has(reserved, port)) {
+			u->sum.tcp_on_reserved += b->count[i];
+			continue;
+		}
+		r = add_blocker(u, &b->socks[i], b->count[i]);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -608,18 +692,34 @@ static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 	f.port_range = true;
 	eph_policy_range(p, &f.port_lo, &f.port_hi);
 	f.protos = EPH_SCAN_TCP;
+	/*
+	 * Listeners first: a dump of that state alone walks only the
+	 * listening hash, so it is cheap, and it must come first because
+	 * the connections a listener accepted share its port without
+	 * naming it (the kernel clears their port lock): the main dump
+	 * must already know the port is blocked.
+	 */
+	f.states = 1u << EPH_TCP_LISTEN;
+	ph->which = 0;
+	r = eph_scan_run(u->scan, &f, &ops, ph);
+	if (r < 0)
+		goto out;
+	f.states = 0;
 	b->filter = f;
 	b->filter.explicit_only = true;
+	b->filter.states = ~(1u << EPH_TCP_LISTEN);
 	threaded = pthread_create(&thread, NULL, binders_run, b) == 0;
 	if (!threaded)
 		binders_run(b);
 
 	phase_save(ph);
 	f.auto_only = true;
+	f.states = ~(1u << EPH_TCP_LISTEN);
 	ph->which = 1;
 	r = eph_scan_run(u->scan, &f, &ops, ph);
 	if (r >= 0) {
 		f.auto_only = false;
+		f.states = 0;
 		f.protos = EPH_SCAN_UDP;
 		ph->which = 2;
 		r = eph_scan_run(u->scan, &f, &ops, ph);
@@ -632,8 +732,7 @@ static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 		r = ctx_error(u->ctx, b->result, "%s", eph_ctx_errmsg(b->ctx));
 		goto out;
 	}
-	for (size_t i = 0; i < b->n && r >= 0; i++)
-		r = eph_usage_add(u, &b->socks[i]);
+	r = binders_merge(u, b);
 	if (r >= 0)
 		r = eph_usage_end(u);
 out:
@@ -650,6 +749,14 @@ EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
 		u->scan = eph_scan_new(u->ctx);
 		if (!u->scan)
 			return errno ? -errno : -ENOMEM;
+	}
+	if (!u->binders.slot_of) {
+		u->binders.slot_of =
+			malloc(EPH_PORT_COUNT * sizeof(*u->binders.slot_of));
+		if (!u->binders.slot_of)
+			return ctx_error(u->ctx, -ENOMEM, "out of memory");
+		memset(u->binders.slot_of, 0xff,
+		       EPH_PORT_COUNT * sizeof(*u->binders.slot_of));
 	}
 	if (!u->binders.scan) {
 		if (!u->binders.ctx)

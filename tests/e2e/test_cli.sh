@@ -95,10 +95,13 @@ fi
 
 # The man page documents what --help offers, and renders cleanly.
 MAN="$(dirname "$0")/../../man/ephport.8"
-helps=$("$EPHPORT" --help; "$EPHPORT" ranges --help)
+commands=$("$EPHPORT" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/ {print $1}')
+expect_eq "--help lists every command" "$(echo $commands)" "ranges usage"
+helps=$("$EPHPORT" --help; for c in $commands; do "$EPHPORT" "$c" --help; done)
 missing=
 for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$helps" | sort -u); do
-	grep -qF -- "\\-\\-${opt#--}" "$MAN" || missing="$missing $opt"
+	name=${opt#--}
+	grep -qF -- "\\-\\-${name//-/\\-}" "$MAN" || missing="$missing $opt"
 done
 expect_eq "every option in --help is in ephport(8)" "$missing" ""
 for code in $(grep -oE '[a-z]+(-[a-z]+)+' <<<"$("$EPHPORT" ranges --help | sed -n '/^Warning codes/,/^$/p')"); do

@@ -84,6 +84,14 @@ run "$EPHPORT" --netns "$ns" usage --check --json
 expect_rc "--check --json keeps the status exit code" 2
 expect_eq "and says the status" "$(jq -r .status <<<"$OUT")" CRITICAL
 
+run "$EPHPORT" --netns "$ns"
+expect_rc "the overview succeeds" 0
+expect_in "the overview shows the fullest destinations" "Fullest destinations" "$OUT"
+expect_in "with the full one first" "127.0.0.1:500" "$(grep -A2 '^Fullest' <<<"$OUT" | tail -1)"
+run "$EPHPORT" --netns "$ns" --json
+expect_eq "the overview's JSON carries usage too" \
+	"$(jq -c '[.usage.blocked_ports, (.usage.tuples | length), .usage.range.capacity]' <<<"$OUT")" '[2,2,17]'
+
 # --all-netns sees this namespace, labelled.
 run "$EPHPORT" usage --all-netns --json
 expect_rc "--all-netns succeeds" 0
@@ -97,6 +105,24 @@ run "$EPHPORT" usage --all-netns
 expect_in "--all-netns table has a NETNS column" "NETNS" "$OUT"
 run "$EPHPORT" --netns "$ns" usage --all-netns
 expect_rc "--all-netns with --netns is a usage error" 2
+exec {EX[1]}>&-
+wait "$EX_PID" 2>/dev/null
+
+# A listener inside the range, with the connections it accepted: one
+# blocked port, stood for by the listener, however many sockets share it.
+ns=$(ns_add accepted)
+ns_sysctl "$ns" net.ipv4.ip_local_port_range "4990 5009"
+coproc EX { ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" \
+	listen:127.0.0.1:5000 tcp:127.0.0.1:5000 hold; }
+read -r line <&"${EX[0]}"
+read -r hold <&"${EX[0]}"
+exact "a listener in the range: every prediction met" "$line"
+expect_in "a listener in the range: 20 - 1" "connected=19" "$line"
+run "$EPHPORT" --netns "$ns" usage --json
+expect_eq "its port is blocked once, as LISTEN" \
+	"$(jq -c '[.blocked[] | [.port, .state, .sockets, .comm]]' <<<"$OUT")" '[[5000,"LISTEN",1,"python3"]]'
+expect_eq "the connections it accepted are on a blocked port, no destination's" \
+	"$(jq -c '[.tcp.on_blocked_ports, (.tuples | length), .tuples[0].used]' <<<"$OUT")" '[19,1,19]'
 exec {EX[1]}>&-
 wait "$EX_PID" 2>/dev/null
 
