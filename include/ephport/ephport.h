@@ -305,6 +305,7 @@ const char *eph_tcp_state_name(uint8_t state);
 
 #define EPH_SCAN_TCP (1u << 0)
 #define EPH_SCAN_UDP (1u << 1)
+#define EPH_SCAN_MAX_PORTS 32
 #define EPH_SCAN_IPV4 (1u << 0)
 #define EPH_SCAN_IPV6 (1u << 1)
 
@@ -320,6 +321,13 @@ struct eph_scan_filter {
 	uint16_t port_lo, port_hi;
 	bool explicit_only; /* only sockets bound to a port they named */
 	bool auto_only;	    /* only the others (the kernel's AUTO test) */
+	/* Local ports left out, whatever else matches. */
+	uint16_t skip_ports[EPH_SCAN_MAX_PORTS];
+	uint32_t nskip_ports;
+	/* With explicit_only: local ports taken as well, explicit or not;
+	 * their records are not marked EPH_SOCK_PORT_LOCKED. */
+	uint16_t also_ports[EPH_SCAN_MAX_PORTS];
+	uint32_t nalso_ports;
 };
 
 struct eph_scan;
@@ -492,6 +500,29 @@ const struct eph_usage_blocker *eph_usage_blocker(const struct eph_usage *u,
 						  size_t i);
 /* The blocked ports as a set. */
 const struct eph_portset *eph_usage_blocked(const struct eph_usage *u);
+
+/* ------------------------------------------------------------------------ */
+/* Bind probes: can this port be bound right now?                           */
+
+struct eph_bind_probe {
+	uint8_t proto;	  /* IPPROTO_TCP or IPPROTO_UDP */
+	int family;	  /* AF_INET or AF_INET6 */
+	bool addr_set;	  /* else the family's wildcard */
+	uint8_t addr[16]; /* as in struct eph_sock (IPv4 v4-mapped) */
+	uint16_t port;
+	bool reuseaddr; /* set SO_REUSEADDR first */
+	bool v6only;	/* IPv6: set IPV6_V6ONLY (else dual stack) */
+};
+
+/*
+ * Makes a socket in the context's namespace, binds it as PROBE says and
+ * closes it at once, never listening or connecting, so nothing is left
+ * behind. Returns 0 with the bind's errno in *RET_ERRNO (0: it bound), or
+ * a negative errno when no socket could be made (-EAFNOSUPPORT: the family
+ * is off in that namespace).
+ */
+int eph_bind_probe(struct eph_ctx *ctx, const struct eph_bind_probe *probe,
+		   int *ret_errno);
 
 /* ------------------------------------------------------------------------ */
 /* Network namespaces.                                                      */

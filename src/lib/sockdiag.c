@@ -368,57 +368,83 @@ EPH_EXPORT void eph_scan_free(struct eph_scan *scan)
 /*
  * Builds the in-kernel filter. Each op is 4 bytes; a condition jumps by
  * `yes` when true and by `no` when false; running off the end accepts,
- * jumping 4 bytes past it rejects. The kernel's audit follows the `yes`
- * chain, so "reject when auto" is an AUTO op that on `yes` falls into an
- * unconditional JMP to reject and on `no` skips over it.
+ * jumping 4 bytes past it rejects. A JMP always takes `no`. The kernel's
+ * audit accepts a jump only to an op on the chain of `yes` jumps from the
+ * start, so every test is written as "condition, then a JMP it falls
+ * into": the JMP's `yes` of 4 keeps the next test on that chain.
  */
+struct bc {
+	struct inet_diag_bc_op *op;
+	size_t n, total; /* ops written, ops in all */
+};
+
+static void bc_put(struct bc *b, uint8_t code, size_t yes, size_t no)
+{
+	b->op[b->n++] =
+		(struct inet_diag_bc_op){ code, (uint8_t)yes, (uint16_t)no };
+}
+
+/* Bytes from the op about to be written to the end of the program. */
+static size_t bc_left(const struct bc *b)
+{
+	return (b->total - b->n) * 4;
+}
+
+static void bc_port(struct bc *b, uint16_t port)
+{
+	b->op[b->n++] = (struct inet_diag_bc_op){ 0, 0, port };
+}
+
 static size_t build_bytecode(const struct eph_scan_filter *f,
 			     struct inet_diag_bc_op *op)
 {
-	size_t n = 0, total = 0;
+	struct bc b = { op, 0, 0 };
 
 	if (f->port_range)
-		total += 4;
+		b.total += 4;
+	b.total += 3 * f->nskip_ports;
 	if (f->explicit_only)
-		total += 2;
+		b.total += 3 * f->nalso_ports + 2;
 	if (f->auto_only)
-		total += 1;
+		b.total += 1;
 	if (f->port_range) {
-		size_t rem = (total - n) * 4;
-
-		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_GE, 8,
-						    (uint16_t)(rem + 4) };
-		op[n++] = (struct inet_diag_bc_op){ 0, 0, f->port_lo };
-		rem = (total - n) * 4;
-		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, 8,
-						    (uint16_t)(rem + 4) };
-		op[n++] = (struct inet_diag_bc_op){ 0, 0, f->port_hi };
+		/* Below LO or above HI: reject. */
+		bc_put(&b, INET_DIAG_BC_S_GE, 8, bc_left(&b) + 4);
+		bc_port(&b, f->port_lo);
+		bc_put(&b, INET_DIAG_BC_S_LE, 8, bc_left(&b) + 4);
+		bc_port(&b, f->port_hi);
+	}
+	for (uint32_t i = 0; i < f->nskip_ports; i++) {
+		/* On this port: fall into a JMP that rejects. */
+		bc_put(&b, INET_DIAG_BC_S_EQ, 8, 12);
+		bc_port(&b, f->skip_ports[i]);
+		bc_put(&b, INET_DIAG_BC_JMP, 4, bc_left(&b) + 4);
 	}
 	if (f->explicit_only) {
-		size_t rem;
-
-		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_AUTO, 4, 8 };
-		rem = (total - n) * 4;
-		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4,
-						    (uint16_t)(rem + 4) };
+		for (uint32_t i = 0; i < f->nalso_ports; i++) {
+			/* On this port: fall into a JMP that accepts. */
+			bc_put(&b, INET_DIAG_BC_S_EQ, 8, 12);
+			bc_port(&b, f->also_ports[i]);
+			bc_put(&b, INET_DIAG_BC_JMP, 4, bc_left(&b));
+		}
+		/* Auto: fall into a JMP that rejects; else skip it. */
+		bc_put(&b, INET_DIAG_BC_AUTO, 4, 8);
+		bc_put(&b, INET_DIAG_BC_JMP, 4, bc_left(&b) + 4);
 	}
 	if (f->auto_only) {
-		size_t rem = (total - n) * 4;
-
-		/* Auto: fall through to accept; otherwise jump past the end. */
-		op[n++] = (struct inet_diag_bc_op){ INET_DIAG_BC_AUTO, 4,
-						    (uint16_t)(rem + 4) };
+		/* Auto: fall through to accept; otherwise reject. */
+		bc_put(&b, INET_DIAG_BC_AUTO, 4, bc_left(&b) + 4);
 	}
-	return n * sizeof(*op);
+	return b.n * sizeof(*op);
 }
 
 /* Sends one dump request. LEGACY asks TCP for both families at once. */
 static int send_request(struct eph_scan *scan, const struct eph_scan_filter *f,
 			uint8_t proto, uint8_t family, bool legacy)
 {
-	char req[256];
+	char req[1024];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	struct inet_diag_bc_op bc[8];
+	struct inet_diag_bc_op bc[6 + 6 * EPH_SCAN_MAX_PORTS];
 	uint32_t states = f->states ? f->states : ~0u;
 	size_t bclen = build_bytecode(f, bc);
 
@@ -544,6 +570,7 @@ static int run_once(struct eph_scan *scan, const struct eph_scan_filter *f,
 struct mark {
 	const struct eph_scan_ops *ops;
 	void *data;
+	const struct eph_scan_filter *f;
 };
 
 static int mark_locked(const struct eph_sock *s, void *data)
@@ -551,7 +578,12 @@ static int mark_locked(const struct eph_sock *s, void *data)
 	struct mark *m = data;
 	struct eph_sock copy = *s;
 
+	/* Sockets taken for their port alone may not have named it. */
+	for (uint32_t i = 0; i < m->f->nalso_ports; i++)
+		if (s->local_port == m->f->also_ports[i])
+			goto pass;
 	copy.flags |= EPH_SOCK_PORT_LOCKED;
+pass:
 	return m->ops->sock ? m->ops->sock(&copy, m->data) : 0;
 }
 
@@ -562,7 +594,7 @@ EPH_EXPORT int eph_scan_run(struct eph_scan *scan,
 	static const struct eph_scan_filter all = { 0 };
 	const struct eph_scan_filter *f = filter ? filter : &all;
 	struct eph_scan_ops marked = { NULL, mark_locked };
-	struct mark m = { ops, data };
+	struct mark m = { ops, data, f };
 	unsigned int count = 0;
 	int r = 0;
 
@@ -571,6 +603,11 @@ EPH_EXPORT int eph_scan_run(struct eph_scan *scan,
 		return ctx_error(scan->ctx, -EINVAL,
 				 "scan: port range %u-%u is inverted",
 				 f->port_lo, f->port_hi);
+	if (f->nskip_ports > EPH_SCAN_MAX_PORTS ||
+	    f->nalso_ports > EPH_SCAN_MAX_PORTS)
+		return ctx_error(scan->ctx, -EINVAL,
+				 "scan: at most %d ports to skip or add",
+				 EPH_SCAN_MAX_PORTS);
 	if (f->explicit_only && f->auto_only)
 		return ctx_error(scan->ctx, -EINVAL,
 				 "scan: explicit_only and auto_only exclude "

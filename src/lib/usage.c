@@ -637,6 +637,14 @@ static int binders_sock(const struct eph_sock *s, void *data)
 	return 0;
 }
 
+static bool is_also_port(const struct eph_scan_filter *f, uint16_t port)
+{
+	for (uint32_t i = 0; i < f->nalso_ports; i++)
+		if (f->also_ports[i] == port)
+			return true;
+	return false;
+}
+
 /* Folds what the binders' dump found into the usage. */
 static int binders_merge(struct eph_usage *u, const struct binders *b)
 {
@@ -653,6 +661,12 @@ static int binders_merge(struct eph_usage *u, const struct binders *b)
 		ps_set(&u->tcp_ports, port);
 		if (ps_has(reserved, port)) {
 			u->sum.tcp_on_reserved += b->count[i];
+			continue;
+		}
+		/* A listener's port: its connections, counted as the main
+		 * dump counts sockets on a blocked port. */
+		if (is_also_port(&b->filter, port)) {
+			u->sum.tcp_on_blocked += b->count[i];
 			continue;
 		}
 		r = add_blocker(u, &b->socks[i], b->count[i]);
@@ -705,7 +719,20 @@ static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 	if (r < 0)
 		goto out;
 	f.states = 0;
+	/*
+	 * The listeners' ports are blocked already: the main dump need not
+	 * copy the connections they accepted, which can be most of a
+	 * server's sockets. The binders' dump takes those instead (it
+	 * copies little else), to count them, so the copying is shared
+	 * between the two dumps. Past EPH_SCAN_MAX_PORTS listener ports,
+	 * the rest are counted by the main dump, as on any blocked port.
+	 */
+	for (size_t i = 0; i < u->nblockers && i < EPH_SCAN_MAX_PORTS; i++)
+		f.skip_ports[f.nskip_ports++] = u->blockers[i].port;
 	b->filter = f;
+	b->filter.nskip_ports = 0;
+	memcpy(b->filter.also_ports, f.skip_ports, sizeof(f.skip_ports));
+	b->filter.nalso_ports = f.nskip_ports;
 	b->filter.explicit_only = true;
 	b->filter.states = ~(1u << EPH_TCP_LISTEN);
 	threaded = pthread_create(&thread, NULL, binders_run, b) == 0;
@@ -720,6 +747,7 @@ static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 	if (r >= 0) {
 		f.auto_only = false;
 		f.states = 0;
+		f.nskip_ports = 0;
 		f.protos = EPH_SCAN_UDP;
 		ph->which = 2;
 		r = eph_scan_run(u->scan, &f, &ops, ph);

@@ -48,6 +48,16 @@ check "auto-only filter: no listener bound to a named port" \
 run "$SOCKDUMP" --netns "$ns" --tcp --auto --explicit
 expect_rc "auto-only and explicit-only together are refused" 1
 expect_in "with a message" "exclude each other" "$ERR"
+expect_eq "skip filter: nothing on the ports named" \
+	"$("$SOCKDUMP" --netns "$ns" --tcp --skip 5000 --skip 5001 | awk '$4 == 5000 || $4 == 5001' | wc -l)" 0
+expect_eq "skip filter: everything else" \
+	"$("$SOCKDUMP" --netns "$ns" --tcp --skip 5000 --skip 5001 | wc -l)" \
+	"$(awk '$2 != 5000 && $2 != 5001' <<<"$all_ports" | wc -l)"
+expect_eq "explicit-only plus a port: the binders and every socket on that port" \
+	"$("$SOCKDUMP" --netns "$ns" --tcp --explicit --also 5000 | awk '{print $2, $4}' | sort)" \
+	"$(printf '%s\n' 'ESTAB 40010' 'LISTEN 5000' 'LISTEN 5001' 'UNCONN 40001' 'ESTAB 5000' 'ESTAB 5000' 'ESTAB 5000' 'ESTAB 5000' | sort)"
+check "sockets taken for their port alone are not marked as binders" \
+	bash -c '"$1" --netns "$2" --tcp --explicit --also 5000 | awk "\$4 == 5000 && \$NF != \"flags=0\" { exit 1 }"' _ "$SOCKDUMP" "$ns"
 expect_eq "port-range filter runs in the kernel" \
 	"$("$SOCKDUMP" --netns "$ns" --tcp --range 40000-40010 | awk '{print $4}' | sort -u | tr '\n' ' ')" \
 	"40001 40010 "

@@ -39,6 +39,8 @@ int main(int argc, char **argv)
 		{ "range", required_argument, NULL, 'r' },
 		{ "explicit", no_argument, NULL, 'e' },
 		{ "auto", no_argument, NULL, 'a' },
+		{ "skip", required_argument, NULL, 's' },
+		{ "also", required_argument, NULL, 'A' },
 		{ "record", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -79,6 +81,20 @@ int main(int argc, char **argv)
 		case 'a':
 			f.auto_only = true;
 			break;
+		case 's':
+		case 'A': {
+			unsigned int port;
+
+			if (sscanf(optarg, "%u", &port) != 1 || port > 65535) {
+				fprintf(stderr, "bad port\n");
+				return 2;
+			}
+			if (c == 's' && f.nskip_ports < EPH_SCAN_MAX_PORTS)
+				f.skip_ports[f.nskip_ports++] = (uint16_t)port;
+			else if (c == 'A' && f.nalso_ports < EPH_SCAN_MAX_PORTS)
+				f.also_ports[f.nalso_ports++] = (uint16_t)port;
+			break;
+		}
 		case 'w':
 			record = optarg;
 			break;
