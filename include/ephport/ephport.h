@@ -46,6 +46,13 @@ void eph_ctx_free(struct eph_ctx *ctx);
  */
 int eph_ctx_set_netns(struct eph_ctx *ctx, const char *spec);
 
+/*
+ * The identity (nsfs device and inode) of the context's namespace, or of
+ * the caller's own when none was set. Returns 0 or a negative errno.
+ */
+int eph_ctx_netns_id(const struct eph_ctx *ctx, uint64_t *ret_dev,
+		     uint64_t *ret_ino);
+
 /* Returns the namespace spec given to eph_ctx_set_netns(), or NULL. */
 const char *eph_ctx_netns(const struct eph_ctx *ctx);
 
@@ -118,6 +125,15 @@ int32_t eph_portset_next(const struct eph_portset *ps, uint32_t from);
  */
 int eph_portset_parse(struct eph_ctx *ctx, struct eph_portset *ps,
 		      const char *s, size_t len);
+
+/*
+ * Parses a list file: one port, range or port list per line, blank lines
+ * and "#" comments ignored, spaces around items allowed. Errors name the
+ * line. On failure the set is left as it was. Returns 0, -EINVAL or
+ * -ERANGE.
+ */
+int eph_portset_parse_lines(struct eph_ctx *ctx, struct eph_portset *ps,
+			    const char *s, size_t len);
 
 /*
  * Writes the canonical form (ascending, merged, "a-b" for runs) into BUF,
@@ -525,6 +541,26 @@ int eph_bind_probe(struct eph_ctx *ctx, const struct eph_bind_probe *probe,
 		   int *ret_errno);
 
 /* ------------------------------------------------------------------------ */
+/* Holders: every socket on one port.                                      */
+
+struct eph_holders;
+
+/* Returns a holder lookup for CTX's namespace, or NULL (out of memory). */
+struct eph_holders *eph_holders_new(struct eph_ctx *ctx);
+void eph_holders_free(struct eph_holders *h);
+
+/*
+ * Finds every socket of PROTOS (EPH_SCAN_TCP | EPH_SCAN_UDP; 0: both)
+ * whose local port is PORT, listeners first. Those that named their port
+ * (explicit binders) are flagged EPH_SOCK_PORT_LOCKED; the others were
+ * given it by the kernel. Returns the number found, or a negative errno.
+ */
+int eph_holders_scan(struct eph_holders *h, uint32_t protos, uint16_t port);
+size_t eph_holders_count(const struct eph_holders *h);
+/* Returns holder I of the last scan, or NULL past the end. */
+const struct eph_sock *eph_holders_get(const struct eph_holders *h, size_t i);
+
+/* ------------------------------------------------------------------------ */
 /* Network namespaces.                                                      */
 
 struct eph_netns {
@@ -564,8 +600,10 @@ void eph_owners_clear(struct eph_owners *o);
 int eph_owners_want(struct eph_owners *o, uint32_t inode);
 /*
  * Walks /proc/PID/fd once for every inode wanted, stopping when all are
- * found. Processes that vanish or cannot be read are skipped. Returns the
- * number of inodes found, or a negative errno when /proc cannot be read.
+ * found: first the processes in CTX's network namespace (where a socket's
+ * owner usually is), then the others. Processes that vanish or cannot be
+ * read are skipped. Returns the number of inodes found, or a negative
+ * errno when /proc cannot be read.
  */
 int eph_owners_resolve(struct eph_ctx *ctx, struct eph_owners *o);
 /* Returns INODE's owner after a resolve, or NULL when none was found. */

@@ -236,6 +236,23 @@ fail:
 	return r;
 }
 
+EPH_EXPORT int eph_ctx_netns_id(const struct eph_ctx *ctx, uint64_t *ret_dev,
+				uint64_t *ret_ino)
+{
+	struct stat st;
+
+	if (ctx->netns_fd >= 0) {
+		*ret_dev = (uint64_t)ctx->netns_dev;
+		*ret_ino = (uint64_t)ctx->netns_ino;
+		return 0;
+	}
+	if (stat("/proc/thread-self/ns/net", &st) < 0)
+		return -errno;
+	*ret_dev = (uint64_t)st.st_dev;
+	*ret_ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
 int ctx_netns_enter(struct eph_ctx *ctx)
 {
 	struct stat st;

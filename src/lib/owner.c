@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -85,7 +86,8 @@ static void sort_unique(struct eph_owners *o)
 
 	if (o->sorted)
 		return;
-	qsort(o->items, o->n, sizeof(*o->items), owner_cmp);
+	if (o->n > 1)
+		qsort(o->items, o->n, sizeof(*o->items), owner_cmp);
 	for (size_t i = 0; i < o->n; i++)
 		if (w == 0 || o->items[w - 1].inode != o->items[i].inode)
 			o->items[w++] = o->items[i];
@@ -200,8 +202,21 @@ static size_t scan_pid(struct eph_owners *o, int procfd, const char *pid)
 	return found;
 }
 
+/* Is process PID (a name under PROCFD) in the namespace DEV:INO? */
+static bool in_netns(int procfd, const char *pid, uint64_t dev, uint64_t ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%.32s/ns/net", pid);
+	return fstatat(procfd, path, &st, 0) == 0 &&
+	       (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+}
+
 EPH_EXPORT int eph_owners_resolve(struct eph_ctx *ctx, struct eph_owners *o)
 {
+	uint64_t dev = 0, ino = 0;
+	bool have_ns;
 	struct dirent *de;
 	DIR *d;
 
@@ -212,14 +227,22 @@ EPH_EXPORT int eph_owners_resolve(struct eph_ctx *ctx, struct eph_owners *o)
 		o->items[i].pid = -1;
 	if (o->n == 0)
 		return 0;
+	have_ns = eph_ctx_netns_id(ctx, &dev, &ino) == 0;
 	d = opendir(o->proc);
 	if (!d)
 		return ctx_error(ctx, -errno, "cannot list %s: %s", o->proc,
 				 strerror(errno));
-	while (o->found < o->n && (de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		o->found += scan_pid(o, dirfd(d), de->d_name);
+	/* Two passes: the namespace's own processes, then the others. */
+	for (int pass = have_ns ? 0 : 1; pass < 2 && o->found < o->n; pass++) {
+		rewinddir(d);
+		while (o->found < o->n && (de = readdir(d)) != NULL) {
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			if (have_ns && in_netns(dirfd(d), de->d_name, dev,
+						ino) != (pass == 0))
+				continue;
+			o->found += scan_pid(o, dirfd(d), de->d_name);
+		}
 	}
 	closedir(d);
 	return (int)o->found;

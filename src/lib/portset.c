@@ -270,3 +270,41 @@ EPH_EXPORT size_t eph_portset_format(const struct eph_portset *ps, char *buf,
 	}
 	return n;
 }
+
+EPH_EXPORT int eph_portset_parse_lines(struct eph_ctx *ctx,
+				       struct eph_portset *ps, const char *s,
+				       size_t len)
+{
+	struct eph_portset tmp, line_set;
+	size_t pos = 0;
+	unsigned int line = 0;
+
+	ctx_clear_error(ctx);
+	memset(&tmp, 0, sizeof(tmp));
+	while (pos < len) {
+		const char *start = s + pos,
+			   *nl = memchr(start, '\n', len - pos);
+		size_t l = nl ? (size_t)(nl - start) : len - pos;
+		const char *hash = memchr(start, '#', l);
+		size_t b = 0, e = hash ? (size_t)(hash - start) : l;
+		int r;
+
+		line++;
+		pos += l + (nl ? 1 : 0);
+		while (b < e && (start[b] == ' ' || start[b] == '\t' ||
+				 start[b] == '\r'))
+			b++;
+		while (e > b && (start[e - 1] == ' ' || start[e - 1] == '\t' ||
+				 start[e - 1] == '\r'))
+			e--;
+		if (b == e)
+			continue;
+		r = eph_portset_parse(ctx, &line_set, start + b, e - b);
+		if (r < 0)
+			return ctx_error(ctx, r, "line %u: %s", line,
+					 eph_ctx_errmsg(ctx));
+		eph_portset_union(&tmp, &line_set);
+	}
+	eph_portset_copy(ps, &tmp);
+	return 0;
+}

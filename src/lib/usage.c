@@ -512,10 +512,13 @@ EPH_EXPORT int eph_usage_end(struct eph_usage *u)
 		t->free = free - t->unreachable;
 	}
 	/* The index is rebuilt by the next begin; sorting moves tuples. */
-	qsort(u->tuples, u->ntuples, sizeof(*u->tuples), tuple_cmp);
+	if (u->ntuples > 1)
+		qsort(u->tuples, u->ntuples, sizeof(*u->tuples), tuple_cmp);
 	if (u->index)
 		memset(u->index, 0xff, u->index_cap * sizeof(*u->index));
-	qsort(u->blockers, u->nblockers, sizeof(*u->blockers), blocker_cmp);
+	if (u->nblockers > 1)
+		qsort(u->blockers, u->nblockers, sizeof(*u->blockers),
+		      blocker_cmp);
 	for (size_t i = 0; i < u->nblockers; i++)
 		u->blocker_of[u->blockers[i].port] = (uint32_t)i;
 	sum->udp_used = eph_portset_count(&u->udp_ports);
