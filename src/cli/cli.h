@@ -77,6 +77,8 @@ void cli_wrap(FILE *f, const char *first, const char *text);
 int cmd_overview(struct cli *cli, int argc, char **argv);
 int cmd_ranges(struct cli *cli, int argc, char **argv);
 int cmd_usage(struct cli *cli, int argc, char **argv);
+int cmd_why(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
 
 /* Parts shared by the overview and the subcommands. */
 
@@ -95,5 +97,12 @@ void ranges_json(const struct eph_policy *p, struct json *j, bool with_os);
  * namespace must already be set. Returns EXIT_OK or EXIT_FAIL.
  */
 int usage_overview(struct cli *cli, struct json *j);
+
+/*
+ * The overview's audit part: the server ports at risk under P, as text, or
+ * as an "at_risk" member of J. Returns EXIT_OK or EXIT_FAIL.
+ */
+int audit_overview(struct cli *cli, const struct eph_policy *p,
+		   struct json *j);
 
 #endif

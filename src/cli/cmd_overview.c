@@ -21,6 +21,8 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		ranges_json(p, &j, false);
 		json_obj_end(&j);
 		rc = usage_overview(cli, &j);
+		if (audit_overview(cli, p, &j) != EXIT_OK)
+			rc = EXIT_FAIL;
 		cli_json_finish(&j);
 	} else {
 		cli_heading(cli, "ephport host overview");
@@ -28,9 +30,11 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		ranges_print_summary(p, stdout);
 		ranges_print_warnings(p, stdout);
 		rc = usage_overview(cli, NULL);
+		if (audit_overview(cli, p, NULL) != EXIT_OK)
+			rc = EXIT_FAIL;
 		printf("\nMore: 'ephport ranges' for TIME_WAIT settings and "
 		       "other systems' ranges; 'ephport usage' for every "
-		       "destination.\n");
+		       "destination; 'ephport why PORT' for one port.\n");
 	}
 	eph_policy_free(p);
 	return rc;

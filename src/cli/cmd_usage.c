@@ -256,7 +256,8 @@ static size_t group_holders(const struct view *v, struct holder *h, size_t max)
 			h[k].first[h[k].ports] = b->port;
 		h[k].ports++;
 	}
-	qsort(h, n, sizeof(*h), holder_cmp);
+	if (n > 1)
+		qsort(h, n, sizeof(*h), holder_cmp);
 	return n;
 }
 

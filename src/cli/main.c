@@ -31,6 +31,12 @@ static const struct command {
 	{ "usage", cmd_usage,
 	  "ephemeral ports used and left per destination, with\n"
 	  "                   thresholds and monitoring exit codes" },
+	{ "why", cmd_why,
+	  "can PORT be bound now; if not, who holds it, for how long,\n"
+	  "                   and what to do" },
+	{ "audit", cmd_audit,
+	  "server ports (listening or planned) the kernel may take,\n"
+	  "                   and the reservation that fixes it" },
 };
 
 static const char main_help[] =
@@ -59,6 +65,8 @@ static const char main_help[] =
 	"  ephport ranges --os          this host's ranges beside other "
 	"systems'\n"
 	"  ephport usage --check        a monitoring plugin's status line\n"
+	"  ephport why 8080             who holds port 8080, and what to do\n"
+	"  ephport audit --ports 9000   is a planned port safe here?\n"
 	"  ephport --netns web ranges --json\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.\n"

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A socket maker driven line by line from stdin, so that a test can change
+the sockets of a namespace between two runs of ephport. Each command
+prints one line: "OK [details]" or "ERR <errno name>".
+
+  listen ADDR PORT [reuseport] [v6only]   a TCP listener (AF by ADDR)
+  udp ADDR PORT                           a bound UDP socket
+  unlisten PORT                           close the listener(s) on PORT
+  connect ADDR PORT N                     N connections; prints their
+                                          local ports; the listener, if
+                                          ours, accepts them
+  closeclients                            close every client first (they
+                                          go to TIME_WAIT), then the peers
+  trybind ADDR PORT                       bind a TCP socket, close it
+"""
+import errno
+import socket
+import sys
+import time
+
+listeners = {}
+clients = []
+peers = []
+other = []
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def reply(line):
+    print(line, flush=True)
+
+
+def handle(words):
+    cmd = words[0]
+    if cmd == "listen":
+        addr, port = words[1], int(words[2])
+        s = socket.socket(family(addr))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if "reuseport" in words:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family(addr) == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY,
+                         1 if "v6only" in words else 0)
+        s.bind((addr, port))
+        s.listen(1024)
+        listeners.setdefault(port, []).append(s)
+        return "OK"
+    if cmd == "udp":
+        s = socket.socket(family(words[1]), socket.SOCK_DGRAM)
+        s.bind((words[1], int(words[2])))
+        other.append(s)
+        return "OK"
+    if cmd == "unlisten":
+        for s in listeners.pop(int(words[1]), []):
+            s.close()
+        return "OK"
+    if cmd == "connect":
+        addr, port, n = words[1], int(words[2]), int(words[3])
+        got = []
+        for _ in range(n):
+            c = socket.socket(family(addr))
+            c.connect((addr, port))
+            clients.append(c)
+            got.append(str(c.getsockname()[1]))
+            for lst in listeners.get(port, []):
+                lst.setblocking(False)
+                try:
+                    peers.append(lst.accept()[0])
+                except BlockingIOError:
+                    pass
+        return "OK " + " ".join(got)
+    if cmd == "closeclients":
+        for c in clients:
+            c.close()
+        clients.clear()
+        time.sleep(0.1)
+        for p in peers:
+            p.close()
+        peers.clear()
+        time.sleep(0.1)
+        return "OK"
+    if cmd == "trybind":
+        s = socket.socket(family(words[1]))
+        try:
+            s.bind((words[1], int(words[2])))
+        finally:
+            s.close()
+        return "OK"
+    return "ERR EINVAL"
+
+
+for line in sys.stdin:
+    words = line.split()
+    if not words:
+        continue
+    if words[0] == "quit":
+        break
+    try:
+        reply(handle(words))
+    except OSError as e:
+        reply("ERR " + errno.errorcode.get(e.errno, str(e.errno)))
