@@ -585,7 +585,8 @@ int eph_netns_list(struct eph_ctx *ctx, struct eph_netns **ret, size_t *ret_n);
 
 struct eph_owner {
 	uint32_t inode;
-	int32_t pid;   /* the lowest pid holding it; -1 when not found */
+	int32_t pid;   /* a process holding it (the first found; a socket
+			  shared after fork() has several); -1: none */
 	char comm[16]; /* its name, printable */
 };
 
@@ -600,10 +601,11 @@ void eph_owners_clear(struct eph_owners *o);
 int eph_owners_want(struct eph_owners *o, uint32_t inode);
 /*
  * Walks /proc/PID/fd once for every inode wanted, stopping when all are
- * found: first the processes in CTX's network namespace (where a socket's
- * owner usually is), then the others. Processes that vanish or cannot be
- * read are skipped. Returns the number of inodes found, or a negative
- * errno when /proc cannot be read.
+ * found, cheapest processes first: those in CTX's network namespace (where
+ * a socket's owner usually is) before the others, and among them those
+ * with the fewest descriptors. Processes that vanish or cannot be read are
+ * skipped. Returns the number of inodes found, or a negative errno when
+ * /proc cannot be read.
  */
 int eph_owners_resolve(struct eph_ctx *ctx, struct eph_owners *o);
 /* Returns INODE's owner after a resolve, or NULL when none was found. */
