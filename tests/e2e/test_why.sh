@@ -146,6 +146,19 @@ expect_eq "the merged reservation keeps what was there" \
 run "$EPHPORT" --netns "$ns2" why 40002 --json
 expect_eq "why: a reserved port is said to be reserved" "$(jq .reserved <<<"$OUT")" true
 
+# A bound UDP socket inside the range is at risk too.
+say udp 0.0.0.0 40000
+run "$EPHPORT" --netns "$ns" audit --json
+expect_eq "audit: a bound UDP socket in the range" \
+	"$(jq -c '[.at_risk[] | select(.proto == "udp") | [.port, .process.command]]' <<<"$OUT")" '[[40000,"python3"]]'
+
+# --all-netns finds the holders of a port in the other namespaces.
+run "$EPHPORT" --netns "$ns2" why 7000 --tcp --all-netns --json
+expect_rc "why --all-netns: free in this namespace (exit 0)" 0
+expect_eq "and held by a listener in the other one, labelled" \
+	"$(jq -c --arg ns "[$ns]" '[.holders[] | select(.netns == $ns) | [.state, .local_port, .command]]' <<<"$OUT")" \
+	'[["LISTEN",7000,"python3"]]'
+
 echo quit >&"${S[1]}"
 wait "$S_PID" 2>/dev/null
 finish
