@@ -561,6 +561,99 @@ size_t eph_holders_count(const struct eph_holders *h);
 const struct eph_sock *eph_holders_get(const struct eph_holders *h, size_t i);
 
 /* ------------------------------------------------------------------------ */
+/* sysctl.d: what a reboot applies, and ephport's drop-in.                 */
+
+/* One meaningful line of a sysctl.d file. */
+struct eph_sysctld_line {
+	unsigned int line; /* 1-based */
+	const char *key;   /* NULL for a line that is not an assignment */
+	size_t key_len;	   /* without the leading '-' */
+	const char *value; /* trimmed */
+	size_t value_len;
+	bool ignore_failure; /* the key began with '-' */
+	const char *error;   /* why a line is bad, when key is NULL */
+};
+
+/*
+ * Parses a sysctl.d file from BUF[0..LEN): blank lines and lines starting
+ * with '#' or ';' are skipped; every other line is passed to CB, bad ones
+ * (no '=', no key, a space inside the key) with key NULL and an error, as
+ * systemd-sysctl reports and skips them. Pure: no I/O. Returns 0, or the
+ * first negative value CB returned.
+ */
+int eph_sysctld_parse(const char *buf, size_t len,
+		      int (*cb)(const struct eph_sysctld_line *l, void *data),
+		      void *data);
+
+/*
+ * Does KEY[0..LEN) name sysctl NAME ("net.ipv4.ip_local_port_range")?
+ * Both spellings count: "net/ipv4/..." and "net.ipv4....".
+ */
+bool eph_sysctld_key_is(const char *key, size_t len, const char *name);
+
+#define EPH_SYSCTLD_VALUE_MAX 8192
+
+/* An assignment to one of the keys asked for, or a bad line. */
+struct eph_sysctld_setting {
+	const char *key; /* one of the keys given to eph_sysctld_read() */
+	char file[512];	 /* the path under the root */
+	unsigned int line;
+	int order; /* the file's place in the order of application */
+	char value[EPH_SYSCTLD_VALUE_MAX]; /* for a bad line: why */
+	bool too_long; /* the value did not fit (and is not checked) */
+};
+
+struct eph_sysctld;
+
+/*
+ * Reads every sysctl.d file under ROOT ("/" or a test tree) in the order
+ * systemd-sysctl applies them, then /etc/sysctl.conf as `sysctl --system`
+ * does, keeping the assignments to the NKEYS KEYS (which must outlive the
+ * result) and the bad lines. Returns NULL with a detail in CTX on failure.
+ */
+struct eph_sysctld *eph_sysctld_read(struct eph_ctx *ctx, const char *root,
+				     const char *const *keys, size_t nkeys);
+void eph_sysctld_free(struct eph_sysctld *s);
+/* The assignments, in the order they are applied. */
+size_t eph_sysctld_count(const struct eph_sysctld *s);
+const struct eph_sysctld_setting *eph_sysctld_get(const struct eph_sysctld *s,
+						  size_t i);
+/* Lines of any file that are not assignments (systemd skips them). */
+size_t eph_sysctld_bad_count(const struct eph_sysctld *s);
+const struct eph_sysctld_setting *eph_sysctld_bad(const struct eph_sysctld *s,
+						  size_t i);
+/*
+ * The assignment to KEY a boot applies, or NULL: under systemd-sysctl
+ * (SYSCTL_SYSTEM false) or `sysctl --system` (true), which reads
+ * /etc/sysctl.conf last.
+ */
+const struct eph_sysctld_setting *
+eph_sysctld_winner(const struct eph_sysctld *s, const char *key,
+		   bool sysctl_system);
+
+/*
+ * Locks ROOT/etc/sysctl.d (creating it when CREATE) against other ephport
+ * writers; the lock lasts until the returned descriptor is closed.
+ * Returns the descriptor, or a negative errno.
+ */
+int eph_dropin_lock(struct eph_ctx *ctx, const char *root, bool create);
+
+/*
+ * Replaces NAME in the locked directory DIRFD with CONTENT: written to a
+ * temporary file beside it, fsync'd, renamed over NAME, and the directory
+ * fsync'd. On failure NAME is as it was. Returns 0 or a negative errno.
+ */
+int eph_dropin_write(struct eph_ctx *ctx, int dirfd, const char *name,
+		     const char *content, size_t len);
+
+/*
+ * Writes VALUE to the sysctl NAME of the context's namespace (one write).
+ * Returns 0, or a negative errno with a detail (-EPERM: no CAP_NET_ADMIN
+ * there; -EINVAL: the kernel refused the value).
+ */
+int eph_sysctl_write(struct eph_ctx *ctx, const char *name, const char *value);
+
+/* ------------------------------------------------------------------------ */
 /* Network namespaces.                                                      */
 
 struct eph_netns {

@@ -79,6 +79,9 @@ int cmd_ranges(struct cli *cli, int argc, char **argv);
 int cmd_usage(struct cli *cli, int argc, char **argv);
 int cmd_why(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_reserve(struct cli *cli, int argc, char **argv);
+int cmd_unreserve(struct cli *cli, int argc, char **argv);
+int cmd_set_range(struct cli *cli, int argc, char **argv);
 
 /* Parts shared by the overview and the subcommands. */
 

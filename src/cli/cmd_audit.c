@@ -279,15 +279,14 @@ static void print_text(struct audit *a)
 	}
 	fix_list(a, need, sizeof(need));
 	eph_portset_format(a->fix, merged, sizeof(merged));
-	printf("\nFix: reserve %s, so that autobind never hands %s out "
-	       "(a server's explicit\nbind still works). A write replaces "
-	       "the whole list: this value keeps what is\nreserved now.\n"
-	       "  sysctl -w net.ipv4.ip_local_reserved_ports=%s\n"
-	       "and, to keep it across reboots, in a file under "
-	       "/etc/sysctl.d:\n"
+	printf("\nFix: reserve %s, so that autobind never hands %s out (a "
+	       "server's explicit\nbind still works), now and across "
+	       "reboots:\n"
+	       "  ephport reserve %s\n"
+	       "The value it sets keeps what is reserved now:\n"
 	       "  net.ipv4.ip_local_reserved_ports = %s\n",
 	       need, strchr(need, ',') || strchr(need, '-') ? "them" : "it",
-	       merged, merged);
+	       need, merged);
 }
 
 static void print_json(struct audit *a)

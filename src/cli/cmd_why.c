@@ -307,26 +307,11 @@ static void add_remedy(struct advice *a, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * The reservation, as the sysctl that applies it now: the value keeps what
- * is reserved already, since a write replaces the whole list.
- */
+/* The reservation: now, across reboots, keeping everyone else's. */
 static void add_reservation(const struct why *w, struct advice *a,
 			    const char *why)
 {
-	struct eph_portset *ps = eph_portset_new();
-	char list[2048];
-
-	if (!ps)
-		return;
-	eph_portset_copy(ps, eph_policy_reserved(w->policy));
-	eph_portset_add(ps, w->port, w->port);
-	if (eph_portset_format(ps, list, sizeof(list)) < sizeof(list))
-		add_remedy(a,
-			   "sysctl -w net.ipv4.ip_local_reserved_ports=%s"
-			   "   # %s (add it to /etc/sysctl.d to keep it)",
-			   list, why);
-	eph_portset_free(ps);
+	add_remedy(a, "ephport reserve %u   # %s", w->port, why);
 }
 
 static void advise(const struct why *w, struct advice *a)

@@ -37,6 +37,13 @@ static const struct command {
 	{ "audit", cmd_audit,
 	  "server ports (listening or planned) the kernel may take,\n"
 	  "                   and the reservation that fixes it" },
+	{ "reserve", cmd_reserve,
+	  "keep the kernel from handing out PORTS, now and across\n"
+	  "                   reboots, keeping everyone else's reservations" },
+	{ "unreserve", cmd_unreserve,
+	  "remove only the PORTS named from the reservations" },
+	{ "set-range", cmd_set_range,
+	  "change the ephemeral range, after checking it" },
 };
 
 static const char main_help[] =
@@ -67,6 +74,7 @@ static const char main_help[] =
 	"  ephport usage --check        a monitoring plugin's status line\n"
 	"  ephport why 8080             who holds port 8080, and what to do\n"
 	"  ephport audit --ports 9000   is a planned port safe here?\n"
+	"  ephport reserve 36601        keep the kernel off port 36601\n"
 	"  ephport --netns web ranges --json\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.\n"

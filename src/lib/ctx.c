@@ -352,3 +352,49 @@ int ctx_sysctl_read(struct eph_ctx *ctx, const char *name, const char **ret_buf,
 	*ret_len = (size_t)got;
 	return 0;
 }
+
+EPH_EXPORT int eph_sysctl_write(struct eph_ctx *ctx, const char *name,
+				const char *value)
+{
+	char path[PATH_MAX];
+	const char *root = ctx_proc_sys_root(ctx);
+	size_t n, len = strlen(value);
+	ssize_t w;
+	int fd, r, e;
+
+	ctx_clear_error(ctx);
+	n = (size_t)snprintf(path, sizeof(path), "%s/", root);
+	if (n >= sizeof(path) || strlen(name) >= sizeof(path) - n)
+		return ctx_error(ctx, -ENAMETOOLONG, "%s: path too long", name);
+	for (const char *c = name; *c; c++)
+		path[n++] = *c == '.' ? '/' : *c;
+	path[n] = '\0';
+	r = ctx_netns_enter(ctx);
+	if (r < 0)
+		return r;
+	/* /proc/sys belongs to the namespace of the process that opens it. */
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	e = fd < 0 ? errno : 0;
+	r = ctx_netns_leave(ctx);
+	if (fd < 0)
+		return ctx_error(ctx, -e, "cannot write %s: %s%s", name,
+				 strerror(e),
+				 e == EACCES || e == EPERM
+					 ? " (needs CAP_NET_ADMIN in the "
+					   "target namespace: run as root)"
+					 : "");
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	/* One write from offset 0: the kernel parses the whole value. */
+	do
+		w = write(fd, value, len);
+	while (w < 0 && errno == EINTR);
+	e = w < 0 ? errno : (size_t)w == len ? 0 : EIO;
+	close(fd);
+	if (e)
+		return ctx_error(ctx, -e, "%s: the kernel refused \"%s\": %s",
+				 name, value, strerror(e));
+	return 0;
+}

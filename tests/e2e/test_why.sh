@@ -24,7 +24,7 @@ expect_eq "the service listens on 40001" "$REPLY" OK
 run "$EPHPORT" --netns "$ns" audit
 expect_rc "audit: a listener inside the range is at risk (exit 1)" 1
 expect_in "audit names the port and its process" "40001  tcp      python3[" "$OUT"
-expect_in "audit gives the command that fixes it" "sysctl -w net.ipv4.ip_local_reserved_ports=40001" "$OUT"
+expect_in "audit gives the command that fixes it" "ephport reserve 40001" "$OUT"
 run "$EPHPORT" --netns "$ns" audit --json
 expect_eq "audit --json: at_risk and the merged reservation" \
 	"$(jq -c '[[.at_risk[] | [.port, .proto, .process.command]], .reserve]' <<<"$OUT")" \
@@ -52,7 +52,7 @@ expect_in "why names the outgoing connection" "an outgoing connection: the kerne
 expect_in "and its process" "python3[" "$(grep -A1 '127.0.0.1:40001 -> 127.0.0.1:5000' <<<"$OUT")"
 expect_in "the verdict says why the kernel could take it" \
 	"inside the ephemeral range and not reserved" "$(sed -n '/^Verdict/,/^$/p' <<<"$OUT" | tr -s ' \n' ' ')"
-expect_in "the remedies include the reservation" "sysctl -w net.ipv4.ip_local_reserved_ports=40001" "$OUT"
+expect_in "the remedies include the reservation" "ephport reserve 40001" "$OUT"
 run "$EPHPORT" --netns "$ns" why 40001 --json
 j=$OUT
 check "why --json is one object" jq -e 'type == "object"' <<<"$j"
