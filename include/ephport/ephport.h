@@ -632,10 +632,12 @@ eph_sysctld_winner(const struct eph_sysctld *s, const char *key,
 		   bool sysctl_system);
 
 /*
- * Locks ROOT/etc/sysctl.d (creating it when CREATE) against other ephport
+ * Locks directory DIR (creating it when CREATE) against other ephport
  * writers; the lock lasts until the returned descriptor is closed.
  * Returns the descriptor, or a negative errno.
  */
+int eph_dir_lock(struct eph_ctx *ctx, const char *dir, bool create);
+/* The same for ROOT/etc/sysctl.d. */
 int eph_dropin_lock(struct eph_ctx *ctx, const char *root, bool create);
 
 /*
@@ -643,7 +645,7 @@ int eph_dropin_lock(struct eph_ctx *ctx, const char *root, bool create);
  * temporary file beside it, fsync'd, renamed over NAME, and the directory
  * fsync'd. On failure NAME is as it was. Returns 0 or a negative errno.
  */
-int eph_dropin_write(struct eph_ctx *ctx, int dirfd, const char *name,
+int eph_file_replace(struct eph_ctx *ctx, int dirfd, const char *name,
 		     const char *content, size_t len);
 
 /*
@@ -652,6 +654,80 @@ int eph_dropin_write(struct eph_ctx *ctx, int dirfd, const char *name,
  * there; -EINVAL: the kernel refused the value).
  */
 int eph_sysctl_write(struct eph_ctx *ctx, const char *name, const char *value);
+
+/* ------------------------------------------------------------------------ */
+/* Port registries: services files, browsers' bad ports, picked ports.     */
+
+/* One line of a services file (/etc/services, Wireshark's, nmap's). */
+struct eph_service_line {
+	unsigned int line;
+	const char *name; /* NULL for a bad line */
+	size_t name_len;
+	uint16_t port_lo, port_hi; /* "6000-6063/tcp" is a range */
+	uint32_t protos;	   /* EPH_SCAN_TCP | EPH_SCAN_UDP */
+	bool has_frequency;	   /* nmap-services' third field */
+	double frequency;
+	const char *error; /* why a line is bad */
+};
+
+/*
+ * Parses a services file from BUF[0..LEN): "name port[-port]/proto[/proto]
+ * [aliases or frequency] [# comment]". Comments and blank lines are
+ * skipped; every other line goes to CB, bad ones with name NULL and an
+ * error. Pure. Returns 0, or the first negative value CB returned.
+ */
+int eph_services_parse(const char *buf, size_t len,
+		       int (*cb)(const struct eph_service_line *l, void *data),
+		       void *data);
+
+struct eph_services;
+
+/* Loads a services file. Returns NULL with a detail in CTX on failure. */
+struct eph_services *eph_services_read(struct eph_ctx *ctx, const char *path);
+void eph_services_free(struct eph_services *db);
+/* Is PORT registered for one of PROTOS (EPH_SCAN_TCP | EPH_SCAN_UDP)? */
+bool eph_services_registered(const struct eph_services *db, uint16_t port,
+			     uint32_t protos);
+/* The first name registered for PORT, or NULL. */
+const char *eph_services_name(const struct eph_services *db, uint16_t port);
+/*
+ * Puts into RET the TOP ports with the highest frequency (nmap-services).
+ * Returns how many, or -ENOMEM.
+ */
+int eph_services_common(const struct eph_services *db, size_t top,
+			struct eph_portset *ret);
+/* Lines the file had that were not entries. */
+unsigned int eph_services_bad_lines(const struct eph_services *db);
+
+/*
+ * Is PORT one of the Fetch standard's bad ports, which Chromium and
+ * Firefox refuse to connect to?
+ */
+bool eph_port_browser_blocked(uint16_t port);
+
+#define EPH_REGISTRY_NAME_MAX 64
+
+/* One line of ephport's registry of picked ports: "NAME PORT DATE". */
+struct eph_registry_entry {
+	char name[EPH_REGISTRY_NAME_MAX + 1];
+	uint16_t port;
+	char date[11];
+	unsigned int line;
+};
+
+/* Is NAME[0..LEN) a valid service name (letters, digits, - _ . @ :)? */
+bool eph_registry_name_valid(const char *name, size_t len);
+
+/*
+ * Parses the registry strictly: '#' comments and blank lines, else NAME
+ * PORT DATE. Any other line is an error naming it (-EINVAL), so that a
+ * corrupt registry is reported, never rewritten. Pure. Returns 0, -EINVAL
+ * or the first negative value CB returned.
+ */
+int eph_registry_parse(struct eph_ctx *ctx, const char *buf, size_t len,
+		       int (*cb)(const struct eph_registry_entry *e,
+				 void *data),
+		       void *data);
 
 /* ------------------------------------------------------------------------ */
 /* Network namespaces.                                                      */

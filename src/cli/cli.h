@@ -82,6 +82,14 @@ int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_reserve(struct cli *cli, int argc, char **argv);
 int cmd_unreserve(struct cli *cli, int argc, char **argv);
 int cmd_set_range(struct cli *cli, int argc, char **argv);
+int cmd_pick(struct cli *cli, int argc, char **argv);
+
+/*
+ * Reserves PORTS as 'ephport reserve' does (now, and in the drop-in unless
+ * --netns), printing what it did. Returns EXIT_OK or EXIT_FAIL.
+ */
+int reserve_ports(struct cli *cli, const struct eph_portset *ports,
+		  const char *reason);
 
 /* Parts shared by the overview and the subcommands. */
 

@@ -799,7 +799,7 @@ static int write_dropin(struct op *o, int dirfd)
 {
 	if (o->old_content && strcmp(o->old_content, o->new_content) == 0)
 		return 0;
-	return eph_dropin_write(o->cli->ctx, dirfd, DROPIN_NAME, o->new_content,
+	return eph_file_replace(o->cli->ctx, dirfd, DROPIN_NAME, o->new_content,
 				strlen(o->new_content));
 }
 
@@ -1011,6 +1011,27 @@ static int reserve_main(struct cli *cli, int argc, char **argv,
 			 "a tree anyway)",
 			 cli->netns);
 	}
+	rc = run(&o);
+	op_free(&o);
+	return rc;
+}
+
+int reserve_ports(struct cli *cli, const struct eph_portset *ports,
+		  const char *reason)
+{
+	struct op o = { .cli = cli, .action = RESERVE, .reason = reason };
+	int rc;
+
+	o.ports = eph_portset_new();
+	if (!o.ports)
+		return cli_fail(cli, "out of memory");
+	eph_portset_copy(o.ports, ports);
+	o.runtime = true;
+	o.persist = !cli->netns;
+	if (!o.persist)
+		warn_add(&o, "not persisted: /etc/sysctl.d sets up the host's "
+			     "namespace at boot, not %s",
+			 cli->netns);
 	rc = run(&o);
 	op_free(&o);
 	return rc;

@@ -44,6 +44,9 @@ static const struct command {
 	  "remove only the PORTS named from the reservations" },
 	{ "set-range", cmd_set_range,
 	  "change the ephemeral range, after checking it" },
+	{ "pick", cmd_pick,
+	  "a server port that is safe here and on the systems you\n"
+	  "                   name; stable per service name" },
 };
 
 static const char main_help[] =
@@ -75,6 +78,8 @@ static const char main_help[] =
 	"  ephport why 8080             who holds port 8080, and what to do\n"
 	"  ephport audit --ports 9000   is a planned port safe here?\n"
 	"  ephport reserve 36601        keep the kernel off port 36601\n"
+	"  ephport pick api-server      a port for api-server, the same "
+	"everywhere\n"
 	"  ephport --netns web ranges --json\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.\n"

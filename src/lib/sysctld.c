@@ -424,16 +424,13 @@ eph_sysctld_winner(const struct eph_sysctld *s, const char *key,
 	return w;
 }
 
-/* ---- Writing the drop-in ---- */
+/* ---- Writing files: locked, atomic ---- */
 
-EPH_EXPORT int eph_dropin_lock(struct eph_ctx *ctx, const char *root,
-			       bool create)
+EPH_EXPORT int eph_dir_lock(struct eph_ctx *ctx, const char *dir, bool create)
 {
-	char dir[PATH_MAX];
 	int fd;
 
-	snprintf(dir, sizeof(dir), "%s/etc/sysctl.d",
-		 root && strcmp(root, "/") ? root : "");
+	ctx_clear_error(ctx);
 	if (create && mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return ctx_error(ctx, -errno, "cannot create %s: %s", dir,
 				 strerror(errno));
@@ -454,7 +451,17 @@ EPH_EXPORT int eph_dropin_lock(struct eph_ctx *ctx, const char *root,
 	return fd;
 }
 
-EPH_EXPORT int eph_dropin_write(struct eph_ctx *ctx, int dirfd,
+EPH_EXPORT int eph_dropin_lock(struct eph_ctx *ctx, const char *root,
+			       bool create)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/etc/sysctl.d",
+		 root && strcmp(root, "/") ? root : "");
+	return eph_dir_lock(ctx, dir, create);
+}
+
+EPH_EXPORT int eph_file_replace(struct eph_ctx *ctx, int dirfd,
 				const char *name, const char *content,
 				size_t len)
 {
@@ -473,10 +480,9 @@ EPH_EXPORT int eph_dropin_write(struct eph_ctx *ctx, int dirfd,
 			break;
 	}
 	if (fd < 0)
-		return ctx_error(ctx, -errno,
-				 "cannot write in /etc/sysctl.d: %s%s",
+		return ctx_error(ctx, -errno, "cannot write %s: %s%s", name,
 				 strerror(errno),
-				 errno == EROFS	   ? " (a read-only /etc)"
+				 errno == EROFS	   ? " (a read-only file system)"
 				 : errno == EACCES ? " (run as root)"
 						   : "");
 	while (off < len) {
@@ -507,7 +513,8 @@ EPH_EXPORT int eph_dropin_write(struct eph_ctx *ctx, int dirfd,
 	}
 	/* The rename is durable only once the directory is. */
 	if (fsync(dirfd) < 0)
-		return ctx_error(ctx, -errno, "cannot sync /etc/sysctl.d: %s",
+		return ctx_error(ctx, -errno,
+				 "cannot sync the directory of %s: %s", name,
 				 strerror(errno));
 	return 0;
 }

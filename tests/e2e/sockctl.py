@@ -13,6 +13,7 @@ prints one line: "OK [details]" or "ERR <errno name>".
   closeclients                            close every client first (they
                                           go to TIME_WAIT), then the peers
   trybind ADDR PORT                       bind a TCP socket, close it
+  bindconnect LPORT ADDR PORT             a client bound to LPORT first
 """
 import errno
 import socket
@@ -81,6 +82,18 @@ def handle(words):
             p.close()
         peers.clear()
         time.sleep(0.1)
+        return "OK"
+    if cmd == "bindconnect":
+        c = socket.socket(family(words[2]))
+        c.bind(("", int(words[1])))
+        c.connect((words[2], int(words[3])))
+        clients.append(c)
+        for lst in listeners.get(int(words[3]), []):
+            lst.setblocking(False)
+            try:
+                peers.append(lst.accept()[0])
+            except BlockingIOError:
+                pass
         return "OK"
     if cmd == "trybind":
         s = socket.socket(family(words[1]))
