@@ -632,6 +632,15 @@ eph_sysctld_winner(const struct eph_sysctld *s, const char *key,
 		   bool sysctl_system);
 
 /*
+ * Reads the file PATH (relative to DIRFD, or AT_FDCWD) whole into a new
+ * NUL-terminated buffer, opened with O_RDONLY | O_CLOEXEC | OFLAGS. A file
+ * over MAX bytes is an error (-EFBIG). Returns 0, or a negative errno
+ * (-ENOENT when it does not exist) with a detail naming the file.
+ */
+int eph_file_read(struct eph_ctx *ctx, int dirfd, const char *path, int oflags,
+		  size_t max, char **ret_buf, size_t *ret_len);
+
+/*
  * Locks directory DIR (creating it when CREATE) against other ephport
  * writers; the lock lasts until the returned descriptor is closed.
  * Returns the descriptor, or a negative errno.

@@ -327,29 +327,15 @@ static void print_json(struct audit *a)
 
 static int read_file(struct cli *cli, const char *path, struct eph_portset *ps)
 {
-	char *buf = malloc(AUDIT_FILE_MAX + 1);
-	size_t len = 0;
-	ssize_t got;
-	int fd, rc = EXIT_OK;
+	char *buf;
+	size_t len;
+	int rc = EXIT_OK;
 
-	if (!buf)
-		return cli_fail(cli, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(buf);
-		return cli_usage_error(cli, "--file %s: %s", path,
-				       strerror(errno));
-	}
-	while ((got = read(fd, buf + len, AUDIT_FILE_MAX + 1 - len)) > 0)
-		len += (size_t)got;
-	close(fd);
-	if (got < 0)
-		rc = cli_usage_error(cli, "--file %s: %s", path,
-				     strerror(errno));
-	else if (len > AUDIT_FILE_MAX)
-		rc = cli_usage_error(cli, "--file %s: larger than %d bytes",
-				     path, AUDIT_FILE_MAX);
-	else if (eph_portset_parse_lines(cli->ctx, ps, buf, len) < 0)
+	if (eph_file_read(cli->ctx, AT_FDCWD, path, 0, AUDIT_FILE_MAX, &buf,
+			  &len) < 0)
+		return cli_usage_error(cli, "--file: %s",
+				       eph_ctx_errmsg(cli->ctx));
+	if (eph_portset_parse_lines(cli->ctx, ps, buf, len) < 0)
 		rc = cli_usage_error(cli, "--file %s: %s", path,
 				     eph_ctx_errmsg(cli->ctx));
 	free(buf);

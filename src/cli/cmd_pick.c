@@ -483,8 +483,7 @@ static int registry_open(struct pick *p, bool create)
 	char dir[4096], *buf;
 	const char *base;
 	size_t len = 0;
-	ssize_t got;
-	int fd, r;
+	int r;
 
 	registry_split(p->registry, dir, sizeof(dir), &base);
 	if (!*base)
@@ -496,26 +495,12 @@ static int registry_open(struct pick *p, bool create)
 			return EXIT_OK; /* no registry yet: nothing assigned */
 		return cli_fail(p->cli, "registry");
 	}
-	fd = openat(p->lock, base, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return EXIT_OK;
-		return cli_fail(p->cli, p->registry);
-	}
-	buf = malloc(4 * 1024 * 1024 + 1);
-	if (!buf) {
-		close(fd);
-		return cli_fail(p->cli, "out of memory");
-	}
-	while ((got = read(fd, buf + len, 4 * 1024 * 1024 + 1 - len)) > 0)
-		len += (size_t)got;
-	close(fd);
-	if (got < 0 || len > 4 * 1024 * 1024) {
-		free(buf);
-		fprintf(stderr, "ephport: pick: %s: %s\n", p->registry,
-			got < 0 ? strerror(errno) : "too large");
-		return EXIT_FAIL;
-	}
+	r = eph_file_read(p->cli->ctx, p->lock, base, 0, 4 * 1024 * 1024, &buf,
+			  &len);
+	if (r == -ENOENT)
+		return EXIT_OK;
+	if (r < 0)
+		return cli_fail(p->cli, "registry");
 	r = eph_registry_parse(p->cli->ctx, buf, len, keep_entry, p);
 	free(buf);
 	if (r == -EEXIST)

@@ -235,40 +235,25 @@ static int read_dropin(struct op *o)
 {
 	char path[4096];
 	struct drop_parse dp = { o, 0 };
-	size_t pos = 0;
-	ssize_t got;
-	int fd;
+	size_t pos;
+	int r;
 
 	o->drop_reserved = eph_portset_new();
 	if (!o->drop_reserved)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/etc/sysctl.d/" DROPIN_NAME,
 		 root_prefix(o));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(o->file_error, sizeof(o->file_error),
-			 "cannot read %.400s: %s", path, strerror(errno));
-		return -errno;
+	/* Not a link: ephport's own file, which it will replace. */
+	r = eph_file_read(o->cli->ctx, AT_FDCWD, path, O_NOFOLLOW, 1024 * 1024,
+			  &o->old_content, &o->old_len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		snprintf(o->file_error, sizeof(o->file_error), "%s",
+			 eph_ctx_errmsg(o->cli->ctx));
+		return r;
 	}
-	o->old_content = malloc(1024 * 1024 + 1);
-	if (!o->old_content) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while ((got = read(fd, o->old_content + pos, 1024 * 1024 + 1 - pos)) >
-	       0)
-		pos += (size_t)got;
-	close(fd);
-	if (got < 0 || pos > 1024 * 1024) {
-		snprintf(o->file_error, sizeof(o->file_error),
-			 "cannot read %.400s: %s", path,
-			 got < 0 ? strerror(errno) : "too large");
-		return -EIO;
-	}
-	o->old_content[pos] = '\0';
-	o->old_len = pos;
+	pos = o->old_len;
 	o->have_dropin = true;
 	eph_sysctld_parse(o->old_content, pos, drop_line, &dp);
 	if (dp.err)
@@ -1029,8 +1014,9 @@ int reserve_ports(struct cli *cli, const struct eph_portset *ports,
 	o.runtime = true;
 	o.persist = !cli->netns;
 	if (!o.persist)
-		warn_add(&o, "not persisted: /etc/sysctl.d sets up the host's "
-			     "namespace at boot, not %s",
+		warn_add(&o,
+			 "not persisted: /etc/sysctl.d sets up the host's "
+			 "namespace at boot, not %s",
 			 cli->netns);
 	rc = run(&o);
 	op_free(&o);

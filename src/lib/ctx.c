@@ -306,22 +306,30 @@ int ctx_netns_leave(struct eph_ctx *ctx)
 	return r;
 }
 
+/* The file of sysctl NAME: net.ipv4.x is ROOT/net/ipv4/x. */
+static int sysctl_path(struct eph_ctx *ctx, const char *name, char *path,
+		       size_t size)
+{
+	size_t n = (size_t)snprintf(path, size, "%s/", ctx_proc_sys_root(ctx));
+
+	if (n >= size || strlen(name) >= size - n)
+		return ctx_error(ctx, -ENAMETOOLONG, "%s: path too long", name);
+	for (const char *c = name; *c; c++)
+		path[n++] = *c == '.' ? '/' : *c;
+	path[n] = '\0';
+	return 0;
+}
+
 int ctx_sysctl_read(struct eph_ctx *ctx, const char *name, const char **ret_buf,
 		    size_t *ret_len)
 {
 	char path[PATH_MAX];
-	const char *root = ctx_proc_sys_root(ctx);
-	size_t n;
 	ssize_t got;
 	int fd, r;
 
-	n = (size_t)snprintf(path, sizeof(path), "%s/", root);
-	if (n >= sizeof(path) || strlen(name) >= sizeof(path) - n)
-		return ctx_error(ctx, -ENAMETOOLONG, "%s: path too long", name);
-	/* net.ipv4.x is the file net/ipv4/x. */
-	for (const char *c = name; *c; c++)
-		path[n++] = *c == '.' ? '/' : *c;
-	path[n] = '\0';
+	r = sysctl_path(ctx, name, path, sizeof(path));
+	if (r < 0)
+		return r;
 
 	if (!ctx->buf) {
 		ctx->buf = malloc(SYSCTL_BUF_SIZE);
@@ -357,18 +365,14 @@ EPH_EXPORT int eph_sysctl_write(struct eph_ctx *ctx, const char *name,
 				const char *value)
 {
 	char path[PATH_MAX];
-	const char *root = ctx_proc_sys_root(ctx);
-	size_t n, len = strlen(value);
+	size_t len = strlen(value);
 	ssize_t w;
 	int fd, r, e;
 
 	ctx_clear_error(ctx);
-	n = (size_t)snprintf(path, sizeof(path), "%s/", root);
-	if (n >= sizeof(path) || strlen(name) >= sizeof(path) - n)
-		return ctx_error(ctx, -ENAMETOOLONG, "%s: path too long", name);
-	for (const char *c = name; *c; c++)
-		path[n++] = *c == '.' ? '/' : *c;
-	path[n] = '\0';
+	r = sysctl_path(ctx, name, path, sizeof(path));
+	if (r < 0)
+		return r;
 	r = ctx_netns_enter(ctx);
 	if (r < 0)
 		return r;

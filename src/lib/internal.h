@@ -62,6 +62,13 @@ struct eph_portset {
 	uint64_t bits[EPH_PORT_COUNT / 64];
 };
 
+/*
+ * Hands out the next line of BUF[0..LEN) from *POS on, without its
+ * newline, and moves *POS past it. Returns false at the end.
+ */
+bool num_next_line(const char *buf, size_t len, size_t *pos,
+		   const char **ret_line, size_t *ret_len);
+
 /* Trims one trailing newline from S[0..*LEN). */
 void num_trim_newline(const char *s, size_t *len);
 

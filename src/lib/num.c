@@ -89,3 +89,18 @@ EPH_EXPORT int eph_num_parse_str(struct eph_ctx *ctx, const char *s,
 {
 	return eph_num_parse(ctx, s, strlen(s), min, max, what, ret);
 }
+
+bool num_next_line(const char *buf, size_t len, size_t *pos,
+		   const char **ret_line, size_t *ret_len)
+{
+	const char *s, *nl;
+
+	if (*pos >= len)
+		return false;
+	s = buf + *pos;
+	nl = memchr(s, '\n', len - *pos);
+	*ret_line = s;
+	*ret_len = nl ? (size_t)(nl - s) : len - *pos;
+	*pos += *ret_len + (nl ? 1 : 0);
+	return true;
+}

@@ -205,7 +205,7 @@ static size_t scan_pid(struct eph_owners *o, int procfd, const char *pid)
 /* A process to look through, and what it costs to. */
 struct candidate {
 	char pid[16];
-	bool in_ns;	/* in the target namespace */
+	bool in_ns;    /* in the target namespace */
 	uint64_t nfds; /* open descriptors, where the kernel says (6.2+) */
 };
 

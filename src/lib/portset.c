@@ -281,16 +281,15 @@ EPH_EXPORT int eph_portset_parse_lines(struct eph_ctx *ctx,
 
 	ctx_clear_error(ctx);
 	memset(&tmp, 0, sizeof(tmp));
-	while (pos < len) {
-		const char *start = s + pos,
-			   *nl = memchr(start, '\n', len - pos);
-		size_t l = nl ? (size_t)(nl - start) : len - pos;
+	const char *start;
+	size_t l;
+
+	while (num_next_line(s, len, &pos, &start, &l)) {
 		const char *hash = memchr(start, '#', l);
 		size_t b = 0, e = hash ? (size_t)(hash - start) : l;
 		int r;
 
 		line++;
-		pos += l + (nl ? 1 : 0);
 		while (b < e && (start[b] == ' ' || start[b] == '\t' ||
 				 start[b] == '\r'))
 			b++;

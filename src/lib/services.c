@@ -110,16 +110,16 @@ EPH_EXPORT int eph_services_parse(const char *buf, size_t len,
 	size_t pos = 0;
 	unsigned int line = 0;
 
-	while (pos < len) {
-		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - s) : len - pos;
+	const char *s;
+	size_t n;
+
+	while (num_next_line(buf, len, &pos, &s, &n)) {
 		const char *hash = memchr(s, '#', n), *tok[3];
 		size_t tlen[3], nt;
 		struct eph_service_line l = { 0 };
 		int r;
 
 		line++;
-		pos += n + (nl ? 1 : 0);
 		if (hash)
 			n = (size_t)(hash - s);
 		nt = tokens(s, n, tok, tlen, 3);
@@ -236,46 +236,24 @@ EPH_EXPORT struct eph_services *eph_services_read(struct eph_ctx *ctx,
 	struct eph_services *db = calloc(1, sizeof(*db));
 	char *buf = NULL;
 	size_t len = 0;
-	ssize_t got;
-	int fd = -1, r;
+	int r;
 
-	ctx_clear_error(ctx);
 	if (!db) {
 		ctx_error(ctx, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ctx_error(ctx, -errno, "cannot read %s: %s", path,
-			  strerror(errno));
-		goto fail;
+	r = eph_file_read(ctx, AT_FDCWD, path, 0, SERVICES_MAX, &buf, &len);
+	if (r == 0) {
+		r = eph_services_parse(buf, len, add_service, db);
+		if (r < 0)
+			ctx_error(ctx, r, "out of memory");
 	}
-	buf = malloc(SERVICES_MAX + 1);
-	if (!buf) {
-		ctx_error(ctx, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	while ((got = read(fd, buf + len, SERVICES_MAX + 1 - len)) > 0)
-		len += (size_t)got;
-	if (got < 0 || len > SERVICES_MAX) {
-		ctx_error(ctx, got < 0 ? -errno : -EFBIG, "cannot read %s: %s",
-			  path, got < 0 ? strerror(errno) : "too large");
-		goto fail;
-	}
-	r = eph_services_parse(buf, len, add_service, db);
+	free(buf);
 	if (r < 0) {
-		ctx_error(ctx, r, "out of memory");
-		goto fail;
+		eph_services_free(db);
+		return NULL;
 	}
-	close(fd);
-	free(buf);
 	return db;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	eph_services_free(db);
-	return NULL;
 }
 
 EPH_EXPORT void eph_services_free(struct eph_services *db)
@@ -395,15 +373,16 @@ eph_registry_parse(struct eph_ctx *ctx, const char *buf, size_t len,
 	unsigned int line = 0;
 
 	ctx_clear_error(ctx);
-	while (pos < len) {
-		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - s) : len - pos, tlen[4], nt;
+	const char *s;
+	size_t n;
+
+	while (num_next_line(buf, len, &pos, &s, &n)) {
+		size_t tlen[4], nt;
 		const char *tok[4];
 		struct eph_registry_entry e = { 0 };
 		int r;
 
 		line++;
-		pos += n + (nl ? 1 : 0);
 		nt = tokens(s, n, tok, tlen, 4);
 		if (nt == 0 || tok[0][0] == '#')
 			continue;

@@ -49,16 +49,16 @@ EPH_EXPORT int eph_sysctld_parse(const char *buf, size_t len,
 	size_t pos = 0;
 	unsigned int line = 0;
 
-	while (pos < len) {
-		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - s) : len - pos;
+	const char *s;
+	size_t n;
+
+	while (num_next_line(buf, len, &pos, &s, &n)) {
 		struct eph_sysctld_line l = { 0 };
 		const char *eq;
 		size_t b = 0, e = n, k;
 		int r;
 
 		line++;
-		pos += n + (nl ? 1 : 0);
 		while (b < e && is_space(s[b]))
 			b++;
 		while (e > b && is_space(s[e - 1]))
@@ -285,39 +285,38 @@ static int collect_line(const struct eph_sysctld_line *l, void *data)
 	return 0;
 }
 
-/* Reads ROOT/REL (following links inside the root) into a new buffer. */
-static int slurp(struct eph_ctx *ctx, const char *root, const char *rel,
-		 char **ret, size_t *ret_len)
+EPH_EXPORT int eph_file_read(struct eph_ctx *ctx, int dirfd, const char *path,
+			     int oflags, size_t max, char **ret_buf,
+			     size_t *ret_len)
 {
-	char path[PATH_MAX];
 	char *buf;
 	size_t len = 0;
 	ssize_t got;
-	int fd;
+	int fd, e;
 
-	snprintf(path, sizeof(path), "%s%s", root, rel);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ctx_clear_error(ctx);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | oflags);
 	if (fd < 0)
-		return errno == ENOENT
-			       ? -ENOENT
-			       : ctx_error(ctx, -errno, "cannot read %s: %s",
-					   rel, strerror(errno));
-	buf = malloc(FILE_MAX + 1);
+		return ctx_error(ctx, -errno, "cannot read %s: %s", path,
+				 strerror(errno));
+	buf = malloc(max + 1);
 	if (!buf) {
 		close(fd);
 		return ctx_error(ctx, -ENOMEM, "out of memory");
 	}
-	while ((got = read(fd, buf + len, FILE_MAX + 1 - len)) > 0)
+	/* One byte more than MAX tells a file that is too large. */
+	while ((got = read(fd, buf + len, max + 1 - len)) > 0)
 		len += (size_t)got;
+	e = got < 0 ? errno : 0;
 	close(fd);
-	if (got < 0 || len > FILE_MAX) {
-		int e = got < 0 ? errno : EFBIG;
-
+	if (e || len > max) {
 		free(buf);
-		return ctx_error(ctx, -e, "cannot read %s: %s", rel,
-				 strerror(e));
+		return ctx_error(ctx, e ? -e : -EFBIG, "cannot read %s: %s",
+				 path,
+				 e ? strerror(e) : "larger than expected");
 	}
-	*ret = buf;
+	buf[len] = '\0';
+	*ret_buf = buf;
 	*ret_len = len;
 	return 0;
 }
@@ -326,10 +325,12 @@ static int read_one(struct eph_ctx *ctx, struct eph_sysctld *s, const char *rel,
 		    int order)
 {
 	struct collect c = { s, rel, order, 0 };
-	char *buf;
+	char path[PATH_MAX], *buf;
 	size_t len;
-	int r = slurp(ctx, s->root, rel, &buf, &len);
+	int r;
 
+	snprintf(path, sizeof(path), "%s%s", s->root, rel);
+	r = eph_file_read(ctx, AT_FDCWD, path, 0, FILE_MAX, &buf, &len);
 	if (r == -ENOENT)
 		return 0; /* a dangling link, or gone meanwhile */
 	if (r < 0)
@@ -482,7 +483,7 @@ EPH_EXPORT int eph_file_replace(struct eph_ctx *ctx, int dirfd,
 	if (fd < 0)
 		return ctx_error(ctx, -errno, "cannot write %s: %s%s", name,
 				 strerror(errno),
-				 errno == EROFS	   ? " (a read-only file system)"
+				 errno == EROFS ? " (a read-only file system)"
 				 : errno == EACCES ? " (run as root)"
 						   : "");
 	while (off < len) {
