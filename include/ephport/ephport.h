@@ -652,7 +652,8 @@ int eph_dropin_lock(struct eph_ctx *ctx, const char *root, bool create);
 /*
  * Replaces NAME in the locked directory DIRFD with CONTENT: written to a
  * temporary file beside it, fsync'd, renamed over NAME, and the directory
- * fsync'd. On failure NAME is as it was. Returns 0 or a negative errno.
+ * fsync'd (once renamed, the new file stands even if that last sync
+ * fails). On failure NAME is as it was. Returns 0 or a negative errno.
  */
 int eph_file_replace(struct eph_ctx *ctx, int dirfd, const char *name,
 		     const char *content, size_t len);

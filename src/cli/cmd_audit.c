@@ -107,7 +107,7 @@ static int check_port(struct audit *a, uint16_t port, uint8_t proto,
 		      uint32_t inode)
 {
 	uint16_t lo, hi;
-	char others[200];
+	char others[512];
 	size_t n = 0;
 	struct risk *r;
 	bool here = at_risk_here(a, port);
@@ -115,10 +115,11 @@ static int check_port(struct audit *a, uint16_t port, uint8_t proto,
 	others[0] = '\0';
 	for (size_t i = 0; i < a->nos; i++)
 		if (port >= a->os[i]->low && port <= a->os[i]->high)
-			n += (size_t)snprintf(others + n, sizeof(others) - n,
-					      "%s%s %u-%u", n ? ", " : "",
-					      a->os[i]->name, a->os[i]->low,
-					      a->os[i]->high);
+			n += (size_t)snprintf(
+				others + n,
+				n < sizeof(others) ? sizeof(others) - n : 0,
+				"%s%s %u-%u", n ? ", " : "", a->os[i]->name,
+				a->os[i]->low, a->os[i]->high);
 	if (!here && n == 0)
 		return 0;
 	r = risk_add(a);
@@ -225,25 +226,27 @@ static const char *risk_proto(const struct risk *r)
 					 : "planned";
 }
 
-/* The ports of this host's range that a reservation would protect. */
-static void fix_list(const struct audit *a, char *buf, size_t size)
+/* The ports of this host's range that a reservation would protect, as a
+ * new string (NULL when out of memory). */
+static char *fix_list(const struct audit *a)
 {
 	struct eph_portset *need = eph_portset_new();
+	char *s;
 
-	buf[0] = '\0';
 	if (!need)
-		return;
+		return NULL;
 	for (size_t i = 0; i < a->n; i++)
 		if (a->risks[i].here)
 			eph_portset_add(need, a->risks[i].port,
 					a->risks[i].port);
-	eph_portset_format(need, buf, size);
+	s = cli_portset_str(need);
 	eph_portset_free(need);
+	return s;
 }
 
-static void print_text(struct audit *a)
+static int print_text(struct audit *a)
 {
-	char need[4096], merged[8192], proc[64];
+	char proc[64], *need, *merged;
 	bool any_here = false;
 
 	cli_heading(a->cli, "Server ports at risk");
@@ -251,7 +254,7 @@ static void print_text(struct audit *a)
 		printf("  none: no listener or bound UDP socket sits in the "
 		       "ephemeral range unreserved%s.\n",
 		       a->planned ? ", nor does any planned port" : "");
-		return;
+		return EXIT_OK;
 	}
 	printf("  %-6s %-8s %-22s %s\n", "PORT", "PROTO", "PROCESS", "WHY");
 	for (size_t i = 0; i < a->n; i++) {
@@ -275,10 +278,15 @@ static void print_text(struct audit *a)
 		printf("\nThis host's range is not the problem: choose ports "
 		       "outside those systems'\nranges ('ephport ranges "
 		       "--os' lists them).\n");
-		return;
+		return EXIT_OK;
 	}
-	fix_list(a, need, sizeof(need));
-	eph_portset_format(a->fix, merged, sizeof(merged));
+	need = fix_list(a);
+	merged = cli_portset_str(a->fix);
+	if (!need || !merged) {
+		free(need);
+		free(merged);
+		return cli_fail(a->cli, "out of memory");
+	}
 	printf("\nFix: reserve %s, so that autobind never hands %s out (a "
 	       "server's explicit\nbind still works), now and across "
 	       "reboots:\n"
@@ -287,15 +295,21 @@ static void print_text(struct audit *a)
 	       "  net.ipv4.ip_local_reserved_ports = %s\n",
 	       need, strchr(need, ',') || strchr(need, '-') ? "them" : "it",
 	       need, merged);
+	free(need);
+	free(merged);
+	return EXIT_OK;
 }
 
-static void print_json(struct audit *a)
+static int print_json(struct audit *a)
 {
-	char need[4096], merged[8192];
+	char *need = fix_list(a), *merged = cli_portset_str(a->fix);
 	struct json j;
 
-	fix_list(a, need, sizeof(need));
-	eph_portset_format(a->fix, merged, sizeof(merged));
+	if (!need || !merged) {
+		free(need);
+		free(merged);
+		return cli_fail(a->cli, "out of memory");
+	}
 	cli_json_begin(a->cli, &j);
 	json_arr(&j, "at_risk");
 	for (size_t i = 0; i < a->n; i++) {
@@ -323,6 +337,9 @@ static void print_json(struct audit *a)
 	json_str(&j, "reserve", merged);
 	json_str(&j, "reserve_ports", need[0] ? need : NULL);
 	cli_json_finish(&j);
+	free(need);
+	free(merged);
+	return EXIT_OK;
 }
 
 static int read_file(struct cli *cli, const char *path, struct eph_portset *ps)
@@ -340,42 +357,6 @@ static int read_file(struct cli *cli, const char *path, struct eph_portset *ps)
 				     eph_ctx_errmsg(cli->ctx));
 	free(buf);
 	return rc;
-}
-
-static int parse_os(struct audit *a, const char *list)
-{
-	const char *p = list;
-
-	if (strcmp(list, "all") == 0) {
-		for (size_t i = 0; i < eph_os_count() && a->nos < 32; i++)
-			a->os[a->nos++] = eph_os_get(i);
-		return EXIT_OK;
-	}
-	while (*p) {
-		char name[64];
-		size_t l = strcspn(p, ",");
-		const struct eph_os *os;
-
-		if (l == 0 || l >= sizeof(name))
-			return cli_usage_error(a->cli,
-					       "--os '%s': empty or overlong "
-					       "name",
-					       list);
-		memcpy(name, p, l);
-		name[l] = '\0';
-		os = eph_os_find(name);
-		if (!os)
-			return cli_usage_error(a->cli,
-					       "--os: unknown system '%s' (see "
-					       "'ephport ranges --os')",
-					       name);
-		if (a->nos < 32)
-			a->os[a->nos++] = os;
-		p += l;
-		if (*p == ',')
-			p++;
-	}
-	return EXIT_OK;
 }
 
 /* Runs the audit once the policy is read; frees nothing. */
@@ -437,7 +418,7 @@ int audit_overview(struct cli *cli, const struct eph_policy *p, struct json *j)
 		json_arr_end(j);
 	} else if (rc == EXIT_OK) {
 		printf("\n");
-		print_text(&a);
+		rc = print_text(&a);
 	}
 	audit_free(&a);
 	return rc;
@@ -487,7 +468,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 				goto out;
 			continue;
 		case 'o':
-			rc = parse_os(&a, optarg);
+			rc = cli_parse_os(cli, optarg, a.os, &a.nos, 32);
 			if (rc != EXIT_OK)
 				goto out;
 			continue;
@@ -513,11 +494,9 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	rc = audit_run(&a);
 	if (rc != EXIT_OK)
 		goto out;
-	if (cli->json)
-		print_json(&a);
-	else
-		print_text(&a);
-	rc = a.n ? EXIT_FAIL : EXIT_OK;
+	rc = cli->json ? print_json(&a) : print_text(&a);
+	if (rc == EXIT_OK && a.n)
+		rc = EXIT_FAIL;
 out:
 	audit_free(&a);
 	eph_policy_free(policy);

@@ -396,41 +396,9 @@ static int load(struct pick *p)
 
 static int parse_os(struct pick *p)
 {
-	static const char *const defaults[] = { "linux", "freebsd", "macos",
-						"windows", "iana" };
-	const char *s = p->os_list;
-
-	if (!s) {
-		for (size_t i = 0; i < 5; i++)
-			p->os[p->nos++] = eph_os_find(defaults[i]);
-		return EXIT_OK;
-	}
-	if (strcmp(s, "all") == 0) {
-		for (size_t i = 0; i < eph_os_count() && p->nos < MAX_OS; i++)
-			p->os[p->nos++] = eph_os_get(i);
-		return EXIT_OK;
-	}
-	while (*s) {
-		char name[64];
-		size_t l = strcspn(s, ",");
-		const struct eph_os *os;
-
-		if (l == 0 || l >= sizeof(name))
-			return cli_usage_error(p->cli, "--os: an empty or "
-						       "overlong name");
-		memcpy(name, s, l);
-		name[l] = '\0';
-		os = eph_os_find(name);
-		if (!os)
-			return cli_usage_error(p->cli,
-					       "--os: unknown system '%s' (see "
-					       "'ephport ranges --os')",
-					       name);
-		if (p->nos < MAX_OS)
-			p->os[p->nos++] = os;
-		s += l + (s[l] == ',');
-	}
-	return EXIT_OK;
+	if (!p->os_list)
+		p->os_list = "linux,freebsd,macos,windows,iana";
+	return cli_parse_os(p->cli, p->os_list, p->os, &p->nos, MAX_OS);
 }
 
 /* ---- The registry ---- */
@@ -572,11 +540,11 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
-/* Says which constraints left no port, and what would relax them. */
-static void explain_none(struct pick *p)
+/* Says which constraints left too few ports, and what would relax them. */
+static void explain_none(struct pick *p, uint32_t got)
 {
 	uint32_t tally[R_COUNT] = { 0 }, total = (uint32_t)p->hi - p->lo + 1;
-	int worst = 0;
+	int worst = -1;
 
 	for (uint32_t port = p->lo; port <= p->hi; port++) {
 		enum rule r = first_failure(p, (uint16_t)port);
@@ -584,19 +552,28 @@ static void explain_none(struct pick *p)
 		if (r < R_COUNT)
 			tally[r]++;
 	}
-	fprintf(stderr,
-		"ephport: pick: no port in %u-%u passes every rule. Of the "
-		"%u candidates, the first rule each fails:\n",
-		p->lo, p->hi, total);
+	if (got)
+		fprintf(stderr,
+			"ephport: pick: only %u port%s in %u-%u pass%s every "
+			"rule, %u asked.",
+			got, got == 1 ? "" : "s", p->lo, p->hi,
+			got == 1 ? "es" : "", p->count);
+	else
+		fprintf(stderr,
+			"ephport: pick: no port in %u-%u passes every rule.",
+			p->lo, p->hi);
+	fprintf(stderr, " Of the %u candidates, the first rule each fails:\n",
+		total);
 	for (int r = 0; r < R_COUNT; r++) {
 		if (!tally[r])
 			continue;
 		fprintf(stderr, "  %-16s %u\n", rule_names[r], tally[r]);
-		if (tally[r] > tally[worst])
+		if (worst < 0 || tally[r] > tally[worst])
 			worst = r;
 	}
-	fprintf(stderr, "To relax the biggest one (%s): %s.\n",
-		rule_names[worst], rule_relax[worst]);
+	if (worst >= 0)
+		fprintf(stderr, "To relax the biggest one (%s): %s.\n",
+			rule_names[worst], rule_relax[worst]);
 }
 
 /*
@@ -624,8 +601,10 @@ static uint32_t find(struct pick *p, uint32_t start, uint32_t want,
 	uint16_t *cand = malloc(((uint32_t)p->hi - p->lo + 1) * sizeof(*cand));
 	uint32_t n = 0, got = 0;
 
-	if (!cand)
-		return 0;
+	if (!cand) {
+		fprintf(stderr, "ephport: pick: out of memory\n");
+		exit(EXIT_FAIL);
+	}
 	for (uint32_t port = p->lo; port <= p->hi; port++)
 		if (static_rules(p, (uint16_t)port))
 			cand[n++] = (uint16_t)port;
@@ -677,9 +656,13 @@ static int do_pick(struct pick *p)
 		return cli_fail(p->cli, "out of memory");
 	if (p->name) {
 		e = entry_of(p, p->name);
-		/* The port the registry keeps, while it still passes. */
+		/*
+		 * The port the registry keeps, while it passes the rules of
+		 * configuration: its service may well listen on it, or have
+		 * reserved it, by now; that is no reason to move it.
+		 */
 		if (e && e->port >= p->lo && e->port <= p->hi &&
-		    first_failure(p, e->port) == R_COUNT) {
+		    static_rules(p, e->port)) {
 			ports[0] = e->port;
 			got = 1;
 			kept = true;
@@ -693,37 +676,12 @@ static int do_pick(struct pick *p)
 		got = find(p, start, p->count, ports);
 	}
 	if (got < p->count) {
-		explain_none(p);
+		explain_none(p, got);
 		free(ports);
 		return EXIT_FAIL;
 	}
-	if (p->name && !kept) {
-		if (e) {
-			fprintf(stderr,
-				"ephport: pick: %s's port %u no longer passes "
-				"(%s); moved to %u\n",
-				p->name, e->port,
-				rule_names[first_failure(p, e->port)],
-				ports[0]);
-			e->port = ports[0];
-			today(e->date, sizeof(e->date));
-		} else {
-			struct entry *n = realloc(
-				p->entries, (p->nentries + 1) * sizeof(*n));
-
-			if (!n) {
-				free(ports);
-				return cli_fail(p->cli, "out of memory");
-			}
-			p->entries = n;
-			e = &n[p->nentries++];
-			snprintf(e->name, sizeof(e->name), "%s", p->name);
-			e->port = ports[0];
-			today(e->date, sizeof(e->date));
-		}
-		rc = registry_write(p);
-	}
-	if (rc == EXIT_OK && p->reserve) {
+	/* Reserved first: a refused reservation records nothing. */
+	if (p->reserve) {
 		struct eph_portset *ps = eph_portset_new();
 		char reason[128];
 
@@ -747,6 +705,37 @@ static int do_pick(struct pick *p)
 			close(saved);
 		}
 		eph_portset_free(ps);
+	}
+	if (rc == EXIT_OK && p->name && !kept) {
+		if (e) {
+			enum rule f = first_failure(p, e->port);
+
+			fprintf(stderr,
+				"ephport: pick: %s's port %u no longer passes "
+				"(%s); moved to %u\n",
+				p->name, e->port,
+				e->port < p->lo || e->port > p->hi
+					? "outside --range"
+				: f < R_COUNT ? rule_names[f]
+					      : "?",
+				ports[0]);
+			e->port = ports[0];
+			today(e->date, sizeof(e->date));
+		} else {
+			struct entry *n = realloc(
+				p->entries, (p->nentries + 1) * sizeof(*n));
+
+			if (!n) {
+				free(ports);
+				return cli_fail(p->cli, "out of memory");
+			}
+			p->entries = n;
+			e = &n[p->nentries++];
+			snprintf(e->name, sizeof(e->name), "%s", p->name);
+			e->port = ports[0];
+			today(e->date, sizeof(e->date));
+		}
+		rc = registry_write(p);
 	}
 	if (rc == EXIT_OK)
 		print_ports(p, ports, got, kept);

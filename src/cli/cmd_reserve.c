@@ -21,6 +21,8 @@
 #define KEY_RANGE "net.ipv4.ip_local_port_range"
 #define MAX_NOTES 256
 #define MAX_WARNINGS 32
+/* Serialises ephport's read-modify-write of the kernel's values. */
+#define RUNTIME_LOCK_DIR "/run/ephport"
 
 static const char reserve_help[] =
 	"Usage: ephport reserve PORTS [--reason TEXT] [OPTIONS]\n"
@@ -130,16 +132,6 @@ static void warn_add(struct op *o, const char *fmt, ...)
 static const char *key_of(const struct op *o)
 {
 	return o->action == SET_RANGE ? KEY_RANGE : KEY_RESERVED;
-}
-
-static char *portset_str(const struct eph_portset *ps)
-{
-	size_t n = eph_portset_format(ps, NULL, 0);
-	char *s = malloc(n + 1);
-
-	if (s)
-		eph_portset_format(ps, s, n + 1);
-	return s;
 }
 
 /* ---- The drop-in: strict reading ---- */
@@ -302,7 +294,7 @@ static char *compose(struct op *o, const struct eph_portset *reserved,
 	       "# It sorts last, so what it sets wins at boot. Edit it "
 	       "with ephport.\n");
 	for (size_t i = 0; i < o->nnotes; i++) {
-		list = portset_str(o->notes[i].ports);
+		list = cli_portset_str(o->notes[i].ports);
 		if (!list) {
 			free(buf);
 			return NULL;
@@ -316,7 +308,7 @@ static char *compose(struct op *o, const struct eph_portset *reserved,
 		free(list);
 	}
 	if (has_reserved) {
-		list = portset_str(reserved);
+		list = cli_portset_str(reserved);
 		if (!list) {
 			free(buf);
 			return NULL;
@@ -650,8 +642,8 @@ static int plan(struct op *o)
 			eph_portset_union(next, o->ports);
 		else
 			eph_portset_subtract(next, o->ports);
-		o->rt_before = portset_str(cur);
-		o->rt_after = portset_str(next);
+		o->rt_before = cli_portset_str(cur);
+		o->rt_after = cli_portset_str(next);
 		if (o->action == RESERVE && !o->force &&
 		    eph_portset_count_range(next, lo, hi) >
 			    eph_portset_count_range(cur, lo, hi) &&
@@ -719,11 +711,14 @@ static int plan(struct op *o)
 			for (size_t i = 0; i < o->nnotes; i++)
 				eph_portset_subtract(o->notes[i].ports,
 						     o->ports);
+			/* The winner other than the drop-in sorts after
+			 * it: its value, not ours, is applied at boot. */
 			if (w && !is_ours(w))
 				warn_add(o,
-					 "%s:%u reserves some of these ports "
-					 "at boot; ephport's drop-in now "
-					 "overrides it without them",
+					 "%s:%u sets the reservations a boot "
+					 "applies, after ephport's drop-in: "
+					 "ports it lists come back at boot "
+					 "unless that file is changed",
 					 w->file, w->line);
 		}
 		o->new_content = compose(
@@ -740,43 +735,61 @@ out:
 	return rc;
 }
 
-/* Applies the plan: the kernel first, then the file; undoes the kernel
- * change if the file cannot be written. */
-static int apply(struct op *o)
+/* Puts the kernel's value back as it was before apply(). */
+static void restore(struct op *o)
 {
-	struct eph_policy *check;
+	if (eph_sysctl_write(o->cli->ctx, key_of(o),
+			     o->rt_before[0] ? o->rt_before : "\n") < 0)
+		cli_fail(o->cli, "restoring the old value");
+}
+
+/* Does the kernel now hold what apply() wrote? */
+static int read_back(struct op *o)
+{
+	struct eph_policy *check = eph_policy_new();
 	int rc = EXIT_OK;
 
-	if (o->runtime && o->rt_changed) {
-		const char *v = o->rt_after[0] ? o->rt_after : "\n";
-
-		if (eph_sysctl_write(o->cli->ctx, key_of(o), v) < 0)
-			return cli_fail(o->cli, NULL);
-		/* Read it back: the kernel is the judge. */
-		check = eph_policy_new();
-		if (!check || eph_policy_read(o->cli->ctx, check) < 0) {
-			eph_policy_free(check);
-			return cli_fail(o->cli, "reading back");
-		}
-		if (o->action == SET_RANGE) {
-			uint16_t lo, hi;
-
-			eph_policy_range(check, &lo, &hi);
-			if (lo != o->low || hi != o->high)
-				rc = fail(o, "read back %u %u, not %s", lo, hi,
-					  o->rt_after);
-		} else {
-			char *got = portset_str(eph_policy_reserved(check));
-
-			if (!got || strcmp(got, o->rt_after) != 0)
-				rc = fail(o, "read back \"%s\", not \"%s\"",
-					  got ? got : "?", o->rt_after);
-			free(got);
-		}
+	if (!check || eph_policy_read(o->cli->ctx, check) < 0) {
 		eph_policy_free(check);
-		if (rc != EXIT_OK)
-			return rc;
+		return cli_fail(o->cli, "reading back");
 	}
+	if (o->action == SET_RANGE) {
+		uint16_t lo, hi;
+
+		eph_policy_range(check, &lo, &hi);
+		if (lo != o->low || hi != o->high)
+			rc = fail(o, "read back %u %u, not %s", lo, hi,
+				  o->rt_after);
+	} else {
+		char *got = cli_portset_str(eph_policy_reserved(check));
+
+		if (!got || strcmp(got, o->rt_after) != 0)
+			rc = fail(o,
+				  "read back \"%s\", not \"%s\" (another "
+				  "writer?)",
+				  got ? got : "?", o->rt_after);
+		free(got);
+	}
+	eph_policy_free(check);
+	return rc;
+}
+
+/*
+ * Applies the runtime part of the plan and reads it back; on a failed
+ * read-back the old value is put back, so that a failure changes nothing.
+ */
+static int apply(struct op *o)
+{
+	int rc;
+
+	if (!o->runtime || !o->rt_changed)
+		return EXIT_OK;
+	if (eph_sysctl_write(o->cli->ctx, key_of(o),
+			     o->rt_after[0] ? o->rt_after : "\n") < 0)
+		return cli_fail(o->cli, NULL);
+	rc = read_back(o);
+	if (rc != EXIT_OK)
+		restore(o);
 	return rc;
 }
 
@@ -790,14 +803,29 @@ static int write_dropin(struct op *o, int dirfd)
 
 static int run(struct op *o)
 {
-	int lock, rc;
+	int lock, rt_lock = -1, rc;
 
-	/* One ephport at a time changes the policy: the whole read, plan
-	 * and write happens under the lock on /etc/sysctl.d. */
+	/*
+	 * One ephport at a time changes the policy: the whole read, plan
+	 * and write happens under two locks, always taken in this order:
+	 * the kernel's (/run/ephport, whatever --root says) and the
+	 * drop-in's (its sysctl.d directory).
+	 */
+	if (o->runtime && !o->dry_run) {
+		rt_lock = eph_dir_lock(o->cli->ctx, RUNTIME_LOCK_DIR, true);
+		/* Without the right to lock, the write will be refused too,
+		 * with the clearer message: go on to it. */
+		if (rt_lock < 0 && rt_lock != -EACCES && rt_lock != -EPERM &&
+		    rt_lock != -EROFS)
+			return cli_fail(o->cli, NULL);
+	}
 	lock = eph_dropin_lock(o->cli->ctx, o->root ? o->root : "/",
 			       o->persist && !o->dry_run);
-	if (lock < 0 && (lock != -ENOENT || (o->persist && !o->dry_run)))
+	if (lock < 0 && (lock != -ENOENT || (o->persist && !o->dry_run))) {
+		if (rt_lock >= 0)
+			close(rt_lock);
 		return cli_fail(o->cli, NULL);
+	}
 	rc = ranges_load(o->cli, &o->policy);
 	if (rc == EXIT_OK && o->action == SET_RANGE) {
 		struct eph_portset *l = eph_portset_new();
@@ -817,7 +845,7 @@ static int run(struct op *o)
 			char *list;
 
 			eph_portset_subtract(l, eph_policy_reserved(o->policy));
-			list = portset_str(l);
+			list = cli_portset_str(l);
 			if (eph_portset_count(l) && !o->force)
 				rc = fail(o,
 					  "refused: the range %u-%u would "
@@ -848,11 +876,8 @@ static int run(struct op *o)
 		if (rc == EXIT_OK && o->persist && write_dropin(o, lock) < 0) {
 			rc = cli_fail(o->cli, NULL);
 			/* Nothing half-done: put the kernel back. */
-			if (o->runtime && o->rt_changed &&
-			    eph_sysctl_write(o->cli->ctx, key_of(o),
-					     o->rt_before[0] ? o->rt_before
-							     : "\n") < 0)
-				cli_fail(o->cli, "restoring the old value");
+			if (o->runtime && o->rt_changed)
+				restore(o);
 		}
 	}
 	if (rc == EXIT_OK) {
@@ -863,6 +888,8 @@ static int run(struct op *o)
 	}
 	if (lock >= 0)
 		close(lock);
+	if (rt_lock >= 0)
+		close(rt_lock);
 	return rc;
 }
 

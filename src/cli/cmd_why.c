@@ -175,11 +175,19 @@ static void user_name(uint32_t uid, char *buf, size_t size)
 		snprintf(buf, size, "%u", uid);
 }
 
-static const char *service_name(uint16_t port, const char *proto)
+/*
+ * The service name of PORT for PROTO, copied into BUF (getservbyport()
+ * returns storage its next call reuses). Returns BUF, or NULL.
+ */
+static const char *service_name(uint16_t port, const char *proto, char *buf,
+				size_t size)
 {
 	struct servent *se = getservbyport(htons(port), proto);
 
-	return se ? se->s_name : NULL;
+	if (!se)
+		return NULL;
+	snprintf(buf, size, "%s", se->s_name);
+	return buf;
 }
 
 static bool in_range(const struct why *w)
@@ -460,8 +468,9 @@ static void print_text(const struct why *w, const struct advice *a)
 {
 	uint16_t lo, hi;
 	char line[512], b1[96], b2[96];
-	const char *svc_tcp = service_name(w->port, "tcp");
-	const char *svc_udp = service_name(w->port, "udp");
+	char tbuf[64], ubuf[64];
+	const char *svc_tcp = service_name(w->port, "tcp", tbuf, sizeof(tbuf));
+	const char *svc_udp = service_name(w->port, "udp", ubuf, sizeof(ubuf));
 	size_t n = eph_holders_count(w->holders);
 
 	cli_heading(w->cli, "Port");
@@ -587,11 +596,12 @@ static void json_bindable(const struct why *w, struct json *j, bool reuse)
 static void print_json(const struct why *w, const struct advice *a)
 {
 	struct json j;
-	const char *svc = service_name(w->port, "tcp");
+	char sbuf[64];
+	const char *svc = service_name(w->port, "tcp", sbuf, sizeof(sbuf));
 	uint16_t lo, hi;
 
 	if (!svc)
-		svc = service_name(w->port, "udp");
+		svc = service_name(w->port, "udp", sbuf, sizeof(sbuf));
 	eph_policy_range(w->policy, &lo, &hi);
 	cli_json_begin(w->cli, &j);
 	json_uint(&j, "port", w->port);
@@ -629,8 +639,10 @@ static int scan_others(struct why *w)
 	size_t n = 0, cap = 0;
 	int rc = 0;
 
-	if (eph_netns_list(w->cli->ctx, &list, &n) < 0)
-		return cli_fail(w->cli, NULL);
+	if (eph_netns_list(w->cli->ctx, &list, &n) < 0) {
+		cli_fail(w->cli, NULL);
+		return -EIO;
+	}
 	/* The target itself is listed above already. */
 	if (eph_ctx_netns_id(w->cli->ctx, &dev, &ino) < 0)
 		dev = ino = 0;
@@ -654,8 +666,10 @@ static int scan_others(struct why *w)
 					struct other *o = realloc(
 						w->others, nc * sizeof(*o));
 
-					if (!o)
+					if (!o) {
+						rc = -ENOMEM;
 						break;
+					}
 					w->others = o;
 					cap = nc;
 				}
@@ -668,6 +682,8 @@ static int scan_others(struct why *w)
 		}
 		eph_holders_free(h);
 		eph_ctx_free(ctx);
+		if (rc < 0)
+			break;
 	}
 	free(list);
 	return rc;
@@ -690,8 +706,13 @@ static int why_main(struct why *w)
 		return cli_fail(w->cli, "out of memory");
 	if (eph_holders_scan(w->holders, w->protos, w->port) < 0)
 		return cli_fail(w->cli, "socket scan");
-	if (w->all && scan_others(w) < 0)
-		return cli_fail(w->cli, "out of memory");
+	if (w->all) {
+		rc = scan_others(w);
+		if (rc == -ENOMEM)
+			return cli_fail(w->cli, "out of memory");
+		if (rc < 0)
+			return EXIT_FAIL;
+	}
 	w->owners = eph_owners_new();
 	if (w->owners) {
 		for (size_t i = 0; i < eph_holders_count(w->holders); i++)

@@ -167,6 +167,60 @@ int cli_common_option(struct cli *cli, int c, const char *help, bool *done)
 	}
 }
 
+/* Adds O to OS[0..*N) unless it is there already or the array is full. */
+static void os_add(const struct eph_os **os, size_t *n, size_t max,
+		   const struct eph_os *o)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (os[i] == o)
+			return;
+	if (*n < max)
+		os[(*n)++] = o;
+}
+
+int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
+		 size_t *n, size_t max)
+{
+	if (strcmp(list, "all") == 0) {
+		for (size_t i = 0; i < eph_os_count(); i++)
+			os_add(os, n, max, eph_os_get(i));
+		return EXIT_OK;
+	}
+	for (const char *p = list; *p;) {
+		char name[64];
+		size_t l = strcspn(p, ",");
+		const struct eph_os *o;
+
+		if (l == 0 || l >= sizeof(name))
+			return cli_usage_error(
+				cli,
+				"--os '%s': an empty or overlong "
+				"name",
+				list);
+		memcpy(name, p, l);
+		name[l] = '\0';
+		o = eph_os_find(name);
+		if (!o)
+			return cli_usage_error(cli,
+					       "--os: unknown system '%s' (see "
+					       "'ephport ranges --os')",
+					       name);
+		os_add(os, n, max, o);
+		p += l + (p[l] == ',');
+	}
+	return EXIT_OK;
+}
+
+char *cli_portset_str(const struct eph_portset *ps)
+{
+	size_t n = eph_portset_format(ps, NULL, 0);
+	char *s = malloc(n + 1);
+
+	if (s)
+		eph_portset_format(ps, s, n + 1);
+	return s;
+}
+
 void cli_json_begin(struct cli *cli, struct json *j)
 {
 	json_init(j, stdout);

@@ -512,10 +512,11 @@ EPH_EXPORT int eph_file_replace(struct eph_ctx *ctx, int dirfd,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	/* The rename is durable only once the directory is. */
-	if (fsync(dirfd) < 0)
-		return ctx_error(ctx, -errno,
-				 "cannot sync the directory of %s: %s", name,
-				 strerror(errno));
+	/*
+	 * The rename is durable once the directory is. If that sync fails,
+	 * the new file is in place all the same and cannot be taken back:
+	 * report success, as a failure would claim NAME is unchanged.
+	 */
+	(void)fsync(dirfd);
 	return 0;
 }

@@ -53,9 +53,11 @@ expect_eq "asking again returns the kept port" "$(jq -c '[.ports[0], .kept]' <<<
 # A busy port is skipped, and --explain says why: a listener...
 say listen 0.0.0.0 "$p1"
 run "$EPHPORT" --netns "$ns" pick api-server --registry "$TMP/r1/ports"
-expect_rc "a kept port that became busy: pick still succeeds" 0
+expect_eq "a kept port stays kept while its service listens on it" "$OUT" "$p1"
+run "$EPHPORT" --netns "$ns" pick api-server --registry "$TMP/r1/ports" --range 2000-2999
+expect_rc "a kept port outside --range: pick still succeeds" 0
 expect_eq "with another port" "$([ "$OUT" != "$p1" ] && echo moved)" moved
-expect_in "and says why it moved" "no longer passes (in-use)" "$ERR"
+expect_in "and says why it moved" "no longer passes (outside --range)" "$ERR"
 run "$EPHPORT" --netns "$ns" pick --explain "$p1" --registry "$TMP/r1/ports"
 expect_rc "--explain on a busy port: exit 1" 1
 expect_in "--explain names the rule" "FAIL in-use" "$OUT"
@@ -101,6 +103,12 @@ expect_rc "pick --reserve succeeds" 0
 expect_in "the port is reserved in the namespace" "$OUT" \
 	"$(ip netns exec "$ns2" cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
 expect_eq "stdout is the port alone" "$(grep -c . <<<"$OUT")" 1
+psvc=$OUT
+run "$EPHPORT" --netns "$ns2" pick svc --registry "$TMP/r8/ports"
+expect_eq "its own reservation does not move it" "$OUT" "$psvc"
+run "$EPHPORT" --netns "$ns2" pick --count 2 --range 1024-1027
+expect_rc "too few ports for --count: exit 1" 1
+expect_in "saying how many there were" "asked." "$ERR"
 
 # Impossible constraints: a clear message, exit 1.
 run "$EPHPORT" --netns "$ns" pick --os all

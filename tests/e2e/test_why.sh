@@ -130,6 +130,10 @@ printf '8080\n70000\n' >"$TMP/bad"
 run "$EPHPORT" --netns "$ns" audit --file "$TMP/bad"
 expect_rc "a corrupt port file is a usage error" 2
 expect_in "naming the line" "line 2" "$ERR"
+run "$EPHPORT" --netns "$ns" audit --ports 50000 --os windows,windows,windows,windows,windows,windows,windows,windows,windows,windows,windows,windows --os all --os macos --json
+expect_rc "a long, repetitive --os list is taken once per system" 1
+expect_eq "and named once each" \
+	"$(jq -r '.at_risk[] | select(.port == 50000) | .reason' <<<"$OUT" | grep -o 'windows ' | wc -l)" 1
 run "$EPHPORT" --netns "$ns" audit --os plan9
 expect_rc "an unknown system is a usage error" 2
 expect_in "pointing at the list" "ranges --os" "$ERR"
