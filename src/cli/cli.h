@@ -124,7 +124,6 @@ int usage_overview(struct cli *cli, struct json *j);
  * The overview's audit part: the server ports at risk under P, as text, or
  * as an "at_risk" member of J. Returns EXIT_OK or EXIT_FAIL.
  */
-int audit_overview(struct cli *cli, const struct eph_policy *p,
-		   struct json *j);
+int audit_overview(struct cli *cli, const struct eph_policy *p, struct json *j);
 
 #endif

@@ -477,10 +477,22 @@ static void json_view(struct json *j, const struct view *v)
 	json_uint(j, "on_blocked_ports", s->tcp_on_blocked);
 	json_uint(j, "on_reserved_ports", s->tcp_on_reserved);
 	json_obj(j, "states");
-	for (uint8_t st = 1; st < EPH_TCP_MAX_STATES; st++)
-		if (s->tcp_by_state[st])
-			json_uint(j, eph_tcp_state_name(st),
-				  s->tcp_by_state[st]);
+	/* Some states share ss's name (CLOSE and BOUND_INACTIVE are both
+	 * UNCONN): one member per name, with their sum. */
+	for (uint8_t st = 1; st < EPH_TCP_MAX_STATES; st++) {
+		const char *name = eph_tcp_state_name(st);
+		uint64_t sum = 0;
+		bool first = true;
+
+		for (uint8_t o = 1; o < EPH_TCP_MAX_STATES; o++) {
+			if (strcmp(eph_tcp_state_name(o), name) != 0)
+				continue;
+			first &= o >= st;
+			sum += s->tcp_by_state[o];
+		}
+		if (first && sum)
+			json_uint(j, name, sum);
+	}
 	json_obj_end(j);
 	json_obj_end(j);
 	json_obj(j, "udp");

@@ -278,11 +278,11 @@ EPH_EXPORT int eph_portset_parse_lines(struct eph_ctx *ctx,
 	struct eph_portset tmp, line_set;
 	size_t pos = 0;
 	unsigned int line = 0;
+	const char *start;
+	size_t l;
 
 	ctx_clear_error(ctx);
 	memset(&tmp, 0, sizeof(tmp));
-	const char *start;
-	size_t l;
 
 	while (num_next_line(s, len, &pos, &start, &l)) {
 		const char *hash = memchr(start, '#', l);

@@ -107,11 +107,9 @@ EPH_EXPORT int eph_services_parse(const char *buf, size_t len,
 					    void *data),
 				  void *data)
 {
-	size_t pos = 0;
+	size_t pos = 0, n;
 	unsigned int line = 0;
-
 	const char *s;
-	size_t n;
 
 	while (num_next_line(buf, len, &pos, &s, &n)) {
 		const char *hash = memchr(s, '#', n), *tok[3];
@@ -371,10 +369,10 @@ eph_registry_parse(struct eph_ctx *ctx, const char *buf, size_t len,
 {
 	size_t pos = 0;
 	unsigned int line = 0;
-
-	ctx_clear_error(ctx);
 	const char *s;
 	size_t n;
+
+	ctx_clear_error(ctx);
 
 	while (num_next_line(buf, len, &pos, &s, &n)) {
 		size_t tlen[4], nt;

@@ -48,7 +48,6 @@ EPH_EXPORT int eph_sysctld_parse(const char *buf, size_t len,
 {
 	size_t pos = 0;
 	unsigned int line = 0;
-
 	const char *s;
 	size_t n;
 
