@@ -11,7 +11,6 @@
  * port of the last child's first listener (a port 'why' can look up) and
  * waits for SIGTERM or SIGINT, then kills the children.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>

@@ -26,7 +26,6 @@
  * It must run inside a network namespace made for it: it fills that
  * namespace's port space, and the caller sets ip_local_port_range there.
  */
-#define _GNU_SOURCE /* accept4(), sched_getcpu(), POLLRDHUP */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -69,9 +69,6 @@ struct json;
 int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
 		 size_t *n, size_t max);
 
-/* The canonical form of PS in a new string, or NULL (out of memory). */
-char *cli_portset_str(const struct eph_portset *ps);
-
 /* Starts the one JSON object a command prints, with its "netns" member. */
 void cli_json_begin(struct cli *cli, struct json *j);
 /* Closes that object and ends the line. */

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "compat.h"
 
 static const char audit_help[] =
 	"Usage: ephport audit [--ports LIST] [--file FILE] [--os LIST]\n"
@@ -132,11 +133,11 @@ static int check_port(struct audit *a, uint16_t port, uint8_t proto,
 	eph_policy_range(a->policy, &lo, &hi);
 	if (here)
 		snprintf(r->reason, sizeof(r->reason),
-			 "inside the ephemeral range %u-%u, not reserved%s%s",
+			 "inside the ephemeral range %u-%u, not reserved%s%.180s",
 			 lo, hi, n ? "; also inside " : "", others);
 	else
 		snprintf(r->reason, sizeof(r->reason),
-			 "inside other systems' ranges: %s", others);
+			 "inside other systems' ranges: %.220s", others);
 	if (here)
 		eph_portset_add(a->fix, port, port);
 	return 0;
@@ -168,13 +169,13 @@ static int scan_servers(struct audit *a)
 {
 	static const struct eph_scan_ops ops = { restart, collect_sock };
 	struct eph_scan_filter f = { 0 };
-	struct eph_scan *scan = eph_scan_new(a->cli->ctx);
+	struct eph_scan *scan;
 	int r;
 
-	if (!scan)
+	if (eph_scan_new(a->cli->ctx, &scan) < 0)
 		return -1;
 	/* A dump of listeners alone walks only the listening hash. */
-	f.protos = EPH_SCAN_TCP;
+	f.protos = EPH_PROTO_TCP;
 	f.states = 1u << EPH_TCP_LISTEN;
 	r = eph_scan_run(scan, &f, &ops, a);
 	if (r >= 0) {
@@ -182,7 +183,7 @@ static int scan_servers(struct audit *a)
 		static const struct eph_scan_ops udp_ops = { NULL,
 							     collect_sock };
 
-		f.protos = EPH_SCAN_UDP;
+		f.protos = EPH_PROTO_UDP;
 		f.states = 0;
 		f.explicit_only = true;
 		r = eph_scan_run(scan, &f, &udp_ops, a);
@@ -230,7 +231,9 @@ static const char *risk_proto(const struct risk *r)
  * new string (NULL when out of memory). */
 static char *fix_list(const struct audit *a)
 {
-	struct eph_portset *need = eph_portset_new();
+	struct eph_portset *need = NULL;
+
+	eph_portset_new(&need);
 	char *s;
 
 	if (!need)
@@ -239,7 +242,7 @@ static char *fix_list(const struct audit *a)
 		if (a->risks[i].here)
 			eph_portset_add(need, a->risks[i].port,
 					a->risks[i].port);
-	s = cli_portset_str(need);
+	s = eph_portset_to_string(need);
 	eph_portset_free(need);
 	return s;
 }
@@ -281,7 +284,7 @@ static int print_text(struct audit *a)
 		return EXIT_OK;
 	}
 	need = fix_list(a);
-	merged = cli_portset_str(a->fix);
+	merged = eph_portset_to_string(a->fix);
 	if (!need || !merged) {
 		free(need);
 		free(merged);
@@ -302,7 +305,7 @@ static int print_text(struct audit *a)
 
 static int print_json(struct audit *a)
 {
-	char *need = fix_list(a), *merged = cli_portset_str(a->fix);
+	char *need = fix_list(a), *merged = eph_portset_to_string(a->fix);
 	struct json j;
 
 	if (!need || !merged) {
@@ -362,7 +365,7 @@ static int read_file(struct cli *cli, const char *path, struct eph_portset *ps)
 /* Runs the audit once the policy is read; frees nothing. */
 static int audit_run(struct audit *a)
 {
-	a->fix = eph_portset_new();
+	eph_portset_new(&a->fix);
 	if (!a->fix)
 		return cli_fail(a->cli, "out of memory");
 	eph_portset_copy(a->fix, eph_policy_reserved(a->policy));
@@ -373,10 +376,10 @@ static int audit_run(struct audit *a)
 	if (a->n > 1)
 		qsort(a->risks, a->n, sizeof(*a->risks), risk_cmp);
 	if (a->owners && a->n) {
-		a->own = eph_owners_new();
+		eph_owners_new(a->cli->ctx, &a->own);
 		for (size_t i = 0; a->own && i < a->n; i++)
 			eph_owners_want(a->own, a->risks[i].inode);
-		if (a->own && eph_owners_resolve(a->cli->ctx, a->own) < 0) {
+		if (a->own && eph_owners_resolve(a->own) < 0) {
 			eph_owners_free(a->own);
 			a->own = NULL;
 		}
@@ -446,8 +449,8 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 		case 'p':
 		case 'f':
 			if (!a.planned)
-				a.planned = eph_portset_new();
-			tmp = eph_portset_new();
+				eph_portset_new(&a.planned);
+			eph_portset_new(&tmp);
 			if (!a.planned || !tmp) {
 				rc = cli_fail(cli, "out of memory");
 				goto out;

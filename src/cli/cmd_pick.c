@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "compat.h"
 
 #define REGISTRY_DEFAULT "/var/lib/ephport/ports"
 #define IANA_SERVICES "/usr/share/wireshark/services"
@@ -233,9 +234,10 @@ static bool check(struct pick *p, uint16_t port, enum rule r, char *why,
 		const char *svc = p->services
 					  ? eph_services_name(p->services, port)
 					  : NULL;
-		bool reg = p->services &&
-			   eph_services_registered(p->services, port,
-						   EPH_SCAN_TCP | EPH_SCAN_UDP);
+		bool reg =
+			p->services &&
+			eph_services_registered(p->services, port,
+						EPH_PROTO_TCP | EPH_PROTO_UDP);
 
 		if (!reg) {
 			snprintf(why, size, "not registered in %s",
@@ -354,24 +356,22 @@ static int load(struct pick *p)
 	}
 	/* The full IANA registry where the system has it. */
 	p->services_path = IANA_SERVICES;
-	p->services = eph_services_read(p->cli->ctx, IANA_SERVICES);
-	if (!p->services) {
+	if (eph_services_read(p->cli->ctx, IANA_SERVICES, &p->services) < 0) {
 		p->services_path = ETC_SERVICES;
-		p->services = eph_services_read(p->cli->ctx, ETC_SERVICES);
+		eph_services_read(p->cli->ctx, ETC_SERVICES, &p->services);
 	}
 	if (!p->services && !p->allow_registered)
 		return cli_fail(p->cli, "no port registry (install "
 					"libwireshark-data or netbase), or "
 					"--allow-registered");
 	if (p->avoid_common) {
-		struct eph_services *nmap =
-			eph_services_read(p->cli->ctx, NMAP_SERVICES);
+		struct eph_services *nmap = NULL;
 
-		if (!nmap)
+		if (eph_services_read(p->cli->ctx, NMAP_SERVICES, &nmap) < 0)
 			return cli_fail(p->cli, "--avoid-common needs nmap's "
 						"frequency table (apt install "
 						"nmap-common)");
-		p->common = eph_portset_new();
+		eph_portset_new(&p->common);
 		if (!p->common ||
 		    eph_services_common(nmap, COMMON_TOP, p->common) < 0) {
 			eph_services_free(nmap);
@@ -380,9 +380,8 @@ static int load(struct pick *p)
 		eph_services_free(nmap);
 	}
 	/* Every socket in every state: a port anything holds is taken. */
-	p->used = eph_portset_new();
-	scan = eph_scan_new(p->cli->ctx);
-	if (!p->used || !scan) {
+	eph_portset_new(&p->used);
+	if (!p->used || eph_scan_new(p->cli->ctx, &scan) < 0) {
 		eph_scan_free(scan);
 		return cli_fail(p->cli, "socket scan");
 	}
@@ -682,7 +681,9 @@ static int do_pick(struct pick *p)
 	}
 	/* Reserved first: a refused reservation records nothing. */
 	if (p->reserve) {
-		struct eph_portset *ps = eph_portset_new();
+		struct eph_portset *ps = NULL;
+
+		eph_portset_new(&ps);
 		char reason[128];
 
 		if (!ps) {

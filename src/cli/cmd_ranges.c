@@ -266,20 +266,13 @@ void ranges_json(const struct eph_policy *p, struct json *j, bool with_os)
 
 int ranges_load(struct cli *cli, struct eph_policy **ret)
 {
-	struct eph_policy *p;
 	int rc;
 
 	rc = cli_apply_netns(cli);
 	if (rc != EXIT_OK)
 		return rc;
-	p = eph_policy_new();
-	if (!p)
-		return cli_fail(cli, "out of memory");
-	if (eph_policy_read(cli->ctx, p) < 0) {
-		eph_policy_free(p);
+	if (eph_policy_read(cli->ctx, ret) < 0)
 		return cli_fail(cli, NULL);
-	}
-	*ret = p;
 	return EXIT_OK;
 }
 

@@ -4,7 +4,6 @@
  * without losing anyone's entries, now (in the target namespace) and
  * across reboots (in ephport's sysctl.d drop-in).
  */
-#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -15,6 +14,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "compat.h"
 
 #define DROPIN_NAME "99-zz-ephport.conf"
 #define KEY_RESERVED "net.ipv4.ip_local_reserved_ports"
@@ -155,7 +155,7 @@ static void parse_note(struct op *o, const char *line, size_t len)
 	if (!on)
 		return;
 	n = &o->notes[o->nnotes];
-	n->ports = eph_portset_new();
+	eph_portset_new(&n->ports);
 	if (!n->ports ||
 	    eph_portset_parse(o->cli->ctx, n->ports, p, (size_t)(on - p)) < 0) {
 		eph_portset_free(n->ports);
@@ -230,7 +230,7 @@ static int read_dropin(struct op *o)
 	size_t pos;
 	int r;
 
-	o->drop_reserved = eph_portset_new();
+	eph_portset_new(&o->drop_reserved);
 	if (!o->drop_reserved)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/etc/sysctl.d/" DROPIN_NAME,
@@ -294,7 +294,7 @@ static char *compose(struct op *o, const struct eph_portset *reserved,
 	       "# It sorts last, so what it sets wins at boot. Edit it "
 	       "with ephport.\n");
 	for (size_t i = 0; i < o->nnotes; i++) {
-		list = cli_portset_str(o->notes[i].ports);
+		list = eph_portset_to_string(o->notes[i].ports);
 		if (!list) {
 			free(buf);
 			return NULL;
@@ -308,7 +308,7 @@ static char *compose(struct op *o, const struct eph_portset *reserved,
 		free(list);
 	}
 	if (has_reserved) {
-		list = cli_portset_str(reserved);
+		list = eph_portset_to_string(reserved);
 		if (!list) {
 			free(buf);
 			return NULL;
@@ -419,7 +419,7 @@ static void add_note(struct op *o, const struct eph_portset *added)
 	if (o->nnotes == MAX_NOTES || eph_portset_count(added) == 0)
 		return;
 	n = &o->notes[o->nnotes];
-	n->ports = eph_portset_new();
+	eph_portset_new(&n->ports);
 	if (!n->ports)
 		return;
 	eph_portset_copy(n->ports, added);
@@ -448,20 +448,20 @@ static int listeners_in(struct op *o, struct eph_portset *ret)
 {
 	static const struct eph_scan_ops ops = { NULL, swallow_sock };
 	struct eph_scan_filter f = { 0 };
-	struct eph_scan *scan = eph_scan_new(o->cli->ctx);
+	struct eph_scan *scan;
 	struct swallow w = { ret };
 	int r;
 
-	if (!scan)
+	if (eph_scan_new(o->cli->ctx, &scan) < 0)
 		return -1;
 	f.port_range = true;
 	f.port_lo = o->low;
 	f.port_hi = o->high;
-	f.protos = EPH_SCAN_TCP;
+	f.protos = EPH_PROTO_TCP;
 	f.states = 1u << EPH_TCP_LISTEN;
 	r = eph_scan_run(scan, &f, &ops, &w);
 	if (r >= 0) {
-		f.protos = EPH_SCAN_UDP;
+		f.protos = EPH_PROTO_UDP;
 		f.states = 0;
 		f.explicit_only = true;
 		r = eph_scan_run(scan, &f, &ops, &w);
@@ -618,13 +618,13 @@ static int fail(struct op *o, const char *fmt, ...)
 static int plan(struct op *o)
 {
 	static const char *const keys[] = { KEY_RESERVED, KEY_RANGE };
-	struct eph_portset *cur = eph_portset_new(), *next = eph_portset_new(),
-			   *boot = eph_portset_new();
+	struct eph_portset *cur = NULL, *next = NULL, *boot = NULL;
 	uint16_t lo, hi;
 	uint32_t left;
 	int rc = EXIT_FAIL;
 
-	if (!cur || !next || !boot)
+	if (eph_portset_new(&cur) < 0 || eph_portset_new(&next) < 0 ||
+	    eph_portset_new(&boot) < 0)
 		goto out;
 	eph_policy_range(o->policy, &lo, &hi);
 	/* Runtime. */
@@ -642,8 +642,8 @@ static int plan(struct op *o)
 			eph_portset_union(next, o->ports);
 		else
 			eph_portset_subtract(next, o->ports);
-		o->rt_before = cli_portset_str(cur);
-		o->rt_after = cli_portset_str(next);
+		o->rt_before = eph_portset_to_string(cur);
+		o->rt_after = eph_portset_to_string(next);
 		if (o->action == RESERVE && !o->force &&
 		    eph_portset_count_range(next, lo, hi) >
 			    eph_portset_count_range(cur, lo, hi) &&
@@ -671,8 +671,7 @@ static int plan(struct op *o)
 			  o->file_error[0] ? o->file_error : "out of memory");
 		goto out;
 	}
-	o->sd = eph_sysctld_read(o->cli->ctx, o->root ? o->root : "/", keys, 2);
-	if (!o->sd) {
+	if (eph_sysctld_read(o->cli->ctx, keys, 2, &o->sd) < 0) {
 		rc = cli_fail(o->cli, "sysctl.d");
 		goto out;
 	}
@@ -695,7 +694,9 @@ static int plan(struct op *o)
 		/* The drop-in holds what a boot applies now, changed. */
 		eph_portset_union(boot, o->drop_reserved);
 		if (o->action == RESERVE) {
-			struct eph_portset *added = eph_portset_new();
+			struct eph_portset *added = NULL;
+
+			eph_portset_new(&added);
 
 			if (!added)
 				goto out;
@@ -746,13 +747,11 @@ static void restore(struct op *o)
 /* Does the kernel now hold what apply() wrote? */
 static int read_back(struct op *o)
 {
-	struct eph_policy *check = eph_policy_new();
+	struct eph_policy *check;
 	int rc = EXIT_OK;
 
-	if (!check || eph_policy_read(o->cli->ctx, check) < 0) {
-		eph_policy_free(check);
+	if (eph_policy_read(o->cli->ctx, &check) < 0)
 		return cli_fail(o->cli, "reading back");
-	}
 	if (o->action == SET_RANGE) {
 		uint16_t lo, hi;
 
@@ -761,7 +760,7 @@ static int read_back(struct op *o)
 			rc = fail(o, "read back %u %u, not %s", lo, hi,
 				  o->rt_after);
 	} else {
-		char *got = cli_portset_str(eph_policy_reserved(check));
+		char *got = eph_portset_to_string(eph_policy_reserved(check));
 
 		if (!got || strcmp(got, o->rt_after) != 0)
 			rc = fail(o,
@@ -819,8 +818,12 @@ static int run(struct op *o)
 		    rt_lock != -EROFS)
 			return cli_fail(o->cli, NULL);
 	}
-	lock = eph_dropin_lock(o->cli->ctx, o->root ? o->root : "/",
-			       o->persist && !o->dry_run);
+	if (o->root && eph_ctx_set_root(o->cli->ctx, o->root) < 0) {
+		if (rt_lock >= 0)
+			close(rt_lock);
+		return cli_fail(o->cli, NULL);
+	}
+	lock = eph_dropin_lock(o->cli->ctx, o->persist && !o->dry_run);
 	if (lock < 0 && (lock != -ENOENT || (o->persist && !o->dry_run))) {
 		if (rt_lock >= 0)
 			close(rt_lock);
@@ -828,7 +831,9 @@ static int run(struct op *o)
 	}
 	rc = ranges_load(o->cli, &o->policy);
 	if (rc == EXIT_OK && o->action == SET_RANGE) {
-		struct eph_portset *l = eph_portset_new();
+		struct eph_portset *l = NULL;
+
+		eph_portset_new(&l);
 		int64_t unpriv = 1024;
 
 		eph_policy_knob(o->policy, EPH_KNOB_UNPRIVILEGED_PORT_START,
@@ -845,7 +850,7 @@ static int run(struct op *o)
 			char *list;
 
 			eph_portset_subtract(l, eph_policy_reserved(o->policy));
-			list = cli_portset_str(l);
+			list = eph_portset_to_string(l);
 			if (eph_portset_count(l) && !o->force)
 				rc = fail(o,
 					  "refused: the range %u-%u would "
@@ -985,7 +990,7 @@ static int reserve_main(struct cli *cli, int argc, char **argv,
 			return cli_usage_error(cli, "LOW %u is above HIGH %u",
 					       o.low, o.high);
 	} else {
-		o.ports = eph_portset_new();
+		eph_portset_new(&o.ports);
 		if (!o.ports)
 			return cli_fail(cli, "out of memory");
 		if (eph_portset_parse(cli->ctx, o.ports, argv[optind],
@@ -1034,7 +1039,7 @@ int reserve_ports(struct cli *cli, const struct eph_portset *ports,
 	struct op o = { .cli = cli, .action = RESERVE, .reason = reason };
 	int rc;
 
-	o.ports = eph_portset_new();
+	eph_portset_new(&o.ports);
 	if (!o.ports)
 		return cli_fail(cli, "out of memory");
 	eph_portset_copy(o.ports, ports);

@@ -147,13 +147,9 @@ static int view_load(struct view *v, bool want_owners)
 	size_t nb;
 	int r;
 
-	v->policy = eph_policy_new();
-	v->usage = eph_usage_new(v->ctx);
-	if (!v->policy || !v->usage) {
-		snprintf(v->error, sizeof(v->error), "out of memory");
-		return -ENOMEM;
-	}
-	r = eph_policy_read(v->ctx, v->policy);
+	r = eph_policy_read(v->ctx, &v->policy);
+	if (r >= 0)
+		r = eph_usage_new(v->ctx, &v->usage);
 	if (r >= 0)
 		r = eph_usage_scan(v->usage, v->policy);
 	if (r < 0) {
@@ -164,15 +160,14 @@ static int view_load(struct view *v, bool want_owners)
 	nb = eph_usage_blocker_count(v->usage);
 	if (!want_owners || nb == 0)
 		return 0;
-	v->owners = eph_owners_new();
-	if (!v->owners)
+	if (eph_owners_new(v->ctx, &v->owners) < 0)
 		return 0;
 	for (size_t i = 0; i < nb; i++)
 		if (eph_owners_want(v->owners,
 				    eph_usage_blocker(v->usage, i)->inode) < 0)
 			break;
 	/* Owners are a courtesy: without them the numbers still stand. */
-	if (eph_owners_resolve(v->ctx, v->owners) < 0) {
+	if (eph_owners_resolve(v->owners) < 0) {
 		eph_owners_free(v->owners);
 		v->owners = NULL;
 	}
@@ -186,6 +181,18 @@ static void view_free(struct view *v)
 	eph_policy_free(v->policy);
 	if (v->own_ctx)
 		eph_ctx_free(v->ctx);
+}
+
+static double udp_pct(const struct eph_usage_udp *u)
+{
+	return u->capacity ? 100.0 * u->used / u->capacity : 100.0;
+}
+
+/* The fuller of a namespace's two UDP budgets. */
+static const struct eph_usage_udp *
+udp_fullest(const struct eph_usage_summary *s)
+{
+	return udp_pct(&s->udp6) > udp_pct(&s->udp4) ? &s->udp6 : &s->udp4;
 }
 
 static const char *addr_str(const uint8_t a[16], char *buf, size_t size)
@@ -325,12 +332,12 @@ static void print_host(const struct view *v, FILE *f)
 		 s->tcp_on_blocked, s->tcp_on_reserved);
 	cli_wrap(f, v->label ? "  " : "", line);
 	snprintf(line, sizeof(line),
-		 "UDP: %u of %u ports in use (%.1f%%), %u free; every UDP "
-		 "socket takes a port of its own.",
-		 s->udp_used, s->udp_capacity,
-		 s->udp_capacity ? 100.0 * s->udp_used / s->udp_capacity
-				 : 100.0,
-		 s->udp_free);
+		 "UDP: IPv4 %u of %u ports in use (%.1f%%), %u free; IPv6 %u "
+		 "of %u (%.1f%%), %u free; every UDP socket takes a port of "
+		 "its own.",
+		 s->udp4.used, s->udp4.capacity, udp_pct(&s->udp4),
+		 s->udp4.free, s->udp6.used, s->udp6.capacity,
+		 udp_pct(&s->udp6), s->udp6.free);
 	cli_wrap(f, v->label ? "  " : "", line);
 }
 
@@ -497,13 +504,17 @@ static void json_view(struct json *j, const struct view *v)
 	json_obj_end(j);
 	json_obj(j, "udp");
 	json_uint(j, "sockets", s->udp_sockets);
-	json_uint(j, "used", s->udp_used);
-	json_uint(j, "capacity", s->udp_capacity);
-	json_uint(j, "free", s->udp_free);
-	json_fixed(j, "percent",
-		   s->udp_capacity ? 100.0 * s->udp_used / s->udp_capacity
-				   : 100.0,
-		   2);
+	for (int f = 0; f < 2; f++) {
+		const struct eph_usage_udp *u = f ? &s->udp6 : &s->udp4;
+
+		json_obj(j, f ? "ipv6" : "ipv4");
+		json_uint(j, "sockets", u->sockets);
+		json_uint(j, "used", u->used);
+		json_uint(j, "capacity", u->capacity);
+		json_uint(j, "free", u->free);
+		json_fixed(j, "percent", udp_pct(u), 2);
+		json_obj_end(j);
+	}
 	json_obj_end(j);
 }
 
@@ -551,10 +562,9 @@ static int load_all(struct run *R)
 
 		v->ns = &R->list[i];
 		v->label = R->list[i].label;
-		v->ctx = eph_ctx_new();
-		v->own_ctx = true;
-		if (!v->ctx)
+		if (eph_ctx_new(&v->ctx) < 0)
 			return -ENOMEM;
+		v->own_ctx = true;
 		if (eph_ctx_set_netns(v->ctx, R->list[i].spec) < 0) {
 			snprintf(v->error, sizeof(v->error), "%s",
 				 eph_ctx_errmsg(v->ctx));
@@ -598,11 +608,6 @@ static int gather_rows(struct run *R)
 	return 0;
 }
 
-static double udp_pct(const struct eph_usage_summary *s)
-{
-	return s->udp_capacity ? 100.0 * s->udp_used / s->udp_capacity : 100.0;
-}
-
 /* The worst state over every destination and every namespace's UDP. */
 static int worst_level(const struct run *R, const struct view **ret_udp)
 {
@@ -622,10 +627,11 @@ static int worst_level(const struct run *R, const struct view **ret_udp)
 		if (R->views[i].error[0])
 			continue;
 		s = eph_usage_summary(R->views[i].usage);
-		l = level_of(&R->th, udp_pct(s), s->udp_free);
+		l = level_of(&R->th, udp_pct(udp_fullest(s)),
+			     udp_fullest(s)->free);
 		worst = l > worst ? l : worst;
-		if (udp_pct(s) > udp_worst) {
-			udp_worst = udp_pct(s);
+		if (udp_pct(udp_fullest(s)) > udp_worst) {
+			udp_worst = udp_pct(udp_fullest(s));
 			*ret_udp = &R->views[i];
 		}
 	}
@@ -649,7 +655,8 @@ static int print_check(struct run *R)
 {
 	const struct view *uv;
 	int lvl = worst_level(R, &uv);
-	const struct eph_usage_summary *us = eph_usage_summary(uv->usage);
+	const struct eph_usage_udp *us =
+		udp_fullest(eph_usage_summary(uv->usage));
 	char w1[32], c1[32], w2[32], c2[32], a[64], b[80];
 	size_t failed = 0;
 
@@ -668,8 +675,8 @@ static int print_check(struct run *R)
 	} else {
 		printf("no TCP destination uses the range");
 	}
-	printf("; UDP %.1f%% used, %u of %u free", udp_pct(us), us->udp_free,
-	       us->udp_capacity);
+	printf("; UDP %.1f%% used, %u of %u free", udp_pct(us), us->free,
+	       us->capacity);
 	if (failed)
 		printf("; %zu namespace%s could not be read", failed,
 		       failed == 1 ? "" : "s");
@@ -686,8 +693,7 @@ static int print_check(struct run *R)
 	       w2, c2,
 	       R->nrows ? R->rows[0].t->capacity
 			: eph_usage_summary(R->views[0].usage)->capacity,
-	       R->nrows, udp_pct(us), w1, c1, us->udp_free, w2, c2,
-	       us->udp_capacity);
+	       R->nrows, udp_pct(us), w1, c1, us->free, w2, c2, us->capacity);
 	return lvl;
 }
 

@@ -91,7 +91,7 @@ static void run_probes(struct why *w)
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
 
 	for (size_t p = 0; p < 2; p++) {
-		if (!(w->protos & (p ? EPH_SCAN_UDP : EPH_SCAN_TCP)))
+		if (!(w->protos & (p ? EPH_PROTO_UDP : EPH_PROTO_TCP)))
 			continue;
 		for (int fam = 0; fam < 2; fam++) {
 			int family = fam ? AF_INET6 : AF_INET;
@@ -575,7 +575,7 @@ static void json_bindable(const struct why *w, struct json *j, bool reuse)
 
 	json_obj(j, reuse ? "bindable_reuseaddr" : "bindable");
 	for (size_t p = 0; p < 2; p++) {
-		if (!(w->protos & (p ? EPH_SCAN_UDP : EPH_SCAN_TCP)))
+		if (!(w->protos & (p ? EPH_PROTO_UDP : EPH_PROTO_TCP)))
 			continue;
 		json_obj(j, proto_name(protos[p]));
 		for (int fam = 0; fam < 2; fam++) {
@@ -652,13 +652,13 @@ static int scan_others(struct why *w)
 
 		if (list[i].dev == dev && list[i].ino == ino)
 			continue;
-		ctx = eph_ctx_new();
-		if (!ctx) {
+		if (eph_ctx_new(&ctx) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
-		h = eph_holders_new(ctx);
-		if (h && eph_ctx_set_netns(ctx, list[i].spec) == 0 &&
+		h = NULL;
+		if (eph_holders_new(ctx, &h) == 0 &&
+		    eph_ctx_set_netns(ctx, list[i].spec) == 0 &&
 		    eph_holders_scan(h, w->protos, w->port) >= 0) {
 			for (size_t k = 0; k < eph_holders_count(h); k++) {
 				if (w->nothers == cap) {
@@ -701,8 +701,7 @@ static int why_main(struct why *w)
 	for (size_t i = 0; i < w->nat; i++)
 		if (!w->at[i].done && w->at[i].sockerr != EAFNOSUPPORT)
 			return cli_fail(w->cli, "bind test");
-	w->holders = eph_holders_new(w->cli->ctx);
-	if (!w->holders)
+	if (eph_holders_new(w->cli->ctx, &w->holders) < 0)
 		return cli_fail(w->cli, "out of memory");
 	if (eph_holders_scan(w->holders, w->protos, w->port) < 0)
 		return cli_fail(w->cli, "socket scan");
@@ -713,14 +712,13 @@ static int why_main(struct why *w)
 		if (rc < 0)
 			return EXIT_FAIL;
 	}
-	w->owners = eph_owners_new();
-	if (w->owners) {
+	if (eph_owners_new(w->cli->ctx, &w->owners) == 0) {
 		for (size_t i = 0; i < eph_holders_count(w->holders); i++)
 			eph_owners_want(w->owners,
 					eph_holders_get(w->holders, i)->inode);
 		for (size_t i = 0; i < w->nothers; i++)
 			eph_owners_want(w->owners, w->others[i].s.inode);
-		if (eph_owners_resolve(w->cli->ctx, w->owners) < 0) {
+		if (eph_owners_resolve(w->owners) < 0) {
 			eph_owners_free(w->owners);
 			w->owners = NULL;
 		}
@@ -752,10 +750,10 @@ int cmd_why(struct cli *cli, int argc, char **argv)
 				NULL)) != -1) {
 		switch (c) {
 		case 'T':
-			w.protos |= EPH_SCAN_TCP;
+			w.protos |= EPH_PROTO_TCP;
 			continue;
 		case 'U':
-			w.protos |= EPH_SCAN_UDP;
+			w.protos |= EPH_PROTO_UDP;
 			continue;
 		case 'A':
 			if (inet_pton(AF_INET, optarg, w.addr + 12) == 1) {
@@ -793,7 +791,7 @@ int cmd_why(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "%s", eph_ctx_errmsg(cli->ctx));
 	w.port = (uint16_t)port;
 	if (!w.protos)
-		w.protos = EPH_SCAN_TCP | EPH_SCAN_UDP;
+		w.protos = EPH_PROTO_TCP | EPH_PROTO_UDP;
 	rc = why_main(&w);
 	eph_owners_free(w.owners);
 	eph_holders_free(w.holders);

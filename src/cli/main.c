@@ -211,16 +211,6 @@ int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
 	return EXIT_OK;
 }
 
-char *cli_portset_str(const struct eph_portset *ps)
-{
-	size_t n = eph_portset_format(ps, NULL, 0);
-	char *s = malloc(n + 1);
-
-	if (s)
-		eph_portset_format(ps, s, n + 1);
-	return s;
-}
-
 void cli_json_begin(struct cli *cli, struct json *j)
 {
 	json_init(j, stdout);
@@ -305,8 +295,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	cli.ctx = eph_ctx_new();
-	if (!cli.ctx)
+	if (eph_ctx_new(&cli.ctx) < 0)
 		errx(EXIT_FAIL, "out of memory");
 
 	argc -= optind;

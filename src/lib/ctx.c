@@ -5,7 +5,6 @@
  * global state, so a daemon can keep one per namespace and scan again and
  * again without allocating.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 #include <linux/nsfs.h>
 
+#include "config.h"
 #include "internal.h"
 
 #define DEFAULT_PROC_SYS "/proc/sys"
@@ -32,7 +32,9 @@
 
 struct eph_ctx {
 	char errmsg[512];
+	int err; /* the negative errno of the last failure */
 	char *proc_sys_root;
+	char *root; /* NULL: "/" */
 	char *netns_spec;
 	int netns_fd; /* target namespace, -1 for the caller's own */
 	dev_t netns_dev;
@@ -42,15 +44,21 @@ struct eph_ctx {
 	char *buf;	    /* sysctl read buffer, allocated on first use */
 };
 
-EPH_EXPORT struct eph_ctx *eph_ctx_new(void)
+EPH_EXPORT const char *eph_version(void)
+{
+	return EPHPORT_VERSION;
+}
+
+EPH_EXPORT int eph_ctx_new(struct eph_ctx **ret)
 {
 	struct eph_ctx *ctx = calloc(1, sizeof(*ctx));
 
 	if (!ctx)
-		return NULL;
+		return -ENOMEM;
 	ctx->netns_fd = -1;
 	ctx->saved_fd = -1;
-	return ctx;
+	*ret = ctx;
+	return 0;
 }
 
 EPH_EXPORT void eph_ctx_free(struct eph_ctx *ctx)
@@ -65,6 +73,7 @@ EPH_EXPORT void eph_ctx_free(struct eph_ctx *ctx)
 	if (ctx->netns_fd >= 0)
 		close(ctx->netns_fd);
 	free(ctx->proc_sys_root);
+	free(ctx->root);
 	free(ctx->netns_spec);
 	free(ctx->buf);
 	free(ctx);
@@ -72,12 +81,13 @@ EPH_EXPORT void eph_ctx_free(struct eph_ctx *ctx)
 
 struct eph_ctx *ctx_clone(const struct eph_ctx *ctx)
 {
-	struct eph_ctx *c = eph_ctx_new();
+	struct eph_ctx *c;
 
-	if (!c)
+	if (eph_ctx_new(&c) < 0)
 		return NULL;
 	if ((ctx->proc_sys_root &&
 	     !(c->proc_sys_root = strdup(ctx->proc_sys_root))) ||
+	    (ctx->root && !(c->root = strdup(ctx->root))) ||
 	    (ctx->netns_spec && !(c->netns_spec = strdup(ctx->netns_spec))))
 		goto fail;
 	if (ctx->netns_fd >= 0) {
@@ -105,14 +115,33 @@ int ctx_error(struct eph_ctx *ctx, int err, const char *fmt, ...)
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
 		memcpy(ctx->errmsg, msg, sizeof(msg));
+		ctx->err = err;
+	}
+	return err;
+}
+
+int ctx_error_copy(struct eph_ctx *to, const struct eph_ctx *from)
+{
+	int err = from->err ? from->err : -EIO;
+
+	if (to != from) {
+		memcpy(to->errmsg, from->errmsg, sizeof(to->errmsg));
+		to->err = err;
 	}
 	return err;
 }
 
 void ctx_clear_error(struct eph_ctx *ctx)
 {
-	if (ctx)
+	if (ctx) {
 		ctx->errmsg[0] = '\0';
+		ctx->err = 0;
+	}
+}
+
+EPH_EXPORT int eph_ctx_errno(const struct eph_ctx *ctx)
+{
+	return ctx ? ctx->err : 0;
 }
 
 EPH_EXPORT const char *eph_ctx_errmsg(const struct eph_ctx *ctx)
@@ -137,6 +166,41 @@ EPH_EXPORT int eph_ctx_set_proc_sys_root(struct eph_ctx *ctx, const char *root)
 	free(ctx->proc_sys_root);
 	ctx->proc_sys_root = copy;
 	return 0;
+}
+
+EPH_EXPORT int eph_ctx_set_root(struct eph_ctx *ctx, const char *root)
+{
+	char *copy = NULL;
+	size_t len;
+
+	ctx_clear_error(ctx);
+	if (root) {
+		if (root[0] != '/')
+			return ctx_error(
+				ctx, -EINVAL,
+				"root \"%.200s\" is not an absolute path",
+				root);
+		len = strlen(root);
+		while (len > 1 && root[len - 1] == '/')
+			len--;
+		if (len >= PATH_MAX / 2)
+			return ctx_error(ctx, -ENAMETOOLONG,
+					 "root \"%.200s...\" is too long",
+					 root);
+		if (!(len == 1 && root[0] == '/')) {
+			copy = strndup(root, len);
+			if (!copy)
+				return ctx_error(ctx, -ENOMEM, "out of memory");
+		}
+	}
+	free(ctx->root);
+	ctx->root = copy;
+	return 0;
+}
+
+EPH_EXPORT const char *eph_ctx_root(const struct eph_ctx *ctx)
+{
+	return ctx->root ? ctx->root : "/";
 }
 
 const char *ctx_proc_sys_root(const struct eph_ctx *ctx)
@@ -253,6 +317,21 @@ EPH_EXPORT int eph_ctx_netns_id(const struct eph_ctx *ctx, uint64_t *ret_dev,
 	return 0;
 }
 
+EPH_EXPORT int eph_ctx_netns_is_boot(const struct eph_ctx *ctx)
+{
+	uint64_t dev, ino;
+	struct stat st;
+	int r;
+
+	r = eph_ctx_netns_id(ctx, &dev, &ino);
+	if (r < 0)
+		return r;
+	/* init (pid 1 of our pid namespace) applies sysctl.d at boot. */
+	if (stat("/proc/1/ns/net", &st) < 0)
+		return -errno;
+	return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+}
+
 int ctx_netns_enter(struct eph_ctx *ctx)
 {
 	struct stat st;
@@ -361,8 +440,7 @@ int ctx_sysctl_read(struct eph_ctx *ctx, const char *name, const char **ret_buf,
 	return 0;
 }
 
-EPH_EXPORT int eph_sysctl_write(struct eph_ctx *ctx, const char *name,
-				const char *value)
+int ctx_sysctl_write(struct eph_ctx *ctx, const char *name, const char *value)
 {
 	char path[PATH_MAX];
 	size_t len = strlen(value);

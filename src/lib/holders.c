@@ -7,7 +7,6 @@
  * binders, matched by socket cookie. Each dump walks the whole socket
  * table; side by side they take the time of one.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,13 +31,15 @@ struct eph_holders {
 	int result2;
 };
 
-EPH_EXPORT struct eph_holders *eph_holders_new(struct eph_ctx *ctx)
+EPH_EXPORT int eph_holders_new(struct eph_ctx *ctx, struct eph_holders **ret)
 {
 	struct eph_holders *h = calloc(1, sizeof(*h));
 
-	if (h)
-		h->ctx = ctx;
-	return h;
+	if (!h)
+		return ctx_error(ctx, -ENOMEM, "out of memory");
+	h->ctx = ctx;
+	*ret = h;
+	return 0;
 }
 
 EPH_EXPORT void eph_holders_free(struct eph_holders *h)
@@ -142,13 +143,12 @@ EPH_EXPORT int eph_holders_scan(struct eph_holders *h, uint32_t protos,
 	int r;
 
 	ctx_clear_error(h->ctx);
-	if (!h->scan && !(h->scan = eph_scan_new(h->ctx)))
-		return errno ? -errno : -ENOMEM;
+	if (!h->scan && (r = eph_scan_new(h->ctx, &h->scan)) < 0)
+		return r;
 	if (!h->ctx2 && !(h->ctx2 = ctx_clone(h->ctx)))
 		return ctx_error(h->ctx, -ENOMEM, "out of memory");
-	if (!h->scan2 && !(h->scan2 = eph_scan_new(h->ctx2)))
-		return ctx_error(h->ctx, errno ? -errno : -ENOMEM, "%s",
-				 eph_ctx_errmsg(h->ctx2));
+	if (!h->scan2 && eph_scan_new(h->ctx2, &h->scan2) < 0)
+		return ctx_error_copy(h->ctx, h->ctx2);
 	f.protos = protos;
 	f.port_range = true;
 	f.port_lo = f.port_hi = port;
@@ -163,8 +163,7 @@ EPH_EXPORT int eph_holders_scan(struct eph_holders *h, uint32_t protos,
 	if (r < 0)
 		return r;
 	if (h->result2 < 0)
-		return ctx_error(h->ctx, h->result2, "%s",
-				 eph_ctx_errmsg(h->ctx2));
+		return ctx_error_copy(h->ctx, h->ctx2);
 	if (h->locked.n > 1)
 		qsort(h->locked.v, h->locked.n, sizeof(uint64_t), cookie_cmp);
 	for (size_t i = 0; i < h->n; i++)

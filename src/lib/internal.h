@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Declarations shared between the library's own files; nothing here is
- * exported. Cross-file symbols carry their file's name as prefix.
+ * exported. Cross-file symbols carry their file's name as prefix. Tests and
+ * fuzzers link the static library and may call these too.
  */
 #ifndef EPHPORT_INTERNAL_H
 #define EPHPORT_INTERNAL_H
@@ -18,6 +19,10 @@
 #define EPH_PRINTF(a, b)
 #endif
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- ctx.c ---- */
+
 /*
  * Records a failure detail in CTX (which may be NULL) and returns ERR, a
  * negative errno, so that callers can write `return ctx_error(...)`.
@@ -25,9 +30,13 @@
 int ctx_error(struct eph_ctx *ctx, int err, const char *fmt, ...)
 	EPH_PRINTF(3, 4);
 
+/* Copies FROM's failure (detail and errno) into TO; returns the errno. */
+int ctx_error_copy(struct eph_ctx *to, const struct eph_ctx *from);
+
 /*
- * A new context on the same namespace and /proc/sys, for a second thread
- * (a context is not shared between threads). NULL when out of memory.
+ * A new context on the same namespace, /proc/sys and root, for a second
+ * thread (a context is not shared between threads). NULL when out of
+ * memory.
  */
 struct eph_ctx *ctx_clone(const struct eph_ctx *ctx);
 
@@ -57,10 +66,82 @@ const char *ctx_proc_sys_root(const struct eph_ctx *ctx);
 int ctx_sysctl_read(struct eph_ctx *ctx, const char *name, const char **ret_buf,
 		    size_t *ret_len);
 
-/* Internal to the port set: lets the policy embed one by value. */
+/*
+ * Writes VALUE to the sysctl NAME of the context's namespace (one write).
+ * Returns 0, or a negative errno with a detail (-EPERM: no CAP_NET_ADMIN
+ * there; -EINVAL: the kernel refused the value).
+ */
+int ctx_sysctl_write(struct eph_ctx *ctx, const char *name, const char *value);
+
+/* ---- fileio.c: files under the context's root ---- */
+
+/*
+ * Opens PATH, an absolute path, under the context's root: symbolic links
+ * are resolved inside the root (openat2 RESOLVE_IN_ROOT), never on the
+ * host. FLAGS are open(2)'s; O_CLOEXEC is added. Returns the descriptor,
+ * or a negative errno with a detail naming the whole path.
+ */
+int fileio_open(struct eph_ctx *ctx, const char *path, int flags, int mode);
+
+/* The path as the user sees it: ROOT/PATH, or PATH when the root is "/". */
+const char *fileio_display(const struct eph_ctx *ctx, const char *path,
+			   char *buf, size_t size);
+
+/*
+ * Reads the file PATH (relative to DIRFD, or AT_FDCWD) whole into a new
+ * NUL-terminated buffer, opened with O_RDONLY | O_CLOEXEC | OFLAGS. A file
+ * over MAX bytes is an error (-EFBIG). SHOWN names it in messages (NULL:
+ * PATH). Returns 0, or a negative errno (-ENOENT when it does not exist).
+ */
+int fileio_read(struct eph_ctx *ctx, int dirfd, const char *path,
+		const char *shown, int oflags, size_t max, char **ret_buf,
+		size_t *ret_len);
+
+/* Reads FD whole, as fileio_read() does; FD stays open. */
+int fileio_read_fd(struct eph_ctx *ctx, int fd, const char *shown, size_t max,
+		   char **ret_buf, size_t *ret_len);
+
+/*
+ * Locks directory DIRFD against other ephport writers (flock, waiting);
+ * the lock lasts until the descriptor is closed. Returns 0 or a negative
+ * errno.
+ */
+int fileio_lock(struct eph_ctx *ctx, int dirfd, const char *shown);
+
+/*
+ * Opens and locks directory DIR (a host path), creating it when CREATE.
+ * Returns the descriptor, or a negative errno.
+ */
+int fileio_lock_dir(struct eph_ctx *ctx, const char *dir, bool create);
+
+/*
+ * Replaces NAME in the locked directory DIRFD with CONTENT: written to a
+ * temporary file beside it, fsync'd, renamed over NAME, and the directory
+ * fsync'd (once renamed, the new file stands even if that last sync
+ * fails). Temporary files that a killed writer left are removed first.
+ * On failure NAME is as it was. Returns 0 or a negative errno.
+ */
+int fileio_replace(struct eph_ctx *ctx, int dirfd, const char *name,
+		   const char *content, size_t len);
+
+/* ---- portset.c ---- */
+
+/* Internal to the port set: lets others embed one by value. */
 struct eph_portset {
 	uint64_t bits[EPH_PORT_COUNT / 64];
 };
+
+static inline void portset_set(struct eph_portset *ps, uint16_t port)
+{
+	ps->bits[port >> 6] |= 1ull << (port & 63);
+}
+
+static inline bool portset_has(const struct eph_portset *ps, uint16_t port)
+{
+	return (ps->bits[port >> 6] >> (port & 63)) & 1;
+}
+
+/* ---- num.c ---- */
 
 /*
  * Hands out the next line of BUF[0..LEN) from *POS on, without its
@@ -75,12 +156,75 @@ void num_trim_newline(const char *s, size_t *len);
 /* Quotes S[0..LEN) for an error message into BUF (cut at SIZE). */
 const char *num_quote(const char *s, size_t len, char *buf, size_t size);
 
+/* A growing array: makes room for one more element of SIZE bytes. */
+int num_grow(void **items, size_t *cap, size_t n, size_t size);
+
+/* Today's date (UTC) as YYYY-MM-DD into BUF (11 bytes). */
+void num_today(char buf[11]);
+
+/* ---- policy.c ---- */
+
+/*
+ * Parses the two numbers of ip_local_port_range ("32768\t60999\n") from
+ * S[0..LEN). Returns 0, -EINVAL or -ERANGE (bounds above 65535, or LOW >
+ * HIGH).
+ */
+int policy_range_parse(struct eph_ctx *ctx, const char *s, size_t len,
+		       uint16_t *ret_low, uint16_t *ret_high);
+
+#define POLICY_KEY_RANGE "net.ipv4.ip_local_port_range"
+#define POLICY_KEY_RESERVED "net.ipv4.ip_local_reserved_ports"
+
+/* ---- sockdiag.c ---- */
+
+#define SOCKDIAG_MAX_PORTS 32
+
+/* The scan filter with the knobs only the library's own scans use. */
+struct sockdiag_filter {
+	struct eph_scan_filter f;
+	bool auto_only; /* only sockets the kernel's AUTO test passes */
+	/* Local ports left out, whatever else matches. */
+	uint16_t skip_ports[SOCKDIAG_MAX_PORTS];
+	uint32_t nskip_ports;
+	/* With explicit_only: local ports taken as well, explicit or not;
+	 * their records are not marked EPH_SOCK_PORT_LOCKED. */
+	uint16_t also_ports[SOCKDIAG_MAX_PORTS];
+	uint32_t nalso_ports;
+};
+
+int sockdiag_run(struct eph_scan *scan, const struct sockdiag_filter *filter,
+		 const struct eph_scan_ops *ops, void *data);
+
+/*
+ * Parses one received chunk of a sock_diag dump reply: a sequence of
+ * netlink messages that must all be complete, carry SEQ and PORTID (0
+ * skips those checks) and hold well-formed inet_diag messages with valid
+ * attributes. Calls OPS->sock for each socket. Pure: no I/O.
+ * Returns 0 when more chunks follow, 1 when the chunk ended the dump
+ * (NLMSG_DONE), or a negative errno (-EPROTO for malformed input, the
+ * kernel's error for NLMSG_ERROR). *RET_INTR is set when a message carried
+ * NLM_F_DUMP_INTR.
+ */
+int sockdiag_parse(struct eph_ctx *ctx, const void *buf, size_t len,
+		   uint8_t proto, uint32_t seq, uint32_t portid,
+		   const struct eph_scan_ops *ops, void *data, bool *ret_intr);
+
 /*
  * Test hook: copies every chunk a scan receives to FD (a 4-byte length in
  * host order, then the bytes), to record fixtures. -1 turns it off.
  */
-struct eph_scan;
 void sockdiag_set_tap(struct eph_scan *scan, int fd);
+
+/* Is ADDR (16 bytes, as in struct eph_sock) a v4-mapped IPv4 address? */
+bool sockdiag_addr_is_mapped(const uint8_t addr[16]);
+
+/* Is ADDR a loopback address (127.0.0.0/8 or ::1)? */
+bool sockdiag_addr_is_loopback(const uint8_t addr[16]);
+
+/* Is ADDR the wildcard (0.0.0.0 mapped, or ::)? */
+bool sockdiag_addr_is_any(const uint8_t addr[16]);
+
+/* ---- owner.c ---- */
 
 /*
  * Reads a process's name from PATH (its comm file, relative to DIRFD) into
@@ -88,7 +232,63 @@ void sockdiag_set_tap(struct eph_scan *scan, int fd);
  */
 void owner_read_comm(int dirfd, const char *path, char *buf, size_t size);
 
-/* Is ADDR (16 bytes, as in struct eph_sock) a v4-mapped IPv4 address? */
-bool sockdiag_addr_is_mapped(const uint8_t addr[16]);
+/* ---- sysctld.c ---- */
+
+/* One meaningful line of a sysctl.d file. */
+struct sysctld_line {
+	unsigned int line; /* 1-based */
+	const char *key;   /* NULL for a line that is not an assignment */
+	size_t key_len;	   /* without the leading '-' */
+	const char *value; /* trimmed */
+	size_t value_len;
+	bool ignore_failure; /* the key began with '-' */
+	const char *error;   /* why a line is bad, when key is NULL */
+};
+
+/*
+ * Parses a sysctl.d file from BUF[0..LEN): blank lines and lines starting
+ * with '#' or ';' are skipped; every other line is passed to CB, bad ones
+ * (no '=', no key, a space inside the key) with key NULL and an error, as
+ * systemd-sysctl reports and skips them. Pure: no I/O. Returns 0, or the
+ * first negative value CB returned.
+ */
+int sysctld_parse(const char *buf, size_t len,
+		  int (*cb)(const struct sysctld_line *l, void *data),
+		  void *data);
+
+/*
+ * Does KEY[0..LEN) name sysctl NAME ("net.ipv4.ip_local_port_range")?
+ * Both spellings count: "net/ipv4/..." and "net.ipv4....".
+ */
+bool sysctld_key_is(const char *key, size_t len, const char *name);
+
+/* ---- services.c ---- */
+
+/* One line of a services file (/etc/services, Wireshark's, nmap's). */
+struct services_line {
+	unsigned int line;
+	const char *name; /* NULL for a bad line */
+	size_t name_len;
+	uint16_t port_lo, port_hi; /* "6000-6063/tcp" is a range */
+	uint32_t protos;	   /* EPH_PROTO_* */
+	bool has_frequency;	   /* nmap-services' third field */
+	double frequency;
+	const char *error; /* why a line is bad */
+};
+
+/*
+ * Parses a services file from BUF[0..LEN). Comments and blank lines are
+ * skipped; every other line goes to CB, bad ones with name NULL and an
+ * error. Pure. Returns 0, or the first negative value CB returned.
+ */
+int services_parse(const char *buf, size_t len,
+		   int (*cb)(const struct services_line *l, void *data),
+		   void *data);
+
+/*
+ * Splits S[0..LEN) at blanks into at most MAX tokens. Returns how many.
+ */
+size_t services_tokens(const char *s, size_t len, const char **tok,
+		       size_t *tlen, size_t max);
 
 #endif

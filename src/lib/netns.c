@@ -4,7 +4,6 @@
  * (ip netns add) and every distinct namespace a running process is in (a
  * container host's view), each once, named ones first.
  */
-#define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -103,4 +105,31 @@ bool num_next_line(const char *buf, size_t len, size_t *pos,
 	*ret_len = nl ? (size_t)(nl - s) : len - *pos;
 	*pos += *ret_len + (nl ? 1 : 0);
 	return true;
+}
+
+int num_grow(void **items, size_t *cap, size_t n, size_t size)
+{
+	size_t c;
+	void *m;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 16;
+	if (c > SIZE_MAX / size)
+		return -ENOMEM;
+	m = realloc(*items, c * size);
+	if (!m)
+		return -ENOMEM;
+	*items = m;
+	*cap = c;
+	return 0;
+}
+
+void num_today(char buf[11])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, 11, "%Y-%m-%d", &tm);
 }

@@ -3,6 +3,8 @@
  * Other systems' default ephemeral ranges: where a port that is safe on this
  * host may still be handed out elsewhere. Immutable data, no state.
  */
+#include <errno.h>
+#include <string.h>
 #include <strings.h>
 
 #include "internal.h"
@@ -43,7 +45,7 @@ static const struct eph_os os_table[] = {
 
 EPH_EXPORT size_t eph_os_count(void)
 {
-	return sizeof(os_table) / sizeof(os_table[0]);
+	return ARRAY_SIZE(os_table);
 }
 
 EPH_EXPORT const struct eph_os *eph_os_get(size_t i)
@@ -71,4 +73,61 @@ EPH_EXPORT uint32_t eph_ranges_shared(uint16_t lo1, uint16_t hi1, uint16_t lo2,
 	uint16_t lo = lo1 > lo2 ? lo1 : lo2, hi = hi1 < hi2 ? hi1 : hi2;
 
 	return lo <= hi ? (uint32_t)hi - lo + 1 : 0;
+}
+
+EPH_EXPORT int eph_os_parse_list(struct eph_ctx *ctx, const char *list,
+				 uint64_t *ret_mask)
+{
+	uint64_t mask = 0;
+
+	ctx_clear_error(ctx);
+	if (strcmp(list, "all") == 0 || strcmp(list, "current") == 0) {
+		for (size_t i = 0; i < eph_os_count(); i++)
+			if (list[0] == 'a' || !os_table[i].legacy)
+				mask |= 1ull << i;
+		*ret_mask = mask;
+		return 0;
+	}
+	if (!*list)
+		return ctx_error(ctx, -EINVAL,
+				 "an empty list of systems (see 'ephport "
+				 "ranges --os')");
+	for (const char *p = list;;) {
+		size_t l = strcspn(p, ",");
+		char q[48];
+		size_t i;
+
+		for (i = 0; i < eph_os_count(); i++)
+			if (strlen(os_table[i].name) == l &&
+			    strncasecmp(os_table[i].name, p, l) == 0)
+				break;
+		if (l == 0)
+			return ctx_error(
+				ctx, -EINVAL,
+				"an empty name in the list of systems "
+				"%s",
+				num_quote(list, strlen(list), q, sizeof(q)));
+		if (i == eph_os_count())
+			return ctx_error(ctx, -EINVAL,
+					 "unknown system %s (see 'ephport "
+					 "ranges --os')",
+					 num_quote(p, l, q, sizeof(q)));
+		mask |= 1ull << i;
+		if (!p[l])
+			break;
+		p += l + 1;
+	}
+	*ret_mask = mask;
+	return 0;
+}
+
+EPH_EXPORT uint64_t eph_os_holding(uint64_t mask, uint16_t port)
+{
+	uint64_t r = 0;
+
+	for (size_t i = 0; i < eph_os_count(); i++)
+		if ((mask >> i & 1) && port >= os_table[i].low &&
+		    port <= os_table[i].high)
+			r |= 1ull << i;
+	return r;
 }

@@ -6,7 +6,6 @@
  * the host, so it is done once for all the inodes a caller wants, and it
  * stops as soon as every one of them is found.
  */
-#define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +20,7 @@
 #include "internal.h"
 
 struct eph_owners {
+	struct eph_ctx *ctx;
 	struct eph_owner *items; /* sorted by inode once resolved */
 	size_t n, cap;
 	size_t found;
@@ -28,13 +28,17 @@ struct eph_owners {
 	char proc[64];
 };
 
-EPH_EXPORT struct eph_owners *eph_owners_new(void)
+EPH_EXPORT int eph_owners_new(struct eph_ctx *ctx, struct eph_owners **ret)
 {
 	struct eph_owners *o = calloc(1, sizeof(*o));
 
-	if (o)
-		snprintf(o->proc, sizeof(o->proc), "/proc");
-	return o;
+	if (!o)
+		return ctx_error(ctx, -ENOMEM, "out of memory");
+	o->ctx = ctx;
+	o->sorted = true;
+	snprintf(o->proc, sizeof(o->proc), "/proc");
+	*ret = o;
+	return 0;
 }
 
 EPH_EXPORT void eph_owners_free(struct eph_owners *o)
@@ -56,15 +60,8 @@ EPH_EXPORT int eph_owners_want(struct eph_owners *o, uint32_t inode)
 {
 	if (inode == 0)
 		return 0;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64;
-		struct eph_owner *n = realloc(o->items, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		o->items = n;
-		o->cap = cap;
-	}
+	if (num_grow((void **)&o->items, &o->cap, o->n, sizeof(*o->items)) < 0)
+		return ctx_error(o->ctx, -ENOMEM, "out of memory");
 	memset(&o->items[o->n], 0, sizeof(o->items[0]));
 	o->items[o->n].inode = inode;
 	o->items[o->n].pid = -1;
@@ -134,6 +131,38 @@ void owner_read_comm(int dirfd, const char *path, char *buf, size_t size)
 			*c = '?';
 }
 
+/*
+ * Reads the cgroup v2 path of the process in PIDFD from its cgroup file:
+ * the "0::PATH" line, present on unified and hybrid hosts alike.
+ */
+static void read_cgroup(int pidfd, char *buf, size_t size)
+{
+	char data[4096];
+	ssize_t n = -1;
+	const char *p;
+	int fd = openat(pidfd, "cgroup", O_RDONLY | O_CLOEXEC);
+
+	buf[0] = '\0';
+	if (fd >= 0) {
+		n = read(fd, data, sizeof(data) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return;
+	data[n] = '\0';
+	for (p = data; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "0::", 3) == 0) {
+			size_t l = strcspn(p + 3, "\n");
+
+			snprintf(buf, size, "%.*s", (int)l, p + 3);
+			for (char *c = buf; *c; c++)
+				if (!isprint((unsigned char)*c))
+					*c = '?';
+			return;
+		}
+	}
+}
+
 /* Parses "socket:[12345]". */
 static bool socket_inode(const char *link, size_t len, uint32_t *ret)
 {
@@ -193,6 +222,7 @@ static size_t scan_pid(struct eph_owners *o, int procfd, const char *pid)
 		owner->pid = (int32_t)strtol(pid, NULL, 10);
 		owner_read_comm(pidfd, "comm", owner->comm,
 				sizeof(owner->comm));
+		read_cgroup(pidfd, owner->cgroup, sizeof(owner->cgroup));
 		found++;
 		if (o->found + found == o->n)
 			break;
@@ -251,14 +281,15 @@ static int list_candidates(int procfd, DIR *d, bool have_ns, uint64_t dev,
 			c = m;
 			cap = nc;
 		}
-		snprintf(c[n].pid, sizeof(c[n].pid), "%s", de->d_name);
-		snprintf(path, sizeof(path), "%s/ns/net", de->d_name);
+		/* Checked above: the name fits, with its NUL. */
+		memcpy(c[n].pid, de->d_name, strlen(de->d_name) + 1);
+		snprintf(path, sizeof(path), "%.15s/ns/net", c[n].pid);
 		c[n].in_ns = have_ns && fstatat(procfd, path, &st, 0) == 0 &&
 			     (uint64_t)st.st_dev == dev &&
 			     (uint64_t)st.st_ino == ino;
 		/* /proc/PID/fd reports its count as its size from 6.2;
 		 * before, every size is 0 and the order is the pids'. */
-		snprintf(path, sizeof(path), "%s/fd", de->d_name);
+		snprintf(path, sizeof(path), "%.15s/fd", c[n].pid);
 		c[n].nfds = fstatat(procfd, path, &st, 0) == 0
 				    ? (uint64_t)st.st_size
 				    : 0;
@@ -269,8 +300,9 @@ static int list_candidates(int procfd, DIR *d, bool have_ns, uint64_t dev,
 	return 0;
 }
 
-EPH_EXPORT int eph_owners_resolve(struct eph_ctx *ctx, struct eph_owners *o)
+EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 {
+	struct eph_ctx *ctx = o->ctx;
 	struct candidate *c = NULL;
 	uint64_t dev = 0, ino = 0;
 	size_t n = 0;

@@ -42,6 +42,8 @@ static const struct knob_def {
 					  INT32_MAX, false, 131072 },
 	[EPH_KNOB_TCP_FIN_TIMEOUT] = { "net.ipv4.tcp_fin_timeout", INT32_MAX,
 				       false, 60 },
+	/* Absent when IPv6 is off. */
+	[EPH_KNOB_BINDV6ONLY] = { "net.ipv6.bindv6only", 1, true, 0 },
 };
 
 EPH_EXPORT const char *eph_knob_name(enum eph_knob knob)
@@ -53,12 +55,12 @@ EPH_EXPORT const char *eph_knob_name(enum eph_knob knob)
 
 static void evaluate(struct eph_policy *p);
 
-EPH_EXPORT struct eph_policy *eph_policy_new(void)
+EPH_EXPORT int eph_policy_new(struct eph_policy **ret)
 {
 	struct eph_policy *p = calloc(1, sizeof(*p));
 
 	if (!p)
-		return NULL;
+		return -ENOMEM;
 	p->low = 32768;
 	p->high = 60999;
 	for (size_t i = 0; i < EPH_KNOB__COUNT; i++) {
@@ -66,7 +68,20 @@ EPH_EXPORT struct eph_policy *eph_policy_new(void)
 		p->have[i] = true;
 	}
 	evaluate(p);
-	return p;
+	*ret = p;
+	return 0;
+}
+
+EPH_EXPORT int eph_policy_dup(const struct eph_policy *p,
+			      struct eph_policy **ret)
+{
+	struct eph_policy *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, p, sizeof(*c));
+	*ret = c;
+	return 0;
 }
 
 EPH_EXPORT void eph_policy_free(struct eph_policy *p)
@@ -74,10 +89,10 @@ EPH_EXPORT void eph_policy_free(struct eph_policy *p)
 	free(p);
 }
 
-EPH_EXPORT int eph_range_parse(struct eph_ctx *ctx, const char *s, size_t len,
-			       uint16_t *ret_low, uint16_t *ret_high)
+int policy_range_parse(struct eph_ctx *ctx, const char *s, size_t len,
+		       uint16_t *ret_low, uint16_t *ret_high)
 {
-	const char *what = "net.ipv4.ip_local_port_range";
+	const char *what = POLICY_KEY_RANGE;
 	char q[64];
 	size_t i = 0, a;
 	uint64_t lo, hi;
@@ -117,15 +132,14 @@ static int read_all(struct eph_ctx *ctx, struct eph_policy *p)
 	uint64_t v;
 	int r;
 
-	r = ctx_sysctl_read(ctx, "net.ipv4.ip_local_port_range", &buf, &len);
+	r = ctx_sysctl_read(ctx, POLICY_KEY_RANGE, &buf, &len);
 	if (r < 0)
 		return r;
-	r = eph_range_parse(ctx, buf, len, &p->low, &p->high);
+	r = policy_range_parse(ctx, buf, len, &p->low, &p->high);
 	if (r < 0)
 		return r;
 
-	r = ctx_sysctl_read(ctx, "net.ipv4.ip_local_reserved_ports", &buf,
-			    &len);
+	r = ctx_sysctl_read(ctx, POLICY_KEY_RESERVED, &buf, &len);
 	if (r < 0)
 		return r;
 	r = eph_portset_parse(ctx, &p->reserved, buf, len);
@@ -153,29 +167,29 @@ static int read_all(struct eph_ctx *ctx, struct eph_policy *p)
 	return 0;
 }
 
-EPH_EXPORT int eph_policy_read(struct eph_ctx *ctx, struct eph_policy *p)
+EPH_EXPORT int eph_policy_read(struct eph_ctx *ctx, struct eph_policy **ret)
 {
-	struct eph_policy *tmp;
+	struct eph_policy *p;
 	int r, r2;
 
 	ctx_clear_error(ctx);
-	/* Parse into a scratch copy so that a failure leaves P untouched. */
-	tmp = malloc(sizeof(*tmp));
-	if (!tmp)
+	p = calloc(1, sizeof(*p));
+	if (!p)
 		return ctx_error(ctx, -ENOMEM, "out of memory");
 	r = ctx_netns_enter(ctx);
 	if (r < 0)
 		goto out;
-	r = read_all(ctx, tmp);
+	r = read_all(ctx, p);
 	r2 = ctx_netns_leave(ctx);
 	if (r == 0)
 		r = r2;
 	if (r < 0)
 		goto out;
-	evaluate(tmp);
-	memcpy(p, tmp, sizeof(*p));
+	evaluate(p);
+	*ret = p;
+	return 0;
 out:
-	free(tmp);
+	free(p);
 	return r;
 }
 
@@ -189,6 +203,18 @@ EPH_EXPORT void eph_policy_range(const struct eph_policy *p, uint16_t *ret_low,
 EPH_EXPORT uint32_t eph_policy_range_size(const struct eph_policy *p)
 {
 	return (uint32_t)p->high - p->low + 1;
+}
+
+EPH_EXPORT bool eph_policy_in_range(const struct eph_policy *p, uint16_t port)
+{
+	return port >= p->low && port <= p->high;
+}
+
+EPH_EXPORT uint32_t eph_policy_unprivileged_start(const struct eph_policy *p)
+{
+	return p->have[EPH_KNOB_UNPRIVILEGED_PORT_START]
+		       ? (uint32_t)p->knob[EPH_KNOB_UNPRIVILEGED_PORT_START]
+		       : 1024u;
 }
 
 EPH_EXPORT const struct eph_portset *

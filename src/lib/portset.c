@@ -4,6 +4,7 @@
  * ip_local_reserved_ports: "8080,40000-40002".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,14 @@
 
 #define WORDS (EPH_PORT_COUNT / 64)
 
-EPH_EXPORT struct eph_portset *eph_portset_new(void)
+EPH_EXPORT int eph_portset_new(struct eph_portset **ret)
 {
-	return calloc(1, sizeof(struct eph_portset));
+	struct eph_portset *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return -ENOMEM;
+	*ret = ps;
+	return 0;
 }
 
 EPH_EXPORT void eph_portset_free(struct eph_portset *ps)
@@ -305,5 +311,36 @@ EPH_EXPORT int eph_portset_parse_lines(struct eph_ctx *ctx,
 		eph_portset_union(&tmp, &line_set);
 	}
 	eph_portset_copy(ps, &tmp);
+	return 0;
+}
+
+EPH_EXPORT char *eph_portset_to_string(const struct eph_portset *ps)
+{
+	size_t n = eph_portset_format(ps, NULL, 0);
+	char *s = malloc(n + 1);
+
+	if (s)
+		eph_portset_format(ps, s, n + 1);
+	return s;
+}
+
+/* Port list files are short: a megabyte is more than any needs. */
+#define LIST_FILE_MAX (1024 * 1024)
+
+EPH_EXPORT int eph_portset_read_file(struct eph_ctx *ctx,
+				     struct eph_portset *ps, const char *path)
+{
+	char *buf;
+	size_t len;
+	int r;
+
+	r = fileio_read(ctx, AT_FDCWD, path, NULL, 0, LIST_FILE_MAX, &buf,
+			&len);
+	if (r < 0)
+		return r;
+	r = eph_portset_parse_lines(ctx, ps, buf, len);
+	free(buf);
+	if (r < 0)
+		return ctx_error(ctx, r, "%s: %s", path, eph_ctx_errmsg(ctx));
 	return 0;
 }

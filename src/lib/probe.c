@@ -5,7 +5,6 @@
  * or connected leaves nothing behind (no TIME_WAIT, no bind bucket), so the
  * check changes nothing.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>

@@ -5,7 +5,6 @@
  * ephport's own registry of picked ports. Parsers are pure functions over
  * bytes; the readers load a file into a table.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "internal.h"
 
 /* The biggest services file (nmap's) is about 1 MiB. */
@@ -24,8 +24,8 @@ static bool is_blank(char c)
 }
 
 /* Splits S[0..LEN) into at most MAX whitespace-separated tokens. */
-static size_t tokens(const char *s, size_t len, const char **tok, size_t *tlen,
-		     size_t max)
+size_t services_tokens(const char *s, size_t len, const char **tok,
+		       size_t *tlen, size_t max)
 {
 	size_t n = 0, i = 0;
 
@@ -62,7 +62,7 @@ static int port_of(const char *s, size_t len, uint16_t *ret)
 
 /* "8080/tcp", "6000-6063/tcp/udp" */
 static const char *parse_portproto(const char *s, size_t len,
-				   struct eph_service_line *l)
+				   struct services_line *l)
 {
 	const char *slash = memchr(s, '/', len), *dash;
 	size_t plen;
@@ -91,9 +91,9 @@ static const char *parse_portproto(const char *s, size_t len,
 			end = s + len;
 		n = (size_t)(end - q);
 		if (n == 3 && memcmp(q, "tcp", 3) == 0)
-			l->protos |= EPH_SCAN_TCP;
+			l->protos |= EPH_PROTO_TCP;
 		else if (n == 3 && memcmp(q, "udp", 3) == 0)
-			l->protos |= EPH_SCAN_UDP;
+			l->protos |= EPH_PROTO_UDP;
 		else if (n == 0)
 			return "an empty protocol";
 		/* sctp, dccp, ddp...: not ours to count. */
@@ -102,10 +102,9 @@ static const char *parse_portproto(const char *s, size_t len,
 	return NULL;
 }
 
-EPH_EXPORT int eph_services_parse(const char *buf, size_t len,
-				  int (*cb)(const struct eph_service_line *l,
-					    void *data),
-				  void *data)
+int services_parse(const char *buf, size_t len,
+		   int (*cb)(const struct services_line *l, void *data),
+		   void *data)
 {
 	size_t pos = 0, n;
 	unsigned int line = 0;
@@ -114,13 +113,13 @@ EPH_EXPORT int eph_services_parse(const char *buf, size_t len,
 	while (num_next_line(buf, len, &pos, &s, &n)) {
 		const char *hash = memchr(s, '#', n), *tok[3];
 		size_t tlen[3], nt;
-		struct eph_service_line l = { 0 };
+		struct services_line l = { 0 };
 		int r;
 
 		line++;
 		if (hash)
 			n = (size_t)(hash - s);
-		nt = tokens(s, n, tok, tlen, 3);
+		nt = services_tokens(s, n, tok, tlen, 3);
 		if (nt == 0)
 			continue;
 		l.line = line;
@@ -165,6 +164,7 @@ struct service {
 };
 
 struct eph_services {
+	char *path;
 	struct eph_portset tcp, udp;
 	struct service *v;
 	size_t n, cap;
@@ -173,7 +173,7 @@ struct eph_services {
 	unsigned int bad;
 };
 
-static int add_service(const struct eph_service_line *l, void *data)
+static int add_service(const struct services_line *l, void *data)
 {
 	struct eph_services *db = data;
 
@@ -184,9 +184,9 @@ static int add_service(const struct eph_service_line *l, void *data)
 	for (uint32_t p = l->port_lo; p <= l->port_hi; p++) {
 		struct service *s;
 
-		if (l->protos & EPH_SCAN_TCP)
+		if (l->protos & EPH_PROTO_TCP)
 			eph_portset_add(&db->tcp, (uint16_t)p, (uint16_t)p);
-		if (l->protos & EPH_SCAN_UDP)
+		if (l->protos & EPH_PROTO_UDP)
 			eph_portset_add(&db->udp, (uint16_t)p, (uint16_t)p);
 		if (!l->protos)
 			continue;
@@ -228,30 +228,37 @@ static int add_service(const struct eph_service_line *l, void *data)
 	return 0;
 }
 
-EPH_EXPORT struct eph_services *eph_services_read(struct eph_ctx *ctx,
-						  const char *path)
+EPH_EXPORT int eph_services_read(struct eph_ctx *ctx, const char *path,
+				 struct eph_services **ret)
 {
 	struct eph_services *db = calloc(1, sizeof(*db));
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	if (!db) {
-		ctx_error(ctx, -ENOMEM, "out of memory");
-		return NULL;
+	ctx_clear_error(ctx);
+	if (!db || !(db->path = strdup(path))) {
+		free(db);
+		return ctx_error(ctx, -ENOMEM, "out of memory");
 	}
-	r = eph_file_read(ctx, AT_FDCWD, path, 0, SERVICES_MAX, &buf, &len);
+	r = fileio_read(ctx, AT_FDCWD, path, NULL, 0, SERVICES_MAX, &buf, &len);
 	if (r == 0) {
-		r = eph_services_parse(buf, len, add_service, db);
+		r = services_parse(buf, len, add_service, db);
 		if (r < 0)
 			ctx_error(ctx, r, "out of memory");
 	}
 	free(buf);
 	if (r < 0) {
 		eph_services_free(db);
-		return NULL;
+		return r;
 	}
-	return db;
+	*ret = db;
+	return 0;
+}
+
+EPH_EXPORT const char *eph_services_path(const struct eph_services *db)
+{
+	return db->path;
 }
 
 EPH_EXPORT void eph_services_free(struct eph_services *db)
@@ -260,14 +267,15 @@ EPH_EXPORT void eph_services_free(struct eph_services *db)
 		return;
 	free(db->v);
 	free(db->names);
+	free(db->path);
 	free(db);
 }
 
 EPH_EXPORT bool eph_services_registered(const struct eph_services *db,
 					uint16_t port, uint32_t protos)
 {
-	return ((protos & EPH_SCAN_TCP) && eph_portset_has(&db->tcp, port)) ||
-	       ((protos & EPH_SCAN_UDP) && eph_portset_has(&db->udp, port));
+	return ((protos & EPH_PROTO_TCP) && eph_portset_has(&db->tcp, port)) ||
+	       ((protos & EPH_PROTO_UDP) && eph_portset_has(&db->udp, port));
 }
 
 EPH_EXPORT const char *eph_services_name(const struct eph_services *db,
@@ -381,7 +389,7 @@ eph_registry_parse(struct eph_ctx *ctx, const char *buf, size_t len,
 		int r;
 
 		line++;
-		nt = tokens(s, n, tok, tlen, 4);
+		nt = services_tokens(s, n, tok, tlen, 4);
 		if (nt == 0 || tok[0][0] == '#')
 			continue;
 		if (memchr(s, '\0', n))

@@ -7,7 +7,6 @@
  * sockets. Every reply is validated: message chain, sequence, port id,
  * payload sizes, every attribute.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -83,6 +82,52 @@ bool sockdiag_addr_is_mapped(const uint8_t addr[16])
 					    0, 0, 0, 0, 0xff, 0xff };
 
 	return memcmp(addr, mapped, sizeof(mapped)) == 0;
+}
+
+bool sockdiag_addr_is_loopback(const uint8_t a[16])
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+
+	if (sockdiag_addr_is_mapped(a))
+		return a[12] == 127;
+	return memcmp(a, v6lo, sizeof(v6lo)) == 0;
+}
+
+bool sockdiag_addr_is_any(const uint8_t a[16])
+{
+	static const uint8_t any6[16] = { 0 };
+
+	if (sockdiag_addr_is_mapped(a))
+		return !a[12] && !a[13] && !a[14] && !a[15];
+	return memcmp(a, any6, sizeof(any6)) == 0;
+}
+
+EPH_EXPORT const char *eph_proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP   ? "tcp"
+	       : proto == IPPROTO_UDP ? "udp"
+				      : "?";
+}
+
+EPH_EXPORT int eph_addr_parse(struct eph_ctx *ctx, const char *s,
+			      uint8_t ret_addr[16], int *ret_family)
+{
+	uint8_t a[16] = { 0 };
+	char q[64];
+
+	ctx_clear_error(ctx);
+	if (inet_pton(AF_INET, s, a + 12) == 1) {
+		a[10] = a[11] = 0xff;
+		*ret_family = AF_INET;
+	} else if (inet_pton(AF_INET6, s, a) == 1) {
+		*ret_family = AF_INET6;
+	} else {
+		return ctx_error(ctx, -EINVAL,
+				 "%s is not an IPv4 or IPv6 address",
+				 num_quote(s, strlen(s), q, sizeof(q)));
+	}
+	memcpy(ret_addr, a, 16);
+	return 0;
 }
 
 EPH_EXPORT const char *eph_addr_format(const uint8_t addr[16], char *buf,
@@ -293,11 +338,9 @@ static int parse_chunk(struct eph_ctx *ctx, const void *buf, size_t len,
 	return 0;
 }
 
-EPH_EXPORT int eph_sockdiag_parse(struct eph_ctx *ctx, const void *buf,
-				  size_t len, uint8_t proto, uint32_t seq,
-				  uint32_t portid,
-				  const struct eph_scan_ops *ops, void *data,
-				  bool *ret_intr)
+int sockdiag_parse(struct eph_ctx *ctx, const void *buf, size_t len,
+		   uint8_t proto, uint32_t seq, uint32_t portid,
+		   const struct eph_scan_ops *ops, void *data, bool *ret_intr)
 {
 	unsigned int count = 0;
 	bool intr = false;
@@ -311,17 +354,15 @@ EPH_EXPORT int eph_sockdiag_parse(struct eph_ctx *ctx, const void *buf,
 	return r;
 }
 
-EPH_EXPORT struct eph_scan *eph_scan_new(struct eph_ctx *ctx)
+EPH_EXPORT int eph_scan_new(struct eph_ctx *ctx, struct eph_scan **ret)
 {
 	struct eph_scan *scan;
 	int r, r2;
 
 	ctx_clear_error(ctx);
 	scan = calloc(1, sizeof(*scan));
-	if (!scan) {
-		ctx_error(ctx, -ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!scan)
+		return ctx_error(ctx, -ENOMEM, "out of memory");
 	scan->ctx = ctx;
 	scan->tap_fd = -1;
 	/* Replies come in chunks of about 32 KiB: a larger buffer gains
@@ -329,7 +370,7 @@ EPH_EXPORT struct eph_scan *eph_scan_new(struct eph_ctx *ctx)
 	scan->buf_size = SCAN_BUF_SIZE;
 	scan->buf = malloc(scan->buf_size);
 	if (!scan->buf) {
-		ctx_error(ctx, -ENOMEM, "out of memory");
+		r = ctx_error(ctx, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	r = ctx_netns_enter(ctx);
@@ -345,14 +386,17 @@ EPH_EXPORT struct eph_scan *eph_scan_new(struct eph_ctx *ctx)
 			  strerror(-r));
 		goto fail;
 	}
-	if (r2 < 0)
+	if (r2 < 0) {
+		r = r2;
 		goto fail;
+	}
 	scan->portid = mnl_socket_get_portid(scan->nl);
 	scan->seq = (uint32_t)time(NULL);
-	return scan;
+	*ret = scan;
+	return 0;
 fail:
 	eph_scan_free(scan);
-	return NULL;
+	return r;
 }
 
 EPH_EXPORT void eph_scan_free(struct eph_scan *scan)
@@ -395,17 +439,18 @@ static void bc_port(struct bc *b, uint16_t port)
 	b->op[b->n++] = (struct inet_diag_bc_op){ 0, 0, port };
 }
 
-static size_t build_bytecode(const struct eph_scan_filter *f,
+static size_t build_bytecode(const struct sockdiag_filter *sf,
 			     struct inet_diag_bc_op *op)
 {
+	const struct eph_scan_filter *f = &sf->f;
 	struct bc b = { op, 0, 0 };
 
 	if (f->port_range)
 		b.total += 4;
-	b.total += 3 * f->nskip_ports;
+	b.total += 3 * sf->nskip_ports;
 	if (f->explicit_only)
-		b.total += 3 * f->nalso_ports + 2;
-	if (f->auto_only)
+		b.total += 3 * sf->nalso_ports + 2;
+	if (sf->auto_only)
 		b.total += 1;
 	if (f->port_range) {
 		/* Below LO or above HI: reject. */
@@ -414,24 +459,24 @@ static size_t build_bytecode(const struct eph_scan_filter *f,
 		bc_put(&b, INET_DIAG_BC_S_LE, 8, bc_left(&b) + 4);
 		bc_port(&b, f->port_hi);
 	}
-	for (uint32_t i = 0; i < f->nskip_ports; i++) {
+	for (uint32_t i = 0; i < sf->nskip_ports; i++) {
 		/* On this port: fall into a JMP that rejects. */
 		bc_put(&b, INET_DIAG_BC_S_EQ, 8, 12);
-		bc_port(&b, f->skip_ports[i]);
+		bc_port(&b, sf->skip_ports[i]);
 		bc_put(&b, INET_DIAG_BC_JMP, 4, bc_left(&b) + 4);
 	}
 	if (f->explicit_only) {
-		for (uint32_t i = 0; i < f->nalso_ports; i++) {
+		for (uint32_t i = 0; i < sf->nalso_ports; i++) {
 			/* On this port: fall into a JMP that accepts. */
 			bc_put(&b, INET_DIAG_BC_S_EQ, 8, 12);
-			bc_port(&b, f->also_ports[i]);
+			bc_port(&b, sf->also_ports[i]);
 			bc_put(&b, INET_DIAG_BC_JMP, 4, bc_left(&b));
 		}
 		/* Auto: fall into a JMP that rejects; else skip it. */
 		bc_put(&b, INET_DIAG_BC_AUTO, 4, 8);
 		bc_put(&b, INET_DIAG_BC_JMP, 4, bc_left(&b) + 4);
 	}
-	if (f->auto_only) {
+	if (sf->auto_only) {
 		/* Auto: fall through to accept; otherwise reject. */
 		bc_put(&b, INET_DIAG_BC_AUTO, 4, bc_left(&b) + 4);
 	}
@@ -439,14 +484,14 @@ static size_t build_bytecode(const struct eph_scan_filter *f,
 }
 
 /* Sends one dump request. LEGACY asks TCP for both families at once. */
-static int send_request(struct eph_scan *scan, const struct eph_scan_filter *f,
+static int send_request(struct eph_scan *scan, const struct sockdiag_filter *sf,
 			uint8_t proto, uint8_t family, bool legacy)
 {
 	char req[1024];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	struct inet_diag_bc_op bc[6 + 6 * EPH_SCAN_MAX_PORTS];
-	uint32_t states = f->states ? f->states : ~0u;
-	size_t bclen = build_bytecode(f, bc);
+	struct inet_diag_bc_op bc[6 + 6 * SOCKDIAG_MAX_PORTS];
+	uint32_t states = sf->f.states ? sf->f.states : ~0u;
+	size_t bclen = build_bytecode(sf, bc);
 
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = ++scan->seq;
@@ -520,18 +565,17 @@ static void drain(struct eph_scan *scan)
 		;
 }
 
-static int run_once(struct eph_scan *scan, const struct eph_scan_filter *f,
+static int run_once(struct eph_scan *scan, const struct sockdiag_filter *f,
 		    const struct eph_scan_ops *ops, void *data, bool *intr,
 		    unsigned int *count)
 {
-	uint32_t protos = f->protos ? f->protos : EPH_SCAN_TCP | EPH_SCAN_UDP;
-	uint32_t fams =
-		f->families ? f->families : EPH_SCAN_IPV4 | EPH_SCAN_IPV6;
+	uint32_t protos = f->f.protos ? f->f.protos : EPH_PROTO_ALL;
+	uint32_t fams = f->f.families ? f->f.families : EPH_FAMILY_ALL;
 	static const struct {
 		uint32_t proto_bit;
 		uint8_t proto;
-	} protolist[] = { { EPH_SCAN_TCP, IPPROTO_TCP },
-			  { EPH_SCAN_UDP, IPPROTO_UDP } };
+	} protolist[] = { { EPH_PROTO_TCP, IPPROTO_TCP },
+			  { EPH_PROTO_UDP, IPPROTO_UDP } };
 	int r;
 
 	for (size_t p = 0; p < 2; p++) {
@@ -541,8 +585,7 @@ static int run_once(struct eph_scan *scan, const struct eph_scan_filter *f,
 			continue;
 		/* One legacy request returns TCP of both families for less
 		 * than two requests cost: both walk the same hash table. */
-		if (proto == IPPROTO_TCP &&
-		    fams == (EPH_SCAN_IPV4 | EPH_SCAN_IPV6)) {
+		if (proto == IPPROTO_TCP && fams == EPH_FAMILY_ALL) {
 			r = send_request(scan, f, proto, AF_UNSPEC, true);
 			if (r == 0)
 				r = read_dump(scan, proto, ops, data, intr,
@@ -552,7 +595,7 @@ static int run_once(struct eph_scan *scan, const struct eph_scan_filter *f,
 			continue;
 		}
 		for (int fam = 0; fam < 2; fam++) {
-			if (!(fams & (fam ? EPH_SCAN_IPV6 : EPH_SCAN_IPV4)))
+			if (!(fams & (fam ? EPH_FAMILY_IPV6 : EPH_FAMILY_IPV4)))
 				continue;
 			r = send_request(scan, f, proto,
 					 fam ? AF_INET6 : AF_INET, false);
@@ -570,7 +613,7 @@ static int run_once(struct eph_scan *scan, const struct eph_scan_filter *f,
 struct mark {
 	const struct eph_scan_ops *ops;
 	void *data;
-	const struct eph_scan_filter *f;
+	const struct sockdiag_filter *f;
 };
 
 static int mark_locked(const struct eph_sock *s, void *data)
@@ -587,32 +630,29 @@ pass:
 	return m->ops->sock ? m->ops->sock(&copy, m->data) : 0;
 }
 
-EPH_EXPORT int eph_scan_run(struct eph_scan *scan,
-			    const struct eph_scan_filter *filter,
-			    const struct eph_scan_ops *ops, void *data)
+int sockdiag_run(struct eph_scan *scan, const struct sockdiag_filter *f,
+		 const struct eph_scan_ops *ops, void *data)
 {
-	static const struct eph_scan_filter all = { 0 };
-	const struct eph_scan_filter *f = filter ? filter : &all;
 	struct eph_scan_ops marked = { NULL, mark_locked };
 	struct mark m = { ops, data, f };
 	unsigned int count = 0;
 	int r = 0;
 
 	ctx_clear_error(scan->ctx);
-	if (f->port_range && f->port_lo > f->port_hi)
+	if (f->f.port_range && f->f.port_lo > f->f.port_hi)
 		return ctx_error(scan->ctx, -EINVAL,
 				 "scan: port range %u-%u is inverted",
-				 f->port_lo, f->port_hi);
-	if (f->nskip_ports > EPH_SCAN_MAX_PORTS ||
-	    f->nalso_ports > EPH_SCAN_MAX_PORTS)
+				 f->f.port_lo, f->f.port_hi);
+	if (f->nskip_ports > SOCKDIAG_MAX_PORTS ||
+	    f->nalso_ports > SOCKDIAG_MAX_PORTS)
 		return ctx_error(scan->ctx, -EINVAL,
 				 "scan: at most %d ports to skip or add",
-				 EPH_SCAN_MAX_PORTS);
-	if (f->explicit_only && f->auto_only)
+				 SOCKDIAG_MAX_PORTS);
+	if (f->f.explicit_only && f->auto_only)
 		return ctx_error(scan->ctx, -EINVAL,
 				 "scan: explicit_only and auto_only exclude "
 				 "each other");
-	if (f->explicit_only) {
+	if (f->f.explicit_only) {
 		ops = &marked;
 		data = &m;
 	}
@@ -638,4 +678,15 @@ EPH_EXPORT int eph_scan_run(struct eph_scan *scan,
 			 "sock_diag: the dump was interrupted %d times in a "
 			 "row (sockets changing too fast); try again",
 			 SCAN_TRIES);
+}
+
+EPH_EXPORT int eph_scan_run(struct eph_scan *scan,
+			    const struct eph_scan_filter *filter,
+			    const struct eph_scan_ops *ops, void *data)
+{
+	struct sockdiag_filter f = { 0 };
+
+	if (filter)
+		f.f = *filter;
+	return sockdiag_run(scan, &f, ops, data);
 }

@@ -13,7 +13,6 @@
  * The parser is a pure function over bytes; the rest reads the files under
  * a root (/ or a test tree) and writes the drop-in atomically.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -32,19 +29,21 @@
 #define FILE_MAX (1024 * 1024)
 
 static const char *const conf_dirs[] = {
-	"etc/sysctl.d",	    "run/sysctl.d", "usr/local/lib/sysctl.d",
-	"usr/lib/sysctl.d", "lib/sysctl.d",
+	"/etc/sysctl.d",     "/run/sysctl.d", "/usr/local/lib/sysctl.d",
+	"/usr/lib/sysctl.d", "/lib/sysctl.d",
 };
+
+/* A value longer than this is reported, not kept. */
+#define SYSCTLD_VALUE_MAX 8191
 
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
-EPH_EXPORT int eph_sysctld_parse(const char *buf, size_t len,
-				 int (*cb)(const struct eph_sysctld_line *l,
-					   void *data),
-				 void *data)
+int sysctld_parse(const char *buf, size_t len,
+		  int (*cb)(const struct sysctld_line *l, void *data),
+		  void *data)
 {
 	size_t pos = 0;
 	unsigned int line = 0;
@@ -52,7 +51,7 @@ EPH_EXPORT int eph_sysctld_parse(const char *buf, size_t len,
 	size_t n;
 
 	while (num_next_line(buf, len, &pos, &s, &n)) {
-		struct eph_sysctld_line l = { 0 };
+		struct sysctld_line l = { 0 };
 		const char *eq;
 		size_t b = 0, e = n, k;
 		int r;
@@ -106,8 +105,7 @@ EPH_EXPORT int eph_sysctld_parse(const char *buf, size_t len,
 	return 0;
 }
 
-EPH_EXPORT bool eph_sysctld_key_is(const char *key, size_t len,
-				   const char *name)
+bool sysctld_key_is(const char *key, size_t len, const char *name)
 {
 	/*
 	 * "net/ipv4/x" names the same as "net.ipv4.x": when the first
@@ -142,30 +140,13 @@ struct conf_file {
 };
 
 struct eph_sysctld {
-	char *root;
 	struct eph_sysctld_setting *settings;
 	size_t n, cap;
 	struct eph_sysctld_setting *bad; /* lines systemd-sysctl ignores */
 	size_t nbad, capbad;
-	const char **keys; /* the keys collected */
+	const char *const *keys; /* the keys collected */
 	size_t nkeys;
 };
-
-static int push(struct eph_sysctld_setting **v, size_t *n, size_t *cap,
-		const struct eph_sysctld_setting *s)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		struct eph_sysctld_setting *m = realloc(*v, c * sizeof(*m));
-
-		if (!m)
-			return -ENOMEM;
-		*v = m;
-		*cap = c;
-	}
-	(*v)[(*n)++] = *s;
-	return 0;
-}
 
 static int file_cmp(const void *a, const void *b)
 {
@@ -185,61 +166,67 @@ static bool is_mask(int dfd, const char *name)
 	return strcmp(target, "/dev/null") == 0;
 }
 
-static int list_files(struct eph_ctx *ctx, const char *root,
-		      struct conf_file **ret, size_t *ret_n)
+/* Adds the *.conf files of directory DIR that no earlier one masks. */
+static int list_dir(struct eph_ctx *ctx, const char *dir,
+		    struct conf_file **files, size_t *n, size_t *cap)
+{
+	struct dirent *de;
+	DIR *dh;
+	int fd;
+
+	fd = fileio_open(ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd == -ENOENT || fd == -ENOTDIR)
+		return 0;
+	if (fd < 0)
+		return ctx_error(ctx, fd, "cannot list %s",
+				 eph_ctx_errmsg(ctx));
+	dh = fdopendir(fd);
+	if (!dh) {
+		close(fd);
+		return ctx_error(ctx, -errno, "cannot list %s: %s", dir,
+				 strerror(errno));
+	}
+	while ((de = readdir(dh)) != NULL) {
+		size_t l = strlen(de->d_name);
+		bool seen = false;
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".conf") != 0 ||
+		    de->d_name[0] == '.')
+			continue;
+		/* An earlier directory's file of this name masks it. */
+		for (size_t i = 0; i < *n; i++)
+			if (strcmp((*files)[i].name, de->d_name) == 0)
+				seen = true;
+		if (seen)
+			continue;
+		if (num_grow((void **)files, cap, *n, sizeof(**files)) < 0) {
+			closedir(dh);
+			return ctx_error(ctx, -ENOMEM, "out of memory");
+		}
+		snprintf((*files)[*n].name, sizeof((*files)[*n].name), "%s",
+			 de->d_name);
+		snprintf((*files)[*n].path, sizeof((*files)[*n].path), "%s/%s",
+			 dir, de->d_name);
+		(*files)[*n].masked = is_mask(dirfd(dh), de->d_name);
+		(*n)++;
+	}
+	closedir(dh);
+	return 0;
+}
+
+static int list_files(struct eph_ctx *ctx, struct conf_file **ret,
+		      size_t *ret_n)
 {
 	struct conf_file *files = NULL;
 	size_t n = 0, cap = 0;
 
-	for (size_t d = 0; d < sizeof(conf_dirs) / sizeof(conf_dirs[0]); d++) {
-		char dir[PATH_MAX];
-		struct dirent *de;
-		DIR *dh;
+	for (size_t d = 0; d < ARRAY_SIZE(conf_dirs); d++) {
+		int r = list_dir(ctx, conf_dirs[d], &files, &n, &cap);
 
-		snprintf(dir, sizeof(dir), "%s/%s", root, conf_dirs[d]);
-		dh = opendir(dir);
-		if (!dh) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				continue;
+		if (r < 0) {
 			free(files);
-			return ctx_error(ctx, -errno, "cannot list %s: %s", dir,
-					 strerror(errno));
+			return r;
 		}
-		while ((de = readdir(dh)) != NULL) {
-			size_t l = strlen(de->d_name);
-			bool seen = false;
-
-			if (l < 6 || strcmp(de->d_name + l - 5, ".conf") != 0 ||
-			    de->d_name[0] == '.')
-				continue;
-			/* An earlier directory's file of this name masks it. */
-			for (size_t i = 0; i < n; i++)
-				if (strcmp(files[i].name, de->d_name) == 0)
-					seen = true;
-			if (seen)
-				continue;
-			if (n == cap) {
-				size_t c = cap ? cap * 2 : 32;
-				struct conf_file *m =
-					realloc(files, c * sizeof(*m));
-
-				if (!m) {
-					closedir(dh);
-					free(files);
-					return ctx_error(ctx, -ENOMEM,
-							 "out of memory");
-				}
-				files = m;
-				cap = c;
-			}
-			snprintf(files[n].name, sizeof(files[n].name), "%s",
-				 de->d_name);
-			snprintf(files[n].path, sizeof(files[n].path), "/%s/%s",
-				 conf_dirs[d], de->d_name);
-			files[n].masked = is_mask(dirfd(dh), de->d_name);
-			n++;
-		}
-		closedir(dh);
 	}
 	if (n > 1)
 		qsort(files, n, sizeof(*files), file_cmp);
@@ -252,134 +239,126 @@ struct collect {
 	struct eph_sysctld *s;
 	const char *path;
 	int order; /* the file's place in the sequence */
-	int err;
 };
 
-static int collect_line(const struct eph_sysctld_line *l, void *data)
+static int push(struct eph_sysctld_setting **v, size_t *n, size_t *cap,
+		const struct eph_sysctld_setting *set, const char *value,
+		size_t value_len)
 {
-	struct collect *c = data;
-	struct eph_sysctld_setting set = { 0 };
+	struct eph_sysctld_setting *s;
 
-	snprintf(set.file, sizeof(set.file), "%s", c->path);
-	set.line = l->line;
-	set.order = c->order;
-	if (!l->key) {
-		snprintf(set.value, sizeof(set.value), "%s", l->error);
-		return push(&c->s->bad, &c->s->nbad, &c->s->capbad, &set);
+	if (num_grow((void **)v, cap, *n, sizeof(**v)) < 0)
+		return -ENOMEM;
+	s = &(*v)[*n];
+	*s = *set;
+	s->file = strdup(set->file);
+	s->value = strndup(value, value_len);
+	if (!s->file || !s->value) {
+		free((char *)s->file);
+		free((char *)s->value);
+		return -ENOMEM;
 	}
-	for (size_t k = 0; k < c->s->nkeys; k++) {
-		if (!eph_sysctld_key_is(l->key, l->key_len, c->s->keys[k]))
-			continue;
-		set.key = c->s->keys[k];
-		if (l->value_len >= sizeof(set.value)) {
-			snprintf(set.value, sizeof(set.value),
-				 "(a value of %zu bytes)", l->value_len);
-			set.too_long = true;
-		} else {
-			memcpy(set.value, l->value, l->value_len);
-			set.value[l->value_len] = '\0';
-		}
-		return push(&c->s->settings, &c->s->n, &c->s->cap, &set);
-	}
+	(*n)++;
 	return 0;
 }
 
-EPH_EXPORT int eph_file_read(struct eph_ctx *ctx, int dirfd, const char *path,
-			     int oflags, size_t max, char **ret_buf,
-			     size_t *ret_len)
+static int collect_line(const struct sysctld_line *l, void *data)
 {
-	char *buf;
-	size_t len = 0;
-	ssize_t got;
-	int fd, e;
+	struct collect *c = data;
+	struct eph_sysctld_setting set = { 0 };
+	char big[64];
 
-	ctx_clear_error(ctx);
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | oflags);
-	if (fd < 0)
-		return ctx_error(ctx, -errno, "cannot read %s: %s", path,
-				 strerror(errno));
-	buf = malloc(max + 1);
-	if (!buf) {
-		close(fd);
-		return ctx_error(ctx, -ENOMEM, "out of memory");
+	set.file = c->path;
+	set.line = l->line;
+	set.order = c->order;
+	if (!l->key)
+		return push(&c->s->bad, &c->s->nbad, &c->s->capbad, &set,
+			    l->error, strlen(l->error));
+	for (size_t k = 0; k < c->s->nkeys; k++) {
+		if (!sysctld_key_is(l->key, l->key_len, c->s->keys[k]))
+			continue;
+		set.key = c->s->keys[k];
+		if (l->value_len > SYSCTLD_VALUE_MAX) {
+			set.too_long = true;
+			snprintf(big, sizeof(big), "(a value of %zu bytes)",
+				 l->value_len);
+			return push(&c->s->settings, &c->s->n, &c->s->cap, &set,
+				    big, strlen(big));
+		}
+		return push(&c->s->settings, &c->s->n, &c->s->cap, &set,
+			    l->value, l->value_len);
 	}
-	/* One byte more than MAX tells a file that is too large. */
-	while ((got = read(fd, buf + len, max + 1 - len)) > 0)
-		len += (size_t)got;
-	e = got < 0 ? errno : 0;
-	close(fd);
-	if (e || len > max) {
-		free(buf);
-		return ctx_error(ctx, e ? -e : -EFBIG, "cannot read %s: %s",
-				 path,
-				 e ? strerror(e) : "larger than expected");
-	}
-	buf[len] = '\0';
-	*ret_buf = buf;
-	*ret_len = len;
 	return 0;
 }
 
 static int read_one(struct eph_ctx *ctx, struct eph_sysctld *s, const char *rel,
 		    int order)
 {
-	struct collect c = { s, rel, order, 0 };
-	char path[PATH_MAX], *buf;
+	struct collect c = { s, rel, order };
+	char shown[PATH_MAX], *buf;
 	size_t len;
-	int r;
+	int fd, r;
 
-	snprintf(path, sizeof(path), "%s%s", s->root, rel);
-	r = eph_file_read(ctx, AT_FDCWD, path, 0, FILE_MAX, &buf, &len);
-	if (r == -ENOENT)
+	fd = fileio_open(ctx, rel, O_RDONLY, 0);
+	if (fd == -ENOENT)
 		return 0; /* a dangling link, or gone meanwhile */
+	if (fd < 0)
+		return ctx_error(ctx, fd, "cannot read %s",
+				 eph_ctx_errmsg(ctx));
+	fileio_display(ctx, rel, shown, sizeof(shown));
+	r = fileio_read_fd(ctx, fd, shown, FILE_MAX, &buf, &len);
+	close(fd);
 	if (r < 0)
 		return r;
-	r = eph_sysctld_parse(buf, len, collect_line, &c);
+	r = sysctld_parse(buf, len, collect_line, &c);
 	free(buf);
 	return r < 0 ? ctx_error(ctx, r, "out of memory") : 0;
 }
 
-EPH_EXPORT struct eph_sysctld *eph_sysctld_read(struct eph_ctx *ctx,
-						const char *root,
-						const char *const *keys,
-						size_t nkeys)
+EPH_EXPORT int eph_sysctld_read(struct eph_ctx *ctx, const char *const *keys,
+				size_t nkeys, struct eph_sysctld **ret)
 {
 	struct eph_sysctld *s = calloc(1, sizeof(*s));
 	struct conf_file *files = NULL;
 	size_t n = 0;
-	int order = 0;
+	int order = 0, r;
 
 	ctx_clear_error(ctx);
-	if (!s || !(s->root = strdup(root && strcmp(root, "/") ? root : ""))) {
-		ctx_error(ctx, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	s->keys = (const char **)keys;
+	if (!s)
+		return ctx_error(ctx, -ENOMEM, "out of memory");
+	s->keys = keys;
 	s->nkeys = nkeys;
-	if (list_files(ctx, s->root[0] ? s->root : "", &files, &n) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (!files[i].masked &&
-		    read_one(ctx, s, files[i].path, order++) < 0)
-			goto fail;
+	r = list_files(ctx, &files, &n);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (!files[i].masked)
+			r = read_one(ctx, s, files[i].path, order++);
 	/* sysctl --system applies /etc/sysctl.conf after everything. */
-	if (read_one(ctx, s, "/etc/sysctl.conf", order) < 0)
-		goto fail;
+	if (r >= 0)
+		r = read_one(ctx, s, "/etc/sysctl.conf", order);
 	free(files);
-	return s;
-fail:
-	free(files);
-	eph_sysctld_free(s);
-	return NULL;
+	if (r < 0) {
+		eph_sysctld_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+static void free_settings(struct eph_sysctld_setting *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)v[i].file);
+		free((char *)v[i].value);
+	}
+	free(v);
 }
 
 EPH_EXPORT void eph_sysctld_free(struct eph_sysctld *s)
 {
 	if (!s)
 		return;
-	free(s->settings);
-	free(s->bad);
-	free(s->root);
+	free_settings(s->settings, s->n);
+	free_settings(s->bad, s->nbad);
 	free(s);
 }
 
@@ -422,100 +401,4 @@ eph_sysctld_winner(const struct eph_sysctld *s, const char *key,
 		w = &s->settings[i];
 	}
 	return w;
-}
-
-/* ---- Writing files: locked, atomic ---- */
-
-EPH_EXPORT int eph_dir_lock(struct eph_ctx *ctx, const char *dir, bool create)
-{
-	int fd;
-
-	ctx_clear_error(ctx);
-	if (create && mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return ctx_error(ctx, -errno, "cannot create %s: %s", dir,
-				 strerror(errno));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return ctx_error(ctx, -errno, "cannot open %s: %s", dir,
-				 strerror(errno));
-	/* One writer at a time: the lock is on the directory itself. */
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int e = errno;
-
-			close(fd);
-			return ctx_error(ctx, -e, "cannot lock %s: %s", dir,
-					 strerror(e));
-		}
-	}
-	return fd;
-}
-
-EPH_EXPORT int eph_dropin_lock(struct eph_ctx *ctx, const char *root,
-			       bool create)
-{
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s/etc/sysctl.d",
-		 root && strcmp(root, "/") ? root : "");
-	return eph_dir_lock(ctx, dir, create);
-}
-
-EPH_EXPORT int eph_file_replace(struct eph_ctx *ctx, int dirfd,
-				const char *name, const char *content,
-				size_t len)
-{
-	char tmp[NAME_MAX + 1];
-	size_t off = 0;
-	int fd, r = 0;
-
-	/* A hidden name of our own, in the same directory, so that the
-	 * rename is atomic; the caller holds the lock. */
-	for (int tries = 0;; tries++) {
-		snprintf(tmp, sizeof(tmp), ".%.200s.%ld.%d", name,
-			 (long)getpid(), tries);
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			    0644);
-		if (fd >= 0 || errno != EEXIST || tries > 100)
-			break;
-	}
-	if (fd < 0)
-		return ctx_error(ctx, -errno, "cannot write %s: %s%s", name,
-				 strerror(errno),
-				 errno == EROFS ? " (a read-only file system)"
-				 : errno == EACCES ? " (run as root)"
-						   : "");
-	while (off < len) {
-		ssize_t w = write(fd, content + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			r = ctx_error(ctx, w < 0 ? -errno : -EIO,
-				      "cannot write %s: %s", tmp,
-				      strerror(w < 0 ? errno : EIO));
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = ctx_error(ctx, -errno, "cannot sync %s: %s", tmp,
-			      strerror(errno));
-	if (close(fd) < 0 && r == 0)
-		r = ctx_error(ctx, -errno, "cannot close %s: %s", tmp,
-			      strerror(errno));
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = ctx_error(ctx, -errno, "cannot rename %s to %s: %s", tmp,
-			      name, strerror(errno));
-	if (r < 0) {
-		unlinkat(dirfd, tmp, 0);
-		return r;
-	}
-	/*
-	 * The rename is durable once the directory is. If that sync fails,
-	 * the new file is in place all the same and cannot be taken back:
-	 * report success, as a failure would claim NAME is unchanged.
-	 */
-	(void)fsync(dirfd);
-	return 0;
 }

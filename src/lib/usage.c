@@ -17,7 +17,6 @@
  * with the number of sockets: each socket is folded into its destination's
  * counters as it streams past.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,7 +43,7 @@
 struct binders {
 	struct eph_ctx *ctx;
 	struct eph_scan *scan;
-	struct eph_scan_filter filter;
+	struct sockdiag_filter filter;
 	/* One socket per port stands for all of them, so that memory grows
 	 * with ports, not with (say) a listener's accepted connections. */
 	struct eph_sock *socks;
@@ -65,10 +64,17 @@ struct eph_usage {
 	uint16_t low, high;
 	int64_t tw_reuse, tw_delay, timestamps;
 
+	int64_t bindv6only;
+
 	struct eph_portset blocked;
 	struct eph_portset preseed; /* blocked ports kept for a refeed */
 	struct eph_portset tcp_ports;
-	struct eph_portset udp_ports;
+	struct eph_portset udp4_ports; /* taken from IPv4 autobind */
+	struct eph_portset udp6_ports; /* taken from IPv6 autobind */
+
+	/* Sockets fed by hand, kept until eph_usage_end() folds them. */
+	struct eph_sock *fed;
+	size_t nfed, fed_cap;
 
 	struct eph_usage_tuple *tuples;
 	size_t ntuples, tuples_cap;
@@ -85,32 +91,25 @@ struct eph_usage {
 	struct eph_usage_summary sum;
 };
 
-/* The port set's bits, inline: these run once per socket. */
-static inline void ps_set(struct eph_portset *ps, uint16_t port)
-{
-	ps->bits[port >> 6] |= 1ull << (port & 63);
-}
+#define ps_set portset_set
+#define ps_has portset_has
 
-static inline bool ps_has(const struct eph_portset *ps, uint16_t port)
-{
-	return (ps->bits[port >> 6] >> (port & 63)) & 1;
-}
-
-EPH_EXPORT struct eph_usage *eph_usage_new(struct eph_ctx *ctx)
+EPH_EXPORT int eph_usage_new(struct eph_ctx *ctx, struct eph_usage **ret)
 {
 	struct eph_usage *u = calloc(1, sizeof(*u));
 
 	if (!u)
-		return NULL;
+		return ctx_error(ctx, -ENOMEM, "out of memory");
 	u->ctx = ctx;
 	u->blocker_of = malloc(EPH_PORT_COUNT * sizeof(*u->blocker_of));
 	u->port_counted = calloc(EPH_PORT_COUNT, sizeof(*u->port_counted));
 	if (!u->blocker_of || !u->port_counted) {
 		eph_usage_free(u);
-		return NULL;
+		return ctx_error(ctx, -ENOMEM, "out of memory");
 	}
 	memset(u->blocker_of, 0xff, EPH_PORT_COUNT * sizeof(*u->blocker_of));
-	return u;
+	*ret = u;
+	return 0;
 }
 
 EPH_EXPORT void eph_usage_free(struct eph_usage *u)
@@ -128,6 +127,7 @@ EPH_EXPORT void eph_usage_free(struct eph_usage *u)
 	free(u->blockers);
 	free(u->blocker_of);
 	free(u->port_counted);
+	free(u->fed);
 	free(u);
 }
 
@@ -169,15 +169,20 @@ static void clear_tcp(struct eph_usage *u)
 
 static void clear_udp(struct eph_usage *u)
 {
-	eph_portset_clear(&u->udp_ports);
+	eph_portset_clear(&u->udp4_ports);
+	eph_portset_clear(&u->udp6_ports);
 	u->sum.udp_sockets = 0;
+	u->sum.udp4.sockets = 0;
+	u->sum.udp6.sockets = 0;
 }
 
-EPH_EXPORT int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p,
-			       bool keep_blocked)
+/*
+ * Starts a round under P's rules. KEEP_BLOCKED keeps the ports the last
+ * round found blocked, for a second pass that knows them from the start.
+ */
+static void usage_start(struct eph_usage *u, const struct eph_policy *p,
+			bool keep_blocked)
 {
-	uint32_t refeeds = u->sum.refeeds;
-
 	if (keep_blocked)
 		eph_portset_copy(&u->preseed, &u->blocked);
 	else
@@ -186,7 +191,6 @@ EPH_EXPORT int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p,
 	clear_tcp(u);
 	clear_udp(u);
 	memset(&u->sum, 0, sizeof(u->sum));
-	u->sum.refeeds = keep_blocked ? refeeds + 1 : 0;
 	eph_portset_copy(&u->blocked, &u->preseed);
 	u->policy = p;
 	eph_policy_range(p, &u->low, &u->high);
@@ -196,18 +200,12 @@ EPH_EXPORT int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p,
 		u->tw_delay = TW_REUSE_DELAY_DEFAULT_MS;
 	if (eph_policy_knob(p, EPH_KNOB_TCP_TIMESTAMPS, &u->timestamps) < 0)
 		u->timestamps = 1;
+	if (eph_policy_knob(p, EPH_KNOB_BINDV6ONLY, &u->bindv6only) < 0)
+		u->bindv6only = 0;
 	u->ended = false;
-	return 0;
 }
 
-static bool addr_is_loopback(const uint8_t a[16])
-{
-	static const uint8_t v6lo[16] = { [15] = 1 };
-
-	if (sockdiag_addr_is_mapped(a))
-		return a[12] == 127;
-	return memcmp(a, v6lo, sizeof(v6lo)) == 0;
-}
+#define addr_is_loopback sockdiag_addr_is_loopback
 
 /*
  * May connect() take over this TIME_WAIT now? tcp_twsk_unique(): the old
@@ -336,6 +334,7 @@ static void blocker_set(struct eph_usage_blocker *b, const struct eph_sock *s)
 	b->inode = s->inode;
 	b->uid = s->uid;
 	b->cookie = s->cookie;
+	b->cgroup_id = s->cgroup_id;
 }
 
 /* Records N sockets like S on a port they block for every destination. */
@@ -391,7 +390,35 @@ static bool blocks_port(const struct eph_sock *s)
 	}
 }
 
-EPH_EXPORT int eph_usage_add(struct eph_usage *u, const struct eph_sock *s)
+/*
+ * Which autobinds a UDP socket takes its port from (see struct
+ * eph_usage_udp): IPv4's, when it is IPv4 or an IPv6 socket without
+ * IPV6_V6ONLY; IPv6's, always, unless bindv6only makes new IPv6 sockets
+ * IPv6-only, which then overlap IPv6 sockets not on v4-mapped addresses.
+ */
+static void fold_udp(struct eph_usage *u, const struct eph_sock *s)
+{
+	bool reserved = ps_has(eph_policy_reserved(u->policy), s->local_port);
+	bool v4 = s->family == AF_INET || !(s->flags & EPH_SOCK_V6ONLY);
+	bool v6 = u->bindv6only ? s->family == AF_INET6 &&
+					  !sockdiag_addr_is_mapped(s->local)
+				: true;
+
+	u->sum.udp_sockets++;
+	if (v4) {
+		u->sum.udp4.sockets++;
+		if (!reserved)
+			ps_set(&u->udp4_ports, s->local_port);
+	}
+	if (v6) {
+		u->sum.udp6.sockets++;
+		if (!reserved)
+			ps_set(&u->udp6_ports, s->local_port);
+	}
+}
+
+/* Folds one socket into the round. */
+static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 {
 	const struct eph_portset *reserved = eph_policy_reserved(u->policy);
 	uint16_t port = s->local_port;
@@ -400,9 +427,7 @@ EPH_EXPORT int eph_usage_add(struct eph_usage *u, const struct eph_sock *s)
 	if (port < u->low || port > u->high || port == 0)
 		return 0;
 	if (s->proto == IPPROTO_UDP) {
-		u->sum.udp_sockets++;
-		if (!ps_has(reserved, port))
-			ps_set(&u->udp_ports, port);
+		fold_udp(u, s);
 		return 0;
 	}
 	if (s->proto != IPPROTO_TCP)
@@ -440,10 +465,12 @@ EPH_EXPORT int eph_usage_add(struct eph_usage *u, const struct eph_sock *s)
 		t->other++;
 		break;
 	}
-	/* Until eph_usage_end(), `unreachable` notes that the range's low
-	 * port is taken toward this destination (see there). */
+	/* Until the round ends, free_min notes that the range's low or high
+	 * port is taken toward this destination (see usage_finish()). */
 	if (port == u->low)
-		t->unreachable = 1;
+		t->free_min |= 1;
+	if (port == u->high)
+		t->free_min |= 2;
 	return 0;
 }
 
@@ -472,11 +499,25 @@ static int blocker_cmp(const void *a, const void *b)
 	return (int)x->port - (int)y->port;
 }
 
-EPH_EXPORT int eph_usage_end(struct eph_usage *u)
+static void udp_finish(struct eph_usage_udp *udp, const struct eph_portset *ps,
+		       uint32_t capacity)
+{
+	udp->used = eph_portset_count(ps);
+	udp->capacity = capacity;
+	udp->free = udp->used < capacity ? capacity - udp->used : 0;
+}
+
+/*
+ * Ends a round. Returns 0, or 1 when a socket already counted toward a
+ * destination turned out to sit on a port found blocked later: the round
+ * must be done again with usage_start(u, p, true).
+ */
+static int usage_finish(struct eph_usage *u)
 {
 	struct eph_usage_summary *sum = &u->sum;
+	const struct eph_portset *reserved = eph_policy_reserved(u->policy);
 	uint32_t avail;
-	bool lost;
+	bool low_open, high_open;
 
 	sum->range_low = u->low;
 	sum->range_high = u->high;
@@ -488,30 +529,32 @@ EPH_EXPORT int eph_usage_end(struct eph_usage *u)
 	/*
 	 * __inet_hash_connect() tries (high + 1 - low) & ~1 candidates, in
 	 * two passes of one parity that wrap by that count: with bounds of
-	 * one parity the first pass never reaches the low port (or, when
-	 * its random offset is 0, the high one). That port is lost to every
-	 * destination that has not already taken it.
+	 * one parity each connect() misses one port, the low one (or, when
+	 * its random offset is 0, the high one). The offset is drawn anew
+	 * for every connect(), so a fill usually gets every port, but the
+	 * last free port may be the one missed.
 	 */
 	sum->same_parity = sum->range_size > 1 && (u->low & 1) == (u->high & 1);
-	lost = sum->same_parity &&
-	       !ps_has(eph_policy_reserved(u->policy), u->low) &&
-	       !ps_has(&u->blocked, u->low);
-	sum->capacity = avail - (lost ? 1 : 0);
+	low_open = !ps_has(reserved, u->low) && !ps_has(&u->blocked, u->low);
+	high_open = !ps_has(reserved, u->high) && !ps_has(&u->blocked, u->high);
+	sum->capacity = avail;
 	sum->tcp_ports = eph_portset_count(&u->tcp_ports);
 	sum->tuples = (uint32_t)u->ntuples;
 	for (size_t i = 0; i < u->ntuples; i++) {
 		struct eph_usage_tuple *t = &u->tuples[i];
-		bool low_taken = t->unreachable != 0;
-		uint32_t taken, free;
+		bool edge_free = (low_open && !(t->free_min & 1)) ||
+				 (high_open && !(t->free_min & 2));
+		uint32_t taken;
 
 		t->used = t->established + t->time_wait + t->other;
 		taken = t->used - t->tw_reusable;
-		free = taken < avail ? avail - taken : 0;
-		t->unreachable = lost && !low_taken && free > 0 ? 1 : 0;
-		t->capacity = sum->capacity;
-		t->free = free - t->unreachable;
+		t->capacity = avail;
+		t->free = taken < avail ? avail - taken : 0;
+		t->free_min =
+			t->free -
+			(sum->same_parity && edge_free && t->free ? 1 : 0);
 	}
-	/* The index is rebuilt by the next begin; sorting moves tuples. */
+	/* The index is rebuilt by the next round; sorting moves tuples. */
 	if (u->ntuples > 1)
 		qsort(u->tuples, u->ntuples, sizeof(*u->tuples), tuple_cmp);
 	if (u->index)
@@ -521,13 +564,53 @@ EPH_EXPORT int eph_usage_end(struct eph_usage *u)
 		      blocker_cmp);
 	for (size_t i = 0; i < u->nblockers; i++)
 		u->blocker_of[u->blockers[i].port] = (uint32_t)i;
-	sum->udp_used = eph_portset_count(&u->udp_ports);
-	sum->udp_capacity = sum->range_size - sum->reserved;
-	sum->udp_free = sum->udp_used < sum->udp_capacity
-				? sum->udp_capacity - sum->udp_used
-				: 0;
+	udp_finish(&sum->udp4, &u->udp4_ports, sum->range_size - sum->reserved);
+	udp_finish(&sum->udp6, &u->udp6_ports, sum->range_size - sum->reserved);
 	u->ended = true;
 	return u->refeed ? 1 : 0;
+}
+
+EPH_EXPORT int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p)
+{
+	ctx_clear_error(u->ctx);
+	u->policy = p;
+	u->nfed = 0;
+	u->ended = false;
+	return 0;
+}
+
+EPH_EXPORT int eph_usage_add(struct eph_usage *u, const struct eph_sock *s)
+{
+	if (!u->policy)
+		return ctx_error(u->ctx, -EINVAL,
+				 "usage: eph_usage_add() before "
+				 "eph_usage_begin()");
+	if (num_grow((void **)&u->fed, &u->fed_cap, u->nfed, sizeof(*s)) < 0)
+		return ctx_error(u->ctx, -ENOMEM, "out of memory");
+	u->fed[u->nfed++] = *s;
+	return 0;
+}
+
+EPH_EXPORT int eph_usage_end(struct eph_usage *u)
+{
+	int r = 0;
+
+	if (!u->policy)
+		return ctx_error(u->ctx, -EINVAL,
+				 "usage: eph_usage_end() before "
+				 "eph_usage_begin()");
+	/* The sockets that block a port go first: then no socket is
+	 * counted toward a destination on a port found blocked later. */
+	usage_start(u, u->policy, false);
+	for (int pass = 0; pass < 2 && r == 0; pass++)
+		for (size_t i = 0; i < u->nfed && r == 0; i++)
+			if ((u->fed[i].proto == IPPROTO_TCP &&
+			     blocks_port(&u->fed[i])) == (pass == 0))
+				r = usage_fold(u, &u->fed[i]);
+	if (r < 0)
+		return ctx_error(u->ctx, r, "out of memory");
+	usage_finish(u);
+	return 0;
 }
 
 /*
@@ -593,7 +676,7 @@ static int phase_sock(const struct eph_sock *s, void *data)
 {
 	struct phase *ph = data;
 
-	return eph_usage_add(ph->u, s);
+	return usage_fold(ph->u, s);
 }
 
 static int binders_begin(void *data)
@@ -640,7 +723,7 @@ static int binders_sock(const struct eph_sock *s, void *data)
 	return 0;
 }
 
-static bool is_also_port(const struct eph_scan_filter *f, uint16_t port)
+static bool is_also_port(const struct sockdiag_filter *f, uint16_t port)
 {
 	for (uint32_t i = 0; i < f->nalso_ports; i++)
 		if (f->also_ports[i] == port)
@@ -684,7 +767,7 @@ static void *binders_run(void *data)
 	static const struct eph_scan_ops ops = { binders_begin, binders_sock };
 	struct binders *b = data;
 
-	b->result = eph_scan_run(b->scan, &b->filter, &ops, b);
+	b->result = sockdiag_run(b->scan, &b->filter, &ops, b);
 	return NULL;
 }
 
@@ -692,23 +775,21 @@ static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 		     bool keep_blocked)
 {
 	static const struct eph_scan_ops ops = { phase_begin, phase_sock };
-	struct eph_scan_filter f = { 0 };
+	struct sockdiag_filter f = { 0 };
 	struct binders *b = &u->binders;
 	struct phase *ph;
 	pthread_t thread;
 	bool threaded;
 	int r;
 
-	r = eph_usage_begin(u, p, keep_blocked);
-	if (r < 0)
-		return r;
+	usage_start(u, p, keep_blocked);
 	ph = malloc(sizeof(*ph));
 	if (!ph)
 		return -ENOMEM;
 	ph->u = u;
-	f.port_range = true;
-	eph_policy_range(p, &f.port_lo, &f.port_hi);
-	f.protos = EPH_SCAN_TCP;
+	f.f.port_range = true;
+	eph_policy_range(p, &f.f.port_lo, &f.f.port_hi);
+	f.f.protos = EPH_PROTO_TCP;
 	/*
 	 * Listeners first: a dump of that state alone walks only the
 	 * listening hash, so it is cheap, and it must come first because
@@ -716,56 +797,56 @@ static int scan_once(struct eph_usage *u, const struct eph_policy *p,
 	 * naming it (the kernel clears their port lock): the main dump
 	 * must already know the port is blocked.
 	 */
-	f.states = 1u << EPH_TCP_LISTEN;
+	f.f.states = 1u << EPH_TCP_LISTEN;
 	ph->which = 0;
-	r = eph_scan_run(u->scan, &f, &ops, ph);
+	r = sockdiag_run(u->scan, &f, &ops, ph);
 	if (r < 0)
 		goto out;
-	f.states = 0;
+	f.f.states = 0;
 	/*
 	 * The listeners' ports are blocked already: the main dump need not
 	 * copy the connections they accepted, which can be most of a
 	 * server's sockets. The binders' dump takes those instead (it
 	 * copies little else), to count them, so the copying is shared
-	 * between the two dumps. Past EPH_SCAN_MAX_PORTS listener ports,
+	 * between the two dumps. Past SOCKDIAG_MAX_PORTS listener ports,
 	 * the rest are counted by the main dump, as on any blocked port.
 	 */
-	for (size_t i = 0; i < u->nblockers && i < EPH_SCAN_MAX_PORTS; i++)
+	for (size_t i = 0; i < u->nblockers && i < SOCKDIAG_MAX_PORTS; i++)
 		f.skip_ports[f.nskip_ports++] = u->blockers[i].port;
 	b->filter = f;
 	b->filter.nskip_ports = 0;
 	memcpy(b->filter.also_ports, f.skip_ports, sizeof(f.skip_ports));
 	b->filter.nalso_ports = f.nskip_ports;
-	b->filter.explicit_only = true;
-	b->filter.states = ~(1u << EPH_TCP_LISTEN);
+	b->filter.f.explicit_only = true;
+	b->filter.f.states = ~(1u << EPH_TCP_LISTEN);
 	threaded = pthread_create(&thread, NULL, binders_run, b) == 0;
 	if (!threaded)
 		binders_run(b);
 
 	phase_save(ph);
 	f.auto_only = true;
-	f.states = ~(1u << EPH_TCP_LISTEN);
+	f.f.states = ~(1u << EPH_TCP_LISTEN);
 	ph->which = 1;
-	r = eph_scan_run(u->scan, &f, &ops, ph);
+	r = sockdiag_run(u->scan, &f, &ops, ph);
 	if (r >= 0) {
 		f.auto_only = false;
-		f.states = 0;
+		f.f.states = 0;
 		f.nskip_ports = 0;
-		f.protos = EPH_SCAN_UDP;
+		f.f.protos = EPH_PROTO_UDP;
 		ph->which = 2;
-		r = eph_scan_run(u->scan, &f, &ops, ph);
+		r = sockdiag_run(u->scan, &f, &ops, ph);
 	}
 	if (threaded)
 		pthread_join(thread, NULL);
 	if (r < 0)
 		goto out;
 	if (b->result < 0) {
-		r = ctx_error(u->ctx, b->result, "%s", eph_ctx_errmsg(b->ctx));
+		r = ctx_error_copy(u->ctx, b->ctx);
 		goto out;
 	}
 	r = binders_merge(u, b);
 	if (r >= 0)
-		r = eph_usage_end(u);
+		r = usage_finish(u);
 out:
 	free(ph);
 	return r;
@@ -776,11 +857,9 @@ EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
 	int r;
 
 	ctx_clear_error(u->ctx);
-	if (!u->scan) {
-		u->scan = eph_scan_new(u->ctx);
-		if (!u->scan)
-			return errno ? -errno : -ENOMEM;
-	}
+	u->policy = p;
+	if (!u->scan && (r = eph_scan_new(u->ctx, &u->scan)) < 0)
+		return r;
 	if (!u->binders.slot_of) {
 		u->binders.slot_of =
 			malloc(EPH_PORT_COUNT * sizeof(*u->binders.slot_of));
@@ -794,10 +873,8 @@ EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
 			u->binders.ctx = ctx_clone(u->ctx);
 		if (!u->binders.ctx)
 			return ctx_error(u->ctx, -ENOMEM, "out of memory");
-		u->binders.scan = eph_scan_new(u->binders.ctx);
-		if (!u->binders.scan)
-			return ctx_error(u->ctx, errno ? -errno : -ENOMEM, "%s",
-					 eph_ctx_errmsg(u->binders.ctx));
+		if (eph_scan_new(u->binders.ctx, &u->binders.scan) < 0)
+			return ctx_error_copy(u->ctx, u->binders.ctx);
 	}
 	r = scan_once(u, p, false);
 	if (r == 1)

@@ -46,7 +46,7 @@ def tcp_free(daddr, dport):
 
 
 def udp_free():
-    return usage()["udp"]["free"]
+    return usage()["udp"]["ipv4"]["free"]
 
 
 def drain_accepts(port):

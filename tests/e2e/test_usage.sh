@@ -59,7 +59,7 @@ expect_eq "two destinations, both full" \
 	'[["127.0.0.1",5000,17,17,0,100],["127.0.0.1",5001,17,17,0,100]]'
 check "every tuple has the documented members" \
 	jq -e 'all(.tuples[]; has("proto") and has("local") and has("remote") and has("remote_port") and has("used") and has("time_wait") and has("capacity") and has("free") and has("percent"))' <<<"$j"
-expect_eq "udp: used and capacity" "$(jq -c '[.udp.used, .udp.capacity, .udp.free]' <<<"$j")" '[19,19,0]'
+expect_eq "udp: used and capacity" "$(jq -c '[.udp.ipv4.used, .udp.ipv4.capacity, .udp.ipv4.free]' <<<"$j")" '[19,19,0]'
 
 run "$EPHPORT" --netns "$ns" usage
 expect_rc "the table succeeds" 0

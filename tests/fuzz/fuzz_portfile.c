@@ -8,14 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct eph_ctx *ctx = eph_ctx_new();
-	struct eph_portset *a = eph_portset_new(), *b = eph_portset_new();
+	struct eph_ctx *ctx = ctx_new();
+	struct eph_portset *a = ps_new(), *b = ps_new();
 	char *buf = NULL;
 	size_t len;
 

@@ -7,19 +7,20 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct eph_ctx *ctx = eph_ctx_new();
+	struct eph_ctx *ctx = ctx_new();
 	uint16_t lo, hi;
 	uint64_t v;
 
 	if (!ctx)
 		return 0;
-	if (eph_range_parse(ctx, (const char *)data, size, &lo, &hi) == 0) {
+	if (policy_range_parse(ctx, (const char *)data, size, &lo, &hi) == 0) {
 		if (lo > hi)
 			abort();
 	} else if (!eph_ctx_errmsg(ctx)[0]) {

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "compat.h"
+#include "../helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int check_service(const struct eph_service_line *l, void *data)
+static int check_service(const struct services_line *l, void *data)
 {
 	(void)data;
 	if (l->name) {
@@ -34,10 +36,9 @@ static int check_entry(const struct eph_registry_entry *e, void *data)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct eph_ctx *ctx = eph_ctx_new();
+	struct eph_ctx *ctx = ctx_new();
 
-	if (eph_services_parse((const char *)data, size, check_service, NULL) <
-	    0)
+	if (services_parse((const char *)data, size, check_service, NULL) < 0)
 		abort();
 	if (ctx &&
 	    eph_registry_parse(ctx, (const char *)data, size, check_entry,

@@ -9,7 +9,8 @@
 
 #include <netinet/in.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,7 +27,7 @@ static int touch(const struct eph_sock *s, void *data)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct eph_scan_ops ops = { NULL, touch };
-	struct eph_ctx *ctx = eph_ctx_new();
+	struct eph_ctx *ctx = ctx_new();
 	unsigned int n = 0;
 	bool intr;
 	int r;
@@ -39,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (copy) {
 		for (size_t i = 0; i < size; i++)
 			copy[i] = data[i];
-		r = eph_sockdiag_parse(ctx, copy, size, IPPROTO_TCP, 0, 0, &ops,
-				       &n, &intr);
+		r = sockdiag_parse(ctx, copy, size, IPPROTO_TCP, 0, 0, &ops, &n,
+				   &intr);
 		if (r < 0 && !eph_ctx_errmsg(ctx)[0])
 			abort();
 		free(copy);

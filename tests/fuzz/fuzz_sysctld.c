@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,7 +24,7 @@ static int inside(const struct state *st, const char *p, size_t n)
 	return p >= st->buf && p + n <= st->buf + st->len;
 }
 
-static int check(const struct eph_sysctld_line *l, void *data)
+static int check(const struct sysctld_line *l, void *data)
 {
 	struct state *st = data;
 
@@ -41,8 +42,8 @@ static int check(const struct eph_sysctld_line *l, void *data)
 	    memchr(l->value, '\n', l->value_len))
 		abort();
 	/* The key matcher must accept any key it is given. */
-	(void)eph_sysctld_key_is(l->key, l->key_len,
-				 "net.ipv4.ip_local_reserved_ports");
+	(void)sysctld_key_is(l->key, l->key_len,
+			     "net.ipv4.ip_local_reserved_ports");
 	return 0;
 }
 
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct state st = { (const char *)data, size, 0 };
 
-	if (eph_sysctld_parse((const char *)data, size, check, &st) < 0)
+	if (sysctld_parse((const char *)data, size, check, &st) < 0)
 		abort();
 	return 0;
 }

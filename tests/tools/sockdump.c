@@ -14,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 #include "internal.h"
 
 static int print_sock(const struct eph_sock *s, void *data)
@@ -44,9 +45,9 @@ int main(int argc, char **argv)
 		{ "record", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct eph_scan_filter f = { 0 };
+	struct sockdiag_filter f = { 0 };
 	struct eph_scan_ops ops = { NULL, print_sock };
-	struct eph_ctx *ctx = eph_ctx_new();
+	struct eph_ctx *ctx = ctx_new();
 	struct eph_scan *scan;
 	const char *netns = NULL, *record = NULL;
 	int c, n, fd = -1;
@@ -57,10 +58,10 @@ int main(int argc, char **argv)
 			netns = optarg;
 			break;
 		case 't':
-			f.protos |= EPH_SCAN_TCP;
+			f.f.protos |= EPH_PROTO_TCP;
 			break;
 		case 'u':
-			f.protos |= EPH_SCAN_UDP;
+			f.f.protos |= EPH_PROTO_UDP;
 			break;
 		case 'r': {
 			unsigned int lo, hi;
@@ -70,13 +71,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bad range\n");
 				return 2;
 			}
-			f.port_range = true;
-			f.port_lo = (uint16_t)lo;
-			f.port_hi = (uint16_t)hi;
+			f.f.port_range = true;
+			f.f.port_lo = (uint16_t)lo;
+			f.f.port_hi = (uint16_t)hi;
 			break;
 		}
 		case 'e':
-			f.explicit_only = true;
+			f.f.explicit_only = true;
 			break;
 		case 'a':
 			f.auto_only = true;
@@ -89,9 +90,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bad port\n");
 				return 2;
 			}
-			if (c == 's' && f.nskip_ports < EPH_SCAN_MAX_PORTS)
+			if (c == 's' && f.nskip_ports < SOCKDIAG_MAX_PORTS)
 				f.skip_ports[f.nskip_ports++] = (uint16_t)port;
-			else if (c == 'A' && f.nalso_ports < EPH_SCAN_MAX_PORTS)
+			else if (c == 'A' && f.nalso_ports < SOCKDIAG_MAX_PORTS)
 				f.also_ports[f.nalso_ports++] = (uint16_t)port;
 			break;
 		}
@@ -106,8 +107,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sockdump: %s\n", eph_ctx_errmsg(ctx));
 		return 1;
 	}
-	scan = eph_scan_new(ctx);
-	if (!scan) {
+	if (eph_scan_new(ctx, &scan) < 0) {
 		fprintf(stderr, "sockdump: %s\n", eph_ctx_errmsg(ctx));
 		return 1;
 	}
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 		}
 		sockdiag_set_tap(scan, fd);
 	}
-	n = eph_scan_run(scan, &f, &ops, NULL);
+	n = sockdiag_run(scan, &f, &ops, NULL);
 	if (n < 0)
 		fprintf(stderr, "sockdump: %s\n", eph_ctx_errmsg(ctx));
 	if (fd >= 0)

@@ -13,7 +13,8 @@
 
 #include <cmocka.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 
 static struct eph_ctx *ctx;
 static struct eph_policy *pol;
@@ -21,8 +22,8 @@ static struct eph_policy *pol;
 static int setup(void **state)
 {
 	(void)state;
-	ctx = eph_ctx_new();
-	pol = eph_policy_new();
+	ctx = ctx_new();
+	pol = policy_new();
 	return ctx && pol ? 0 : -1;
 }
 
@@ -40,7 +41,7 @@ static int read_fixture(const char *name)
 
 	snprintf(root, sizeof(root), "%s/procsys/%s", FIXTURES, name);
 	assert_int_equal(eph_ctx_set_proc_sys_root(ctx, root), 0);
-	return eph_policy_read(ctx, pol);
+	return policy_reread(ctx, &pol);
 }
 
 static bool has_warning(const char *code)
@@ -189,24 +190,26 @@ static void parses_range_syntax_strictly(void **state)
 	uint16_t lo = 1, hi = 1;
 
 	(void)state;
-	assert_int_equal(eph_range_parse(ctx, "32768\t60999\n", 12, &lo, &hi),
-			 0);
+	assert_int_equal(
+		policy_range_parse(ctx, "32768\t60999\n", 12, &lo, &hi), 0);
 	assert_int_equal(lo, 32768);
 	assert_int_equal(hi, 60999);
-	assert_int_equal(eph_range_parse(ctx, "1 1", 3, &lo, &hi), 0);
+	assert_int_equal(policy_range_parse(ctx, "1 1", 3, &lo, &hi), 0);
 	assert_int_equal(lo, 1);
-	assert_int_equal(eph_range_parse(ctx, "1", 1, &lo, &hi), -EINVAL);
-	assert_int_equal(eph_range_parse(ctx, "", 0, &lo, &hi), -EINVAL);
-	assert_int_equal(eph_range_parse(ctx, "1 2 3", 5, &lo, &hi), -EINVAL);
-	assert_int_equal(eph_range_parse(ctx, "1 70000", 7, &lo, &hi), -ERANGE);
-	assert_int_equal(eph_range_parse(ctx, " 1 2", 4, &lo, &hi), -EINVAL);
-	assert_int_equal(eph_range_parse(ctx, "9 2", 3, &lo, &hi), -ERANGE);
+	assert_int_equal(policy_range_parse(ctx, "1", 1, &lo, &hi), -EINVAL);
+	assert_int_equal(policy_range_parse(ctx, "", 0, &lo, &hi), -EINVAL);
+	assert_int_equal(policy_range_parse(ctx, "1 2 3", 5, &lo, &hi),
+			 -EINVAL);
+	assert_int_equal(policy_range_parse(ctx, "1 70000", 7, &lo, &hi),
+			 -ERANGE);
+	assert_int_equal(policy_range_parse(ctx, " 1 2", 4, &lo, &hi), -EINVAL);
+	assert_int_equal(policy_range_parse(ctx, "9 2", 3, &lo, &hi), -ERANGE);
 	assert_int_equal(lo, 1);
 }
 
 static void setters_re_evaluate_warnings(void **state)
 {
-	struct eph_portset *res = eph_portset_new();
+	struct eph_portset *res = ps_new();
 
 	(void)state;
 	assert_int_equal(read_fixture("iana"), 0);

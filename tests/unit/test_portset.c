@@ -10,14 +10,15 @@
 
 #include <cmocka.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 #include "unit.h"
 
 /* Parses S and returns its canonical form in a static buffer. */
 static const char *canon(const char *s)
 {
 	static char buf[256];
-	struct eph_portset *ps = eph_portset_new();
+	struct eph_portset *ps = ps_new();
 
 	assert_non_null(ps);
 	assert_int_equal(eph_portset_parse(ctx, ps, s, strlen(s)), 0);
@@ -73,8 +74,8 @@ static void refuses_malformed_lists_naming_the_item(void **state)
 		{ "80;81", "\"80;81\"", -EINVAL },
 		{ "99999999999999999999", "out of range", -ERANGE },
 	};
-	struct eph_portset *ps = eph_portset_new();
-	struct eph_portset *before = eph_portset_new();
+	struct eph_portset *ps = ps_new();
+	struct eph_portset *before = ps_new();
 
 	(void)state;
 	eph_portset_add(ps, 22, 22);
@@ -96,7 +97,7 @@ static void refuses_malformed_lists_naming_the_item(void **state)
 
 static void counts_and_arithmetic(void **state)
 {
-	struct eph_portset *a = eph_portset_new(), *b = eph_portset_new();
+	struct eph_portset *a = ps_new(), *b = ps_new();
 
 	(void)state;
 	eph_portset_add(a, 100, 199);
@@ -133,7 +134,7 @@ static void counts_and_arithmetic(void **state)
 
 static void format_truncates_like_snprintf(void **state)
 {
-	struct eph_portset *ps = eph_portset_new();
+	struct eph_portset *ps = ps_new();
 	char buf[8];
 
 	(void)state;
@@ -149,7 +150,7 @@ static void format_truncates_like_snprintf(void **state)
 /* The longest list the kernel can print: every other port. */
 static void worst_case_list_round_trips(void **state)
 {
-	struct eph_portset *a = eph_portset_new(), *b = eph_portset_new();
+	struct eph_portset *a = ps_new(), *b = ps_new();
 	size_t len;
 	char *buf;
 
@@ -171,7 +172,7 @@ static void worst_case_list_round_trips(void **state)
 /* Random sets survive format then parse unchanged (fixed seeds). */
 static void random_sets_round_trip(void **state)
 {
-	struct eph_portset *a = eph_portset_new(), *b = eph_portset_new();
+	struct eph_portset *a = ps_new(), *b = ps_new();
 	char *buf = malloc(400 * 1024);
 
 	(void)state;

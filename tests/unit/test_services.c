@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "compat.h"
 
 struct got {
 	char names[8][32];
@@ -17,7 +18,7 @@ struct got {
 	size_t n;
 };
 
-static int keep(const struct eph_service_line *l, void *data)
+static int keep(const struct services_line *l, void *data)
 {
 	struct got *g = data;
 
@@ -49,16 +50,15 @@ static void test_dialects(void **state)
 	struct got g = { 0 };
 
 	(void)state;
-	assert_int_equal(eph_services_parse(text, sizeof(text) - 1, keep, &g),
-			 0);
+	assert_int_equal(services_parse(text, sizeof(text) - 1, keep, &g), 0);
 	assert_int_equal(g.n, 8);
 	assert_string_equal(g.names[0], "http");
 	assert_int_equal(g.lo[0], 80);
-	assert_int_equal(g.protos[0], EPH_SCAN_TCP);
+	assert_int_equal(g.protos[0], EPH_PROTO_TCP);
 	assert_int_equal(g.lo[1], 6000);
 	assert_int_equal(g.hi[1], 6063);
-	assert_int_equal(g.protos[1], EPH_SCAN_TCP | EPH_SCAN_UDP);
-	assert_int_equal(g.protos[2], EPH_SCAN_TCP | EPH_SCAN_UDP);
+	assert_int_equal(g.protos[1], EPH_PROTO_TCP | EPH_PROTO_UDP);
+	assert_int_equal(g.protos[2], EPH_PROTO_TCP | EPH_PROTO_UDP);
 	assert_true(g.freq[3] > 0.0012 && g.freq[3] < 0.0013);
 	assert_non_null(g.errors[4]);
 	assert_int_equal(g.lines[4], 6);
@@ -72,17 +72,16 @@ static void test_table(void **state)
 {
 	char path[512];
 	struct eph_services *db;
-	struct eph_portset *common = eph_portset_new();
+	struct eph_portset *common = ps_new();
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/services/small", FIXTURES);
-	db = eph_services_read(ctx, path);
-	assert_non_null(db);
+	assert_int_equal(eph_services_read(ctx, path, &db), 0);
 	assert_non_null(common);
-	assert_true(eph_services_registered(db, 80, EPH_SCAN_TCP));
-	assert_false(eph_services_registered(db, 80, EPH_SCAN_UDP));
-	assert_true(eph_services_registered(db, 6010, EPH_SCAN_UDP));
-	assert_false(eph_services_registered(db, 6064, EPH_SCAN_TCP));
+	assert_true(eph_services_registered(db, 80, EPH_PROTO_TCP));
+	assert_false(eph_services_registered(db, 80, EPH_PROTO_UDP));
+	assert_true(eph_services_registered(db, 6010, EPH_PROTO_UDP));
+	assert_false(eph_services_registered(db, 6064, EPH_PROTO_TCP));
 	assert_string_equal(eph_services_name(db, 6010), "x11");
 	assert_null(eph_services_name(db, 81));
 	assert_int_equal(eph_services_bad_lines(db), 1);
@@ -92,7 +91,8 @@ static void test_table(void **state)
 	assert_false(eph_portset_has(common, 22));
 	eph_portset_free(common);
 	eph_services_free(db);
-	assert_null(eph_services_read(ctx, "/nonexistent/services"));
+	assert_int_equal(eph_services_read(ctx, "/nonexistent/services", &db),
+			 -ENOENT);
 	assert_non_null(strstr(eph_ctx_errmsg(ctx), "/nonexistent/services"));
 }
 

@@ -20,7 +20,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 #include "unit.h"
 
 struct rec {
@@ -90,8 +91,8 @@ static int feed(struct rec *r, struct tally *t)
 	int res = 0;
 
 	for (size_t i = 0; i < r->n; i++) {
-		res = eph_sockdiag_parse(ctx, r->buf[i], r->len[i], IPPROTO_TCP,
-					 0, 0, &count_ops, t, NULL);
+		res = sockdiag_parse(ctx, r->buf[i], r->len[i], IPPROTO_TCP, 0,
+				     0, &count_ops, t, NULL);
 		if (res != 0)
 			break;
 	}
@@ -150,8 +151,8 @@ static void every_truncation_is_refused_or_clean(void **state)
 
 			assert_non_null(copy);
 			memcpy(copy, r.buf[i], cut);
-			res = eph_sockdiag_parse(ctx, copy, cut, IPPROTO_TCP, 0,
-						 0, &count_ops, &t, NULL);
+			res = sockdiag_parse(ctx, copy, cut, IPPROTO_TCP, 0, 0,
+					     &count_ops, &t, NULL);
 			if (res < 0)
 				assert_true(eph_ctx_errmsg(ctx)[0] != '\0');
 			free(copy);
@@ -176,22 +177,22 @@ static void hostile_replies_are_refused(void **state)
 
 	/* A length that runs past the chunk. */
 	nlh->nlmsg_len = (uint32_t)r.len[0] + 64;
-	res = eph_sockdiag_parse(ctx, b, r.len[0], IPPROTO_TCP, 0, 0,
-				 &count_ops, &t, NULL);
+	res = sockdiag_parse(ctx, b, r.len[0], IPPROTO_TCP, 0, 0, &count_ops,
+			     &t, NULL);
 	assert_int_equal(res, -EPROTO);
 	assert_non_null(strstr(eph_ctx_errmsg(ctx), "truncated"));
 
 	/* Regression: a length of 2 GiB or more passed libmnl's signed
 	 * check and was read past the chunk (found by fuzz_sockdiag). */
 	nlh->nlmsg_len = 0xfffffff0u;
-	res = eph_sockdiag_parse(ctx, b, r.len[0], IPPROTO_TCP, 0, 0,
-				 &count_ops, &t, NULL);
+	res = sockdiag_parse(ctx, b, r.len[0], IPPROTO_TCP, 0, 0, &count_ops,
+			     &t, NULL);
 	assert_int_equal(res, -EPROTO);
 
 	/* A message too short to hold an inet_diag_msg. */
 	nlh->nlmsg_len = NLMSG_HDRLEN + 8;
-	res = eph_sockdiag_parse(ctx, b, NLMSG_HDRLEN + 8, IPPROTO_TCP, 0, 0,
-				 &count_ops, &t, NULL);
+	res = sockdiag_parse(ctx, b, NLMSG_HDRLEN + 8, IPPROTO_TCP, 0, 0,
+			     &count_ops, &t, NULL);
 	assert_int_equal(res, -EPROTO);
 	assert_non_null(strstr(eph_ctx_errmsg(ctx), "too short"));
 	rec_free(&r);
@@ -204,30 +205,30 @@ static void hostile_replies_are_refused(void **state)
 			      NLMSG_ALIGN(sizeof(struct inet_diag_msg)));
 	assert_true(nlh->nlmsg_len > (size_t)((unsigned char *)a - b) + 4);
 	a->nla_len = (uint16_t)(nlh->nlmsg_len + 100);
-	res = eph_sockdiag_parse(ctx, b, nlh->nlmsg_len, IPPROTO_TCP, 0, 0,
-				 &count_ops, &t, NULL);
+	res = sockdiag_parse(ctx, b, nlh->nlmsg_len, IPPROTO_TCP, 0, 0,
+			     &count_ops, &t, NULL);
 	assert_int_equal(res, -EPROTO);
 	rec_free(&r);
 
 	/* A wrong sequence number: not our reply. */
 	rec_load(&r, "tcp-mixed.rec");
 	nlh = (struct nlmsghdr *)r.buf[0];
-	res = eph_sockdiag_parse(ctx, r.buf[0], r.len[0], IPPROTO_TCP,
-				 nlh->nlmsg_seq + 1, 0, &count_ops, &t, NULL);
+	res = sockdiag_parse(ctx, r.buf[0], r.len[0], IPPROTO_TCP,
+			     nlh->nlmsg_seq + 1, 0, &count_ops, &t, NULL);
 	assert_int_equal(res, -EPROTO);
 	assert_non_null(strstr(eph_ctx_errmsg(ctx), "does not match"));
 
 	/* An unknown message type. */
 	nlh->nlmsg_type = 0x77;
-	res = eph_sockdiag_parse(ctx, r.buf[0], nlh->nlmsg_len, IPPROTO_TCP, 0,
-				 0, &count_ops, &t, NULL);
+	res = sockdiag_parse(ctx, r.buf[0], nlh->nlmsg_len, IPPROTO_TCP, 0, 0,
+			     &count_ops, &t, NULL);
 	assert_int_equal(res, -EPROTO);
 
 	/* An unknown address family. */
 	nlh->nlmsg_type = TCPDIAG_GETSOCK;
 	((struct inet_diag_msg *)NLMSG_DATA(nlh))->idiag_family = AF_UNIX;
-	res = eph_sockdiag_parse(ctx, r.buf[0], nlh->nlmsg_len, IPPROTO_TCP, 0,
-				 0, &count_ops, &t, NULL);
+	res = sockdiag_parse(ctx, r.buf[0], nlh->nlmsg_len, IPPROTO_TCP, 0, 0,
+			     &count_ops, &t, NULL);
 	assert_int_equal(res, -EPROTO);
 	rec_free(&r);
 }
@@ -248,26 +249,24 @@ static void kernel_errors_and_interrupted_dumps_are_reported(void **state)
 	err.h.nlmsg_len = sizeof(err);
 	err.h.nlmsg_type = NLMSG_ERROR;
 	err.e.error = -EPERM;
-	assert_int_equal(eph_sockdiag_parse(ctx, &err, sizeof(err), IPPROTO_TCP,
-					    0, 0, NULL, NULL, NULL),
+	assert_int_equal(sockdiag_parse(ctx, &err, sizeof(err), IPPROTO_TCP, 0,
+					0, NULL, NULL, NULL),
 			 -EPERM);
 	assert_non_null(strstr(eph_ctx_errmsg(ctx), "refused"));
 
 	done.h.nlmsg_len = sizeof(done);
 	done.h.nlmsg_type = NLMSG_DONE;
 	done.h.nlmsg_flags = NLM_F_DUMP_INTR;
-	assert_int_equal(eph_sockdiag_parse(ctx, &done, sizeof(done),
-					    IPPROTO_TCP, 0, 0, NULL, NULL,
-					    &intr),
+	assert_int_equal(sockdiag_parse(ctx, &done, sizeof(done), IPPROTO_TCP,
+					0, 0, NULL, NULL, &intr),
 			 1);
 	assert_true(intr);
 	done.v = -ENOMEM;
-	assert_int_equal(eph_sockdiag_parse(ctx, &done, sizeof(done),
-					    IPPROTO_TCP, 0, 0, NULL, NULL,
-					    NULL),
+	assert_int_equal(sockdiag_parse(ctx, &done, sizeof(done), IPPROTO_TCP,
+					0, 0, NULL, NULL, NULL),
 			 -ENOMEM);
-	assert_int_equal(eph_sockdiag_parse(ctx, &done, 0, IPPROTO_TCP, 0, 0,
-					    NULL, NULL, NULL),
+	assert_int_equal(sockdiag_parse(ctx, &done, 0, IPPROTO_TCP, 0, 0, NULL,
+					NULL, NULL),
 			 -EPROTO);
 }
 

@@ -17,7 +17,7 @@ struct seen {
 	size_t n;
 };
 
-static int record(const struct eph_sysctld_line *l, void *data)
+static int record(const struct sysctld_line *l, void *data)
 {
 	struct seen *s = data;
 
@@ -50,8 +50,7 @@ static void test_parse_lines(void **state)
 	struct seen s = { 0 };
 
 	(void)state;
-	assert_int_equal(eph_sysctld_parse(text, sizeof(text) - 1, record, &s),
-			 0);
+	assert_int_equal(sysctld_parse(text, sizeof(text) - 1, record, &s), 0);
 	assert_int_equal(s.n, 7);
 	assert_string_equal(s.keys[0], "net.ipv4.a");
 	assert_string_equal(s.values[0], "1 2");
@@ -73,18 +72,14 @@ static void test_key_spellings(void **state)
 	static const char *name = "net.ipv4.ip_local_port_range";
 
 	(void)state;
-	assert_true(
-		eph_sysctld_key_is("net.ipv4.ip_local_port_range", 28, name));
-	assert_true(
-		eph_sysctld_key_is("net/ipv4/ip_local_port_range", 28, name));
-	assert_false(
-		eph_sysctld_key_is("net.ipv4.ip_local_port_rang", 27, name));
+	assert_true(sysctld_key_is("net.ipv4.ip_local_port_range", 28, name));
+	assert_true(sysctld_key_is("net/ipv4/ip_local_port_range", 28, name));
+	assert_false(sysctld_key_is("net.ipv4.ip_local_port_rang", 27, name));
 	/* With '/' first, a '.' is part of a name, not a separator. */
-	assert_false(
-		eph_sysctld_key_is("net/ipv4.ip_local_port_range", 28, name));
+	assert_false(sysctld_key_is("net/ipv4.ip_local_port_range", 28, name));
 	/* The length bounds the key: no reading past it. */
-	assert_false(eph_sysctld_key_is("net.ipv4.ip_local_port_rangeX", 28,
-					"net.ipv4.ip_local_port_rangeX"));
+	assert_false(sysctld_key_is("net.ipv4.ip_local_port_rangeX", 28,
+				    "net.ipv4.ip_local_port_rangeX"));
 }
 
 static void test_boot_order(void **state)
@@ -99,8 +94,9 @@ static void test_boot_order(void **state)
 
 	(void)state;
 	snprintf(root, sizeof(root), "%s/sysctld/order", FIXTURES);
-	sd = eph_sysctld_read(ctx, root, keys, 2);
-	assert_non_null(sd);
+	assert_int_equal(eph_ctx_set_root(ctx, root), 0);
+	assert_int_equal(eph_sysctld_read(ctx, keys, 2, &sd), 0);
+	assert_int_equal(eph_ctx_set_root(ctx, NULL), 0);
 	/* 50-vendor (/usr/lib masks /lib), 60-masked (/etc masks /usr/lib),
 	 * 70-gone is a link to /dev/null, 80-run, then /etc/sysctl.conf. */
 	assert_int_equal(eph_sysctld_count(sd), 5);
@@ -128,11 +124,12 @@ static void test_boot_order(void **state)
 static void test_missing_root_is_empty(void **state)
 {
 	static const char *const keys[] = { "net.ipv4.ip_local_port_range" };
-	struct eph_sysctld *sd =
-		eph_sysctld_read(ctx, "/nonexistent-ephport-root", keys, 1);
+	struct eph_sysctld *sd = NULL;
 
 	(void)state;
-	assert_non_null(sd);
+	assert_int_equal(eph_ctx_set_root(ctx, "/nonexistent-ephport-root"), 0);
+	assert_int_equal(eph_sysctld_read(ctx, keys, 1, &sd), 0);
+	assert_int_equal(eph_ctx_set_root(ctx, NULL), 0);
 	assert_int_equal(eph_sysctld_count(sd), 0);
 	assert_null(eph_sysctld_winner(sd, keys[0], true));
 	eph_sysctld_free(sd);

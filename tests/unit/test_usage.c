@@ -18,9 +18,8 @@ static int setup_usage(void **state)
 {
 	if (setup(state) < 0)
 		return -1;
-	pol = eph_policy_new();
-	u = eph_usage_new(ctx);
-	if (!pol || !u)
+	pol = policy_new();
+	if (!pol || eph_usage_new(ctx, &u) < 0)
 		return -1;
 	/* 20 ports, bounds of different parity, timestamps on. */
 	eph_policy_set_range(pol, 40000, 40019);
@@ -75,7 +74,7 @@ static struct eph_sock tw(const char *local, uint16_t lport, const char *remote,
 
 static void feed(const struct eph_sock *s, size_t n)
 {
-	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	assert_int_equal(eph_usage_begin(u, pol), 0);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(eph_usage_add(u, &s[i]), 0);
 	assert_int_equal(eph_usage_end(u), 0);
@@ -148,7 +147,7 @@ static void test_explicit_binders_block_every_destination(void **state)
 
 static void test_reserved_ports_are_not_counted_twice(void **state)
 {
-	struct eph_portset *res = eph_portset_new();
+	struct eph_portset *res = ps_new();
 	struct eph_sock s[] = {
 		sk("10.0.0.1", 40005, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
 		sk("0.0.0.0", 40006, "0.0.0.0", 0, EPH_TCP_LISTEN),
@@ -210,41 +209,43 @@ static void test_time_wait_reuse_follows_the_knobs(void **state)
 	eph_policy_set_knob(pol, EPH_KNOB_TCP_TW_REUSE, 2);
 }
 
-static void test_bounds_of_one_parity_lose_the_low_port(void **state)
+static void test_bounds_of_one_parity_may_miss_an_edge_port(void **state)
 {
 	struct eph_sock low = sk("10.0.0.1", 40000, "10.0.0.2", 1, 1);
+	struct eph_sock high = sk("10.0.0.1", 40020, "10.0.0.2", 1, 1);
 	struct eph_sock other = sk("10.0.0.1", 40001, "10.0.0.2", 2, 1);
 
 	(void)state;
 	eph_policy_set_range(pol, 40000, 40020); /* 21 ports */
-	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	assert_int_equal(eph_usage_begin(u, pol), 0);
 	assert_int_equal(eph_usage_add(u, &low), 0);
+	assert_int_equal(eph_usage_add(u, &high), 0);
 	assert_int_equal(eph_usage_add(u, &other), 0);
 	assert_int_equal(eph_usage_end(u), 0);
 	assert_true(eph_usage_summary(u)->same_parity);
-	assert_int_equal(eph_usage_summary(u)->capacity, 20);
-	/* Holding the low port already, it loses nothing more. */
-	assert_int_equal(find(1)->free, 20);
-	assert_int_equal(find(1)->unreachable, 0);
-	assert_int_equal(find(2)->free, 19);
-	assert_int_equal(find(2)->unreachable, 1);
+	/* Each connect() draws a new start: every port can be had. */
+	assert_int_equal(eph_usage_summary(u)->capacity, 21);
+	/* Holding both edge ports, no scan can miss a free one. */
+	assert_int_equal(find(1)->free, 19);
+	assert_int_equal(find(1)->free_min, 19);
+	/* With an edge port free, the last connect() may miss it. */
+	assert_int_equal(find(2)->free, 20);
+	assert_int_equal(find(2)->free_min, 19);
 	eph_policy_set_range(pol, 40000, 40019);
+	feed(NULL, 0);
+	assert_false(eph_usage_summary(u)->same_parity);
 }
 
-static void test_a_late_blocker_asks_for_a_refeed(void **state)
+static void test_a_late_blocker_counts_whatever_the_order(void **state)
 {
-	/* A listener on 127.0.0.2:40003 found after a connection from
-	 * 127.0.0.1:40003 was counted: the port blocks everyone. */
+	/* A listener on 127.0.0.2:40003 fed after a connection from
+	 * 127.0.0.1:40003: the port blocks everyone all the same. */
 	struct eph_sock c = sk("127.0.0.1", 40003, "127.0.0.1", 80, 1);
 	struct eph_sock l = sk("127.0.0.2", 40003, "0.0.0.0", 0, 0);
 
 	(void)state;
 	l.state = EPH_TCP_LISTEN;
-	assert_int_equal(eph_usage_begin(u, pol, false), 0);
-	assert_int_equal(eph_usage_add(u, &c), 0);
-	assert_int_equal(eph_usage_add(u, &l), 0);
-	assert_int_equal(eph_usage_end(u), 1);
-	assert_int_equal(eph_usage_begin(u, pol, true), 0);
+	assert_int_equal(eph_usage_begin(u, pol), 0);
 	assert_int_equal(eph_usage_add(u, &c), 0);
 	assert_int_equal(eph_usage_add(u, &l), 0);
 	assert_int_equal(eph_usage_end(u), 0);
@@ -252,7 +253,6 @@ static void test_a_late_blocker_asks_for_a_refeed(void **state)
 	assert_int_equal(eph_usage_summary(u)->tcp_on_blocked, 1);
 	assert_int_equal(eph_usage_count(u), 0);
 	assert_int_equal(eph_usage_blocker_count(u), 1);
-	assert_int_equal(eph_usage_summary(u)->refeeds, 1);
 }
 
 static void test_every_udp_socket_takes_its_own_port(void **state)
@@ -264,22 +264,82 @@ static void test_every_udp_socket_takes_its_own_port(void **state)
 
 	(void)state;
 	a.proto = b.proto = c.proto = far.proto = IPPROTO_UDP;
-	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	assert_int_equal(eph_usage_begin(u, pol), 0);
 	assert_int_equal(eph_usage_add(u, &a), 0);
 	assert_int_equal(eph_usage_add(u, &b), 0);
 	assert_int_equal(eph_usage_add(u, &c), 0);
 	assert_int_equal(eph_usage_add(u, &far), 0);
 	assert_int_equal(eph_usage_end(u), 0);
-	assert_int_equal(eph_usage_summary(u)->udp_used, 3);
-	assert_int_equal(eph_usage_summary(u)->udp_capacity, 20);
-	assert_int_equal(eph_usage_summary(u)->udp_free, 17);
+	assert_int_equal(eph_usage_summary(u)->udp4.used, 3);
+	assert_int_equal(eph_usage_summary(u)->udp4.capacity, 20);
+	assert_int_equal(eph_usage_summary(u)->udp4.free, 17);
+	assert_int_equal(eph_usage_summary(u)->udp6.free, 17);
 	assert_int_equal(eph_usage_count(u), 0); /* no TCP destinations */
+}
+
+static struct eph_sock udp6(const char *local, uint16_t port, bool v6only)
+{
+	struct eph_sock s = sk("0.0.0.0", port, "0.0.0.0", 0, 7);
+
+	s.proto = IPPROTO_UDP;
+	s.family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, local, s.local), 1);
+	memset(s.remote, 0, 16);
+	if (v6only)
+		s.flags |= EPH_SOCK_V6ONLY;
+	return s;
+}
+
+static void test_udp_ports_are_counted_per_family(void **state)
+{
+	/* IPv4 on 40000; IPv6-only on ::1 (40001) and on [::] with
+	 * V6ONLY (40002); dual stack on [::] (40003); two IPv4 sockets
+	 * sharing 40004 (SO_REUSEADDR); v4-mapped IPv6 on 40005. */
+	struct eph_sock v4 = sk("127.0.0.1", 40000, "0.0.0.0", 0, 7);
+	struct eph_sock lo6 = udp6("::1", 40001, true);
+	struct eph_sock any6 = udp6("::", 40002, true);
+	struct eph_sock dual = udp6("::", 40003, false);
+	struct eph_sock r1 = sk("0.0.0.0", 40004, "0.0.0.0", 0, 7);
+	struct eph_sock r2 = sk("0.0.0.0", 40004, "0.0.0.0", 0, 7);
+	struct eph_sock mapped = udp6("::ffff:127.0.0.1", 40005, false);
+	const struct eph_usage_summary *sum;
+
+	(void)state;
+	v4.proto = r1.proto = r2.proto = IPPROTO_UDP;
+	assert_int_equal(eph_usage_begin(u, pol), 0);
+	assert_int_equal(eph_usage_add(u, &v4), 0);
+	assert_int_equal(eph_usage_add(u, &lo6), 0);
+	assert_int_equal(eph_usage_add(u, &any6), 0);
+	assert_int_equal(eph_usage_add(u, &dual), 0);
+	assert_int_equal(eph_usage_add(u, &r1), 0);
+	assert_int_equal(eph_usage_add(u, &r2), 0);
+	assert_int_equal(eph_usage_add(u, &mapped), 0);
+	assert_int_equal(eph_usage_end(u), 0);
+	sum = eph_usage_summary(u);
+	assert_int_equal(sum->udp_sockets, 7);
+	/* IPv4 autobind: 40000, 40003, 40004, 40005. */
+	assert_int_equal(sum->udp4.sockets, 5);
+	assert_int_equal(sum->udp4.used, 4);
+	assert_int_equal(sum->udp4.free, 16);
+	/* A dual-stack IPv6 autobind overlaps every socket. */
+	assert_int_equal(sum->udp6.sockets, 7);
+	assert_int_equal(sum->udp6.used, 6);
+	assert_int_equal(sum->udp6.free, 14);
+
+	/* With bindv6only, a new IPv6 socket is IPv6-only: it overlaps
+	 * the IPv6 sockets not on v4-mapped addresses. */
+	eph_policy_set_knob(pol, EPH_KNOB_BINDV6ONLY, 1);
+	assert_int_equal(eph_usage_end(u), 0);
+	sum = eph_usage_summary(u);
+	assert_int_equal(sum->udp6.used, 3);
+	assert_int_equal(sum->udp4.used, 4);
+	eph_policy_set_knob(pol, EPH_KNOB_BINDV6ONLY, 0);
 }
 
 static void test_many_destinations_grow_the_table(void **state)
 {
 	(void)state;
-	assert_int_equal(eph_usage_begin(u, pol, false), 0);
+	assert_int_equal(eph_usage_begin(u, pol), 0);
 	for (uint32_t i = 0; i < 5000; i++) {
 		struct eph_sock s = sk("10.0.0.1", (uint16_t)(40000 + i % 20),
 				       "10.1.0.0", (uint16_t)(1 + i / 20), 1);
@@ -303,9 +363,11 @@ int main(void)
 		cmocka_unit_test(test_explicit_binders_block_every_destination),
 		cmocka_unit_test(test_reserved_ports_are_not_counted_twice),
 		cmocka_unit_test(test_time_wait_reuse_follows_the_knobs),
-		cmocka_unit_test(test_bounds_of_one_parity_lose_the_low_port),
-		cmocka_unit_test(test_a_late_blocker_asks_for_a_refeed),
+		cmocka_unit_test(
+			test_bounds_of_one_parity_may_miss_an_edge_port),
+		cmocka_unit_test(test_a_late_blocker_counts_whatever_the_order),
 		cmocka_unit_test(test_every_udp_socket_takes_its_own_port),
+		cmocka_unit_test(test_udp_ports_are_counted_per_family),
 		cmocka_unit_test(test_many_destinations_grow_the_table),
 	};
 

@@ -10,14 +10,15 @@
 
 #include <cmocka.h>
 
-#include "ephport/ephport.h"
+#include "internal.h"
+#include "../helpers.h"
 
 static struct eph_ctx *ctx;
 
 static int setup(void **state)
 {
 	(void)state;
-	ctx = eph_ctx_new();
+	ctx = ctx_new();
 	return ctx ? 0 : -1;
 }
 

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* Usage: ephemeral ports used and left, per destination. */
+#ifndef EPHPORT_USAGE_H
+#define EPHPORT_USAGE_H
+
+#include "common.h"
+#include "scan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * One destination: what connect() without a prior bind draws its source
+ * port from. The kernel's budget is per (local address, remote address,
+ * remote port): a port is free toward it unless it is reserved, held by
+ * an explicit binder (which blocks it for every destination), or already
+ * used by a socket with this same 4-tuple (a TIME_WAIT only while
+ * connect() may not reuse it).
+ */
+struct eph_usage_tuple {
+	uint8_t proto;	/* IPPROTO_TCP */
+	uint8_t family; /* AF_INET (v4-mapped addresses) or AF_INET6 */
+	uint16_t remote_port;
+	uint8_t local[16], remote[16]; /* as in struct eph_sock */
+	uint32_t established;	       /* sockets in each state that hold */
+	uint32_t time_wait;	       /* a port of this budget */
+	uint32_t other;		       /* SYN_SENT, FIN_WAIT*, CLOSE_WAIT... */
+	uint32_t tw_reusable;	       /* TIME_WAIT connect() may take now */
+	uint32_t used;		       /* established + time_wait + other */
+	uint32_t capacity;	       /* ports this destination may get */
+	uint32_t free;		       /* ports connect() most likely finds */
+	uint32_t free_min; /* the fewest it can find: with range bounds of
+			      one parity each connect() misses one port, so
+			      the last free port may be missed (free - 1);
+			      else free */
+};
+
+/* The share of T's capacity that is gone, 0 to 100. */
+double eph_usage_tuple_percent(const struct eph_usage_tuple *t);
+
+/* A port of the range blocked for every destination, and who holds it. */
+struct eph_usage_blocker {
+	uint16_t port;
+	uint8_t state;	/* state of the socket that stands for the port */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t local[16];
+	uint32_t sockets; /* sockets seen on the port */
+	uint32_t inode;	  /* of the standing socket, 0 if none */
+	uint32_t uid;
+	uint64_t cookie;
+	uint64_t cgroup_id; /* of the standing socket, 0 if unknown */
+};
+
+/*
+ * UDP, for one kind of socket: autobind (bind(0), or connect() and
+ * sendto() on an unbound socket) is not destination aware, so every
+ * socket needs a port that no socket overlapping its address holds.
+ * For IPv4 (0.0.0.0), those are the IPv4 sockets and the IPv6 sockets
+ * without IPV6_V6ONLY; for IPv6 ([::]), every UDP socket, or with
+ * net.ipv6.bindv6only = 1 the IPv6 sockets not bound to a v4-mapped
+ * address. Sockets sharing a port (SO_REUSEADDR, SO_REUSEPORT) take one.
+ */
+struct eph_usage_udp {
+	uint32_t sockets;  /* sockets that overlap, with a port in the range */
+	uint32_t used;	   /* distinct ports of them, not reserved */
+	uint32_t capacity; /* range minus reserved */
+	uint32_t free;
+};
+
+/* The namespace as a whole. */
+struct eph_usage_summary {
+	uint16_t range_low, range_high;
+	uint32_t range_size;
+	uint32_t reserved; /* reserved ports inside the range */
+	uint32_t blocked;  /* ports of the range, not reserved, blocked for
+			      every destination by explicit binders */
+	bool same_parity;  /* range bounds of one parity: each connect()
+			      misses one port (see free_min) */
+	uint32_t capacity; /* per TCP destination: range - reserved -
+			      blocked */
+	uint32_t tuples;
+	uint32_t tcp_sockets; /* TCP sockets with a port in the range */
+	uint32_t tcp_by_state[EPH_TCP_MAX_STATES];
+	uint32_t tcp_on_blocked;  /* of them, on blocked ports */
+	uint32_t tcp_on_reserved; /* of them, on reserved ports */
+	uint32_t tcp_ports;	  /* distinct ports they hold */
+	uint32_t udp_sockets;	  /* UDP sockets with a port in the range */
+	struct eph_usage_udp udp4, udp6;
+};
+
+struct eph_usage;
+
+/*
+ * Makes a usage accumulator bound to CTX. It keeps its buffers between
+ * scans, so a daemon can repeat eph_usage_scan() without allocating once
+ * the table has grown to the number of destinations. Returns 0 or -ENOMEM.
+ */
+int eph_usage_new(struct eph_ctx *ctx, struct eph_usage **ret);
+void eph_usage_free(struct eph_usage *u);
+
+/*
+ * Scans the namespace's TCP and UDP sockets with ports in P's range and
+ * computes every destination's budget under P's rules. Memory grows with
+ * destinations, not sockets. Three dumps, each filtered in the kernel to
+ * the range: the listeners; then side by side (the second in a thread of
+ * its own, with its own netlink socket) the sockets bound to a port they
+ * named, and the rest; then the UDP sockets. P must stay valid while the
+ * results are read. Returns the number of destinations, or a negative
+ * errno (see eph_scan_run()).
+ */
+int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p);
+
+/*
+ * The same computation fed by hand (tests, a tracer replaying history):
+ * begin with a policy, add sockets in any order, end. Sockets flagged
+ * EPH_SOCK_PORT_LOCKED, listening, bound but idle, or being accepted
+ * block their port for every destination, wherever they come in the
+ * order. P must stay valid while the results are read. Each returns 0 or
+ * -ENOMEM.
+ */
+int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p);
+int eph_usage_add(struct eph_usage *u, const struct eph_sock *s);
+int eph_usage_end(struct eph_usage *u);
+
+/* The summary of the last scan or end. */
+const struct eph_usage_summary *eph_usage_summary(const struct eph_usage *u);
+
+/* Destinations, fullest first. Returns NULL past the end. */
+size_t eph_usage_count(const struct eph_usage *u);
+const struct eph_usage_tuple *eph_usage_get(const struct eph_usage *u,
+					    size_t i);
+
+/* Blocked ports, by port. Returns NULL past the end. */
+size_t eph_usage_blocker_count(const struct eph_usage *u);
+const struct eph_usage_blocker *eph_usage_blocker(const struct eph_usage *u,
+						  size_t i);
+/* The blocked ports as a set. */
+const struct eph_portset *eph_usage_blocked(const struct eph_usage *u);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
