@@ -1,20 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The ephport command: shared state of one run and the subcommands. */
+/*
+ * The ephport command: what every subcommand shares. A subcommand parses
+ * its options with cli_parse(), calls the library, and renders the result
+ * as text or JSON; every failure is reported once, through cli_fail(),
+ * cli_usage_error() or cli_error(), which also speak JSON under --json.
+ */
 #ifndef EPHPORT_CLI_H
 #define EPHPORT_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "ephport/ephport.h"
 
-/* Exit codes, documented in ephport(8). */
+/* Exit codes, the same for every command (ephport(8), EXIT STATUS). */
 enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,	/* a runtime failure, or a finding (per command) */
-	EXIT_USAGE = 2, /* bad command line; nothing was done */
+	EXIT_OK = 0,	/* yes, done, nothing at risk */
+	EXIT_NO = 1,	/* the answer is no: busy, at risk, refused */
+	EXIT_ERROR = 2, /* ephport could not answer: usage, namespace, I/O */
 };
+
+/* cli_parse() printed --help: the command is done, with EXIT_OK. */
+#define CLI_DONE (-1)
+
+struct json;
 
 struct cli {
 	struct eph_ctx *ctx;
@@ -23,51 +32,62 @@ struct cli {
 	const char *cmd; /* the subcommand's name, for messages */
 };
 
-/*
- * Options every subcommand accepts besides its own. A subcommand's getopt
- * string starts with "+:hjn:" and its option table ends with these.
- */
-#define CLI_COMMON_SHORT ":hjn:"
-#define CLI_COMMON_LONG                                                        \
-	{ "help", no_argument, NULL, 'h' },                                    \
-		{ "json", no_argument, NULL, 'j' },                            \
-		{ "netns", required_argument, NULL, 'n' },                     \
-	{                                                                      \
-		NULL, 0, NULL, 0                                               \
-	}
+/* One option of a subcommand. */
+struct cli_opt {
+	const char *name; /* the long name, without "--" */
+	char letter;	  /* the short one, or 0 */
+	bool arg;	  /* takes a value */
+	int id;		  /* handed to the handler */
+};
 
 /*
- * Handles one option of the common set, or a getopt error. Returns -1 when
- * the option is not a common one, EXIT_OK to go on, EXIT_USAGE after
- * reporting a usage error; *DONE is set when --help was printed.
+ * Parses a subcommand's words. OPTS ends with a zeroed entry; --help,
+ * --json and --netns are added to it. ON_OPT gets every other option with
+ * its value and returns EXIT_OK, or EXIT_ERROR after reporting why. With
+ * PERMUTE, options may follow the positional words. *RET_FIRST is set to
+ * the first positional word. Returns EXIT_OK, CLI_DONE (help printed) or
+ * EXIT_ERROR (reported).
  */
-int cli_common_option(struct cli *cli, int c, const char *help, bool *done);
+int cli_parse(struct cli *cli, int argc, char **argv,
+	      const struct cli_opt *opts, bool permute, const char *help,
+	      int (*on_opt)(struct cli *cli, int id, const char *arg,
+			    void *data),
+	      void *data, int *ret_first);
 
-/* The word getopt stopped at, for messages about it. */
-const char *cli_argv_current(void);
+/* Flags an option given twice; returns EXIT_OK or EXIT_ERROR. */
+int cli_once(struct cli *cli, bool *seen, const char *name);
 
-/* Reports a usage error for the current command and returns EXIT_USAGE. */
+/*
+ * Quotes S for a message: cut to 60 characters (with "..."), control
+ * characters escaped. BUF needs 96 bytes. Returns BUF.
+ */
+const char *cli_quote(const char *s, char *buf, size_t size);
+
+/* Reports a usage error and returns EXIT_ERROR. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Applies --netns to the context. Returns EXIT_OK, or EXIT_FAIL after
- * reporting why.
+ * Reports the library's last failure, prefixed by WHAT (may be NULL), and
+ * returns EXIT_ERROR.
  */
-int cli_apply_netns(struct cli *cli);
-
-/* Reports a library failure with its detail and returns EXIT_FAIL. */
 int cli_fail(struct cli *cli, const char *what);
 
-struct json;
+/*
+ * Reports a failure with a stable CODE (JSON's error.code) and returns
+ * EXIT (EXIT_NO for a refusal, EXIT_ERROR otherwise).
+ */
+int cli_error(struct cli *cli, const char *code, int exit, const char *fmt,
+	      ...) __attribute__((format(printf, 4, 5)));
+
+/* Applies --netns to the context. Returns EXIT_OK or EXIT_ERROR. */
+int cli_apply_netns(struct cli *cli);
 
 /*
- * Parses an --os LIST (names from the OS table, comma-separated, or
- * "all") into OS[*N..MAX), each system once. Returns EXIT_OK, or
- * EXIT_USAGE after reporting the bad name.
+ * The command that repeats a remedy in the namespace it was computed for:
+ * "ephport --netns NS " when one was given, else "ephport ".
  */
-int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
-		 size_t *n, size_t max);
+const char *cli_prefix(const struct cli *cli, char *buf, size_t size);
 
 /* Starts the one JSON object a command prints, with its "netns" member. */
 void cli_json_begin(struct cli *cli, struct json *j);
@@ -92,35 +112,31 @@ int cmd_unreserve(struct cli *cli, int argc, char **argv);
 int cmd_set_range(struct cli *cli, int argc, char **argv);
 int cmd_pick(struct cli *cli, int argc, char **argv);
 
-/*
- * Reserves PORTS as 'ephport reserve' does (now, and in the drop-in unless
- * --netns), printing what it did. Returns EXIT_OK or EXIT_FAIL.
- */
+/* ---- Being replaced: the commands not yet on cli_parse() use these ---- */
+
+#include <getopt.h>
+
+#define CLI_COMMON_SHORT ":hjn:"
+#define CLI_COMMON_LONG                                                        \
+	{ "help", no_argument, NULL, 'h' },                                    \
+		{ "json", no_argument, NULL, 'j' },                            \
+		{ "netns", required_argument, NULL, 'n' },                     \
+	{                                                                      \
+		NULL, 0, NULL, 0                                               \
+	}
+#define EXIT_FAIL EXIT_NO
+#define EXIT_USAGE EXIT_ERROR
+int cli_common_option(struct cli *cli, int c, const char *help, bool *done);
+const char *cli_argv_current(void);
+int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
+		 size_t *n, size_t max);
 int reserve_ports(struct cli *cli, const struct eph_portset *ports,
 		  const char *reason);
-
-/* Parts shared by the overview and the subcommands. */
-
-/*
- * Applies --netns and reads the policy into a new *RET. Returns EXIT_OK,
- * or EXIT_FAIL after reporting why.
- */
 int ranges_load(struct cli *cli, struct eph_policy **ret);
 void ranges_print_summary(const struct eph_policy *p, FILE *f);
 void ranges_print_warnings(const struct eph_policy *p, FILE *f);
 void ranges_json(const struct eph_policy *p, struct json *j, bool with_os);
-
-/*
- * The overview's usage part: the host line and the five fullest
- * destinations, as text, or as a "usage" member of J. The context's
- * namespace must already be set. Returns EXIT_OK or EXIT_FAIL.
- */
 int usage_overview(struct cli *cli, struct json *j);
-
-/*
- * The overview's audit part: the server ports at risk under P, as text, or
- * as an "at_risk" member of J. Returns EXIT_OK or EXIT_FAIL.
- */
 int audit_overview(struct cli *cli, const struct eph_policy *p, struct json *j);
 
 #endif

@@ -18,7 +18,7 @@ static const char ranges_help[] =
 	"codes.\n"
 	"\n"
 	"Options:\n"
-	"      --os         add other systems' default ephemeral ranges and "
+	"  -o, --os         add other systems' default ephemeral ranges and "
 	"mark\n"
 	"                   those that overlap this host's range\n"
 	"  -n, --netns NS   read network namespace NS (name, path or pid:PID)\n"
@@ -34,7 +34,8 @@ static const char ranges_help[] =
 	"  ephport ranges --os            will my port collide on Windows?\n"
 	"  ephport --netns web ranges --json | jq .available\n"
 	"\n"
-	"Exit status: 0 success, 1 failure, 2 usage error.\n";
+	"Exit status: 0 success, 2 ephport could not answer (a usage error, "
+	"an\nunreadable namespace or sysctl).\n";
 
 static const char *reuse_meaning(int64_t v)
 {
@@ -276,29 +277,35 @@ int ranges_load(struct cli *cli, struct eph_policy **ret)
 	return EXIT_OK;
 }
 
+static int ranges_opt(struct cli *cli, int id, const char *arg, void *data)
+{
+	(void)cli;
+	(void)id;
+	(void)arg;
+	*(bool *)data = true; /* --os, the only option */
+	return EXIT_OK;
+}
+
 int cmd_ranges(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "os", no_argument, NULL, 'O' },
-		CLI_COMMON_LONG,
+	static const struct cli_opt opts[] = {
+		{ "os", 'o', false, 'o' },
+		{ 0 },
 	};
 	struct eph_policy *p = NULL;
-	bool with_os = false, done = false;
-	int c, rc;
+	bool with_os = false;
+	int first, rc;
 
-	while ((c = getopt_long(argc, argv, "+" CLI_COMMON_SHORT, longopts,
-				NULL)) != -1) {
-		if (c == 'O') {
-			with_os = true;
-			continue;
-		}
-		rc = cli_common_option(cli, c, ranges_help, &done);
-		if (rc != EXIT_OK || done)
-			return rc;
+	rc = cli_parse(cli, argc, argv, opts, false, ranges_help, ranges_opt,
+		       &with_os, &first);
+	if (rc != EXIT_OK)
+		return rc == CLI_DONE ? EXIT_OK : rc;
+	if (first < argc) {
+		char q[96];
+
+		return cli_usage_error(cli, "unexpected argument %s",
+				       cli_quote(argv[first], q, sizeof(q)));
 	}
-	if (optind < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'",
-				       argv[optind]);
 	rc = ranges_load(cli, &p);
 	if (rc != EXIT_OK)
 		return rc;

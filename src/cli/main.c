@@ -82,7 +82,11 @@ static const char main_help[] =
 	"everywhere\n"
 	"  ephport --netns web ranges --json\n"
 	"\n"
-	"Exit status: 0 success, 1 failure, 2 usage error.\n"
+	"Exit status, for every command: 0 yes or done, 1 the answer is no "
+	"(a port\nbusy, ports at risk, a change refused), 2 ephport could "
+	"not answer (a usage\nerror, an unreadable namespace, I/O); "
+	"'usage --check' exits as a monitoring\nplugin does: 0 OK, 1 "
+	"WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
 	"See ephport(8).\n";
 
 static void print_help(void)
@@ -96,44 +100,6 @@ static void print_help(void)
 				      "  %-16s %s\n", commands[i].name,
 				      commands[i].summary);
 	printf(main_help, list);
-}
-
-int cli_usage_error(struct cli *cli, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (cli->cmd) {
-		warnx("%s: %s", cli->cmd, msg);
-		fprintf(stderr, "Try 'ephport %s --help'.\n", cli->cmd);
-	} else {
-		warnx("%s", msg);
-		fprintf(stderr, "Try 'ephport --help'.\n");
-	}
-	return EXIT_USAGE;
-}
-
-int cli_fail(struct cli *cli, const char *what)
-{
-	const char *detail = eph_ctx_errmsg(cli->ctx);
-
-	if (what && *detail)
-		warnx("%s: %s", what, detail);
-	else
-		warnx("%s", *detail ? detail : what);
-	return EXIT_FAIL;
-}
-
-int cli_apply_netns(struct cli *cli)
-{
-	if (!cli->netns)
-		return EXIT_OK;
-	if (eph_ctx_set_netns(cli->ctx, cli->netns) < 0)
-		return cli_fail(cli, NULL);
-	return EXIT_OK;
 }
 
 int cli_common_option(struct cli *cli, int c, const char *help, bool *done)
@@ -211,114 +177,74 @@ int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
 	return EXIT_OK;
 }
 
-void cli_json_begin(struct cli *cli, struct json *j)
+/* The global options: the ones every command takes, and --version. */
+static int global_opt(struct cli *cli, int id, const char *arg, void *data)
 {
-	json_init(j, stdout);
-	json_obj(j, NULL);
-	json_str(j, "netns", cli->netns);
-}
-
-void cli_json_finish(struct json *j)
-{
-	json_obj_end(j);
-	json_end(j);
-}
-
-void cli_heading(struct cli *cli, const char *title)
-{
-	if (cli->netns)
-		printf("%s (netns %s)\n", title, cli->netns);
-	else
-		printf("%s\n", title);
-}
-
-void cli_wrap(FILE *f, const char *first, const char *text)
-{
-	const size_t width = 79;
-	size_t indent = strlen(first), col;
-	const char *p = text;
-
-	fputs(first, f);
-	col = indent;
-	while (*p) {
-		size_t w = strcspn(p, " ");
-
-		if (col > indent && col + 1 + w > width) {
-			fprintf(f, "\n%*s", (int)indent, "");
-			col = indent;
-		} else if (col > indent) {
-			fputc(' ', f);
-			col++;
-		}
-		fwrite(p, 1, w, f);
-		col += w;
-		p += w;
-		while (*p == ' ')
-			p++;
-	}
-	fputc('\n', f);
+	(void)cli;
+	(void)arg;
+	(void)id; /* --version, the only one of its own */
+	*(bool *)data = true;
+	return EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "netns", required_argument, NULL, 'n' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct cli_opt opts[] = {
+		{ "version", 'V', false, 'V' },
+		{ 0 },
 	};
 	struct cli cli = { 0 };
-	int c, rc = EXIT_OK;
+	bool version = false;
+	int first, rc;
+	char q[96];
 
-	saved_argv = argv;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:hjn:V", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			print_help();
-			return EXIT_OK;
-		case 'V':
-			printf("ephport %s\n", EPHPORT_VERSION);
-			return EXIT_OK;
-		case 'j':
+	/*
+	 * A script that asked for JSON gets its errors as JSON too, even
+	 * those found before --json itself is parsed.
+	 */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			cli.json = true;
-			break;
-		case 'n':
-			cli.netns = optarg;
-			break;
-		default: {
-			bool done = false;
-
-			return cli_common_option(&cli, c, "", &done);
-		}
-		}
+	saved_argv = argv;
+	rc = cli_parse(&cli, argc, argv, opts, false, "", global_opt,
+		       &version, &first);
+	if (rc == CLI_DONE) {
+		print_help();
+		return EXIT_OK;
 	}
-
+	if (rc != EXIT_OK)
+		return rc;
+	if (version) {
+		printf("ephport %s\n", EPHPORT_VERSION);
+		return EXIT_OK;
+	}
 	if (eph_ctx_new(&cli.ctx) < 0)
-		errx(EXIT_FAIL, "out of memory");
+		errx(EXIT_ERROR, "out of memory");
 
-	argc -= optind;
-	argv += optind;
-	/* Each subcommand parses its own words from a fresh getopt. */
-	optind = 0;
+	argc -= first;
+	argv += first;
 	if (argc == 0) {
 		rc = cmd_overview(&cli, argc, argv);
 		goto out;
 	}
+	rc = -1;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[0], commands[i].name) == 0) {
 			cli.cmd = commands[i].name;
 			saved_argv = argv;
+			/* Each subcommand parses its own words afresh. */
+			optind = 0;
 			rc = commands[i].run(&cli, argc, argv);
-			goto out;
+			break;
 		}
 	}
-	rc = cli_usage_error(&cli, "unknown command '%s'", argv[0]);
+	if (rc < 0)
+		rc = cli_usage_error(&cli, "unknown command %s",
+				     cli_quote(argv[0], q, sizeof(q)));
 out:
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		warn("writing output");
-		rc = EXIT_FAIL;
+		rc = EXIT_ERROR;
 	}
 	eph_ctx_free(cli.ctx);
 	return rc;

@@ -7,7 +7,7 @@
 run "$EPHPORT" --help
 expect_rc "--help exits 0" 0
 expect_in "--help lists the ranges command" "ranges" "$OUT"
-expect_in "--help documents the exit status" "Exit status: 0 success, 1 failure, 2 usage error" "$OUT"
+expect_in "--help documents the exit status" "Exit status, for every command: 0 yes or done, 1 the answer is no" "$OUT"
 run "$EPHPORT" ranges --help
 expect_rc "ranges --help exits 0" 0
 expect_in "ranges --help documents --os" "--os" "$OUT"
@@ -45,31 +45,31 @@ expect_in "it is named" "unexpected argument 'extra'" "$ERR"
 expect_eq "usage errors print nothing on stdout" "$OUT" ""
 
 run "$EPHPORT" --netns no-such-namespace-$$ ranges
-expect_rc "a missing namespace is a failure" 1
+expect_rc "a missing namespace cannot be answered (2)" 2
 expect_in "the message names it and why" "no-such-namespace-$$\": /run/netns/no-such-namespace-$$: No such file or directory" "$ERR"
 expect_eq "and prints nothing on stdout" "$OUT" ""
 run "$EPHPORT" --netns /etc/hostname ranges
-expect_rc "a file that is not a namespace is a failure" 1
+expect_rc "a file that is not a namespace cannot be answered (2)" 2
 expect_in "the message says so" "is not a network namespace" "$ERR"
 run "$EPHPORT" --netns pid:abc ranges
-expect_rc "a malformed pid is a failure" 1
+expect_rc "a malformed pid cannot be answered (2)" 2
 expect_in "the message quotes it" "\"abc\" is not a number" "$ERR"
 run "$EPHPORT" --netns pid:0 ranges
-expect_rc "pid 0 is refused" 1
+expect_rc "pid 0 is refused (2)" 2
 run "$EPHPORT" --netns pid:4194305 ranges
-expect_rc "pid out of range is refused" 1
+expect_rc "pid out of range is refused (2)" 2
 expect_in "the message gives the bounds" "out of range" "$ERR"
 run "$EPHPORT" --netns .. ranges
-expect_rc "'..' is not a namespace name" 1
+expect_rc "'..' is not a namespace name (2)" 2
 run "$EPHPORT" --netns /proc/self/ns/uts ranges
-expect_rc "another kind of namespace is refused" 1
+expect_rc "another kind of namespace is refused (2)" 2
 expect_in "the message says it is not a network namespace" "is not a network namespace" "$ERR"
 
 if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
 	ns=$(ns_add cli)
 	# Not privileged: cannot enter, says what is missing.
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$EPHPORT" --netns "$ns" ranges
-	expect_rc "entering a namespace without privilege fails" 1
+	expect_rc "entering a namespace without privilege cannot be answered (2)" 2
 	expect_in "the message names the missing capability" "needs CAP_SYS_ADMIN" "$ERR"
 	# The caller's own namespace needs no privilege.
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$EPHPORT" --netns /proc/self/ns/net ranges --json
@@ -79,15 +79,17 @@ if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
 	# the host's /proc is never touched.
 	bad="$FIXTURES/procsys/corrupt-reserved/net/ipv4/ip_local_reserved_ports"
 	run unshare -m sh -c 'mount --bind "$1" /proc/sys/net/ipv4/ip_local_reserved_ports && exec "$2" ranges' sh "$bad" "$EPHPORT"
-	expect_rc "a corrupt reserved-ports value is a failure" 1
+	expect_rc "a corrupt reserved-ports value cannot be answered (2)" 2
 	expect_in "the message names the sysctl and the bad item" "net.ipv4.ip_local_reserved_ports: port list: empty item" "$ERR"
 	bad="$FIXTURES/procsys/corrupt-range/net/ipv4/ip_local_port_range"
 	run unshare -m sh -c 'mount --bind "$1" /proc/sys/net/ipv4/ip_local_port_range && exec "$2" --json' sh "$bad" "$EPHPORT"
-	expect_rc "a corrupt range is a failure" 1
+	expect_rc "a corrupt range cannot be answered (2)" 2
 	expect_in "the message quotes the value" "net.ipv4.ip_local_port_range: \"abc\" is not two numbers" "$ERR"
-	expect_eq "and no partial JSON is printed" "$OUT" ""
+	expect_eq "and --json prints only the error object" \
+		"$(jq -c '[.error.code, (.error.message | test("is not two numbers")), (keys | sort)]' <<<"$OUT")" \
+		'["EINVAL",true,["error","netns"]]' 
 	run unshare -m sh -c 'mount -t tmpfs none /proc/sys/net/ipv4 && exec "$1" ranges' sh "$EPHPORT"
-	expect_rc "a missing sysctl is a failure" 1
+	expect_rc "a missing sysctl cannot be answered (2)" 2
 	expect_in "the message names the file" "cannot read net.ipv4.ip_local_port_range (/proc/sys/net/ipv4/ip_local_port_range): No such file or directory" "$ERR"
 else
 	tap_ok "# SKIP privileged cases need root"
@@ -114,6 +116,6 @@ fi
 
 # A closed stdout is a failure, not silence.
 run sh -c '"$1" ranges >&-' sh "$EPHPORT"
-expect_rc "a write error on stdout is a failure" 1
+expect_rc "a write error on stdout: ephport could not answer (2)" 2
 
 finish

@@ -153,16 +153,16 @@ check "and no drop-in was written" test ! -e "$R5/$DROPIN"
 ns6=$(ns_add nopriv)
 run ip netns exec "$ns6" setpriv --reuid=65534 --regid=65534 --clear-groups \
 	--inh-caps=-all "$EPHPORT" reserve 9000 --runtime-only
-expect_rc "reserve as nobody fails" 1
+expect_rc "reserve as nobody fails (2)" 2
 expect_in "naming the capability" "CAP_NET_ADMIN" "$ERR"
 expect_eq "nothing was reserved" "$(rt "$ns6")" ""
 R7=$(tree ro)
 run unshare -m sh -c 'mount --bind -o ro "$1" "$1" && "$2" reserve 9000 --root "$1" --persist-only' _ "$R7" "$EPHPORT"
-expect_rc "a read-only /etc: reserve fails" 1
+expect_rc "a read-only /etc: reserve fails (2)" 2
 expect_in "saying so" "read-only" "$ERR"
 check "and wrote nothing" test ! -e "$R7/$DROPIN"
 run unshare -m sh -c 'mount --bind -o ro "$1" "$1" && "$3" --netns "$2" reserve 9001 --root "$1"' _ "$R7" "$ns6" "$EPHPORT"
-expect_rc "runtime and a read-only /etc: fails" 1
+expect_rc "runtime and a read-only /etc: fails (2)" 2
 expect_eq "and the runtime change is undone" "$(rt "$ns6")" ""
 
 # Usage errors change nothing.
@@ -180,7 +180,7 @@ expect_rc "--runtime-only with --persist-only is a usage error" 2
 run "$EPHPORT" --netns "$ns" reserve 9000 --persist-only
 expect_rc "--persist-only --netns without --root is a usage error" 2
 run "$EPHPORT" --netns ephtest-no-such reserve 9000 --runtime-only
-expect_rc "a missing namespace fails" 1
+expect_rc "a missing namespace fails (2)" 2
 
 expect_eq "the host's own settings were never touched" \
 	"$(cat /proc/sys/net/ipv4/ip_local_port_range /proc/sys/net/ipv4/ip_local_reserved_ports)" "$host_before"

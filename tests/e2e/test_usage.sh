@@ -176,7 +176,7 @@ exec {HOLD[1]}>&-
 wait "$HOLD_PID" 2>/dev/null
 
 run "$EPHPORT" --netns "ephtest-no-such-ns" usage
-expect_rc "a missing namespace fails" 1
+expect_rc "a missing namespace fails (2)" 2
 expect_in "naming it" "ephtest-no-such-ns" "$ERR"
 run "$EPHPORT" --netns "ephtest-no-such-ns" usage --check
 expect_rc "with --check a missing namespace is UNKNOWN (3)" 3
