@@ -10,13 +10,16 @@
 #ifndef EPHPORT_EPHPORT_H
 #define EPHPORT_EPHPORT_H
 
+#include "audit.h"
 #include "common.h"
 #include "ctx.h"
+#include "diagnose.h"
 #include "owners.h"
 #include "policy.h"
 #include "portset.h"
 #include "scan.h"
 #include "services.h"
+#include "snapshot.h"
 #include "sysctld.h"
 #include "usage.h"
 

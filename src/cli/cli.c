@@ -60,6 +60,7 @@ static void json_error(struct cli *cli, const char *code, const char *msg)
 
 static void report(struct cli *cli, const char *code, const char *msg)
 {
+	snprintf(cli->errmsg, sizeof(cli->errmsg), "%s", msg);
 	if (cli->cmd)
 		fprintf(stderr, "ephport: %s: %s\n", cli->cmd, msg);
 	else
@@ -81,8 +82,7 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...)
 	return EXIT_ERROR;
 }
 
-int cli_error(struct cli *cli, const char *code, int exit, const char *fmt,
-	      ...)
+int cli_error(struct cli *cli, const char *code, int exit, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -121,11 +121,11 @@ int cli_apply_netns(struct cli *cli)
 const char *cli_prefix(const struct cli *cli, char *buf, size_t size)
 {
 	/* A name made of safe characters needs no quoting in a shell. */
-	bool plain = cli->netns &&
-		     strspn(cli->netns, "abcdefghijklmnopqrstuvwxyz"
-					"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					"0123456789-_.:/@+,") ==
-			     strlen(cli->netns);
+	bool plain =
+		cli->netns &&
+		strspn(cli->netns, "abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789-_.:/@+,") == strlen(cli->netns);
 
 	if (!cli->netns)
 		snprintf(buf, size, "ephport ");
@@ -133,6 +133,21 @@ const char *cli_prefix(const struct cli *cli, char *buf, size_t size)
 		snprintf(buf, size, "ephport --netns %s ", cli->netns);
 	else
 		snprintf(buf, size, "ephport --netns '%s' ", cli->netns);
+	return buf;
+}
+
+const char *cli_in_netns(const struct cli *cli, char *buf, size_t size)
+{
+	const char *ns = cli->netns;
+
+	if (!ns)
+		buf[0] = '\0';
+	else if (strncmp(ns, "pid:", 4) == 0)
+		snprintf(buf, size, "nsenter --net=/proc/%s/ns/net ", ns + 4);
+	else if (strchr(ns, '/'))
+		snprintf(buf, size, "nsenter --net='%s' ", ns);
+	else
+		snprintf(buf, size, "ip netns exec %s ", ns);
 	return buf;
 }
 
@@ -180,8 +195,8 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 				o[i].arg ? required_argument : no_argument;
 			longopts[n].flag = NULL;
 			/* Options without a letter get ids above 255. */
-			longopts[n].val = o[i].letter ? o[i].letter
-						      : 256 + (int)n;
+			longopts[n].val =
+				o[i].letter ? o[i].letter : 256 + (int)n;
 			if (o[i].letter) {
 				shorts[s++] = o[i].letter;
 				if (o[i].arg)
@@ -211,10 +226,9 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 		if (c == ':') {
 			/* Name the option as typed: "--ports", not "-p". */
 			if (strncmp(cur, "--", 2) == 0 || !optopt)
-				rc = cli_usage_error(cli,
-						     "option %s needs a value",
-						     cli_quote(cur, q,
-							       sizeof(q)));
+				rc = cli_usage_error(
+					cli, "option %s needs a value",
+					cli_quote(cur, q, sizeof(q)));
 			else
 				rc = cli_usage_error(
 					cli, "option '-%c' needs a value",
@@ -223,9 +237,8 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 		}
 		if (c == '?') {
 			if (optopt && strncmp(cur, "--", 2) != 0)
-				rc = cli_usage_error(cli,
-						     "unknown option '-%c'",
-						     optopt);
+				rc = cli_usage_error(
+					cli, "unknown option '-%c'", optopt);
 			else
 				rc = cli_usage_error(
 					cli, "unknown option %s",

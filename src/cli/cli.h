@@ -29,7 +29,8 @@ struct cli {
 	struct eph_ctx *ctx;
 	const char *netns;
 	bool json;
-	const char *cmd; /* the subcommand's name, for messages */
+	const char *cmd;  /* the subcommand's name, for messages */
+	char errmsg[512]; /* the last failure reported */
 };
 
 /* One option of a subcommand. */
@@ -77,8 +78,8 @@ int cli_fail(struct cli *cli, const char *what);
  * Reports a failure with a stable CODE (JSON's error.code) and returns
  * EXIT (EXIT_NO for a refusal, EXIT_ERROR otherwise).
  */
-int cli_error(struct cli *cli, const char *code, int exit, const char *fmt,
-	      ...) __attribute__((format(printf, 4, 5)));
+int cli_error(struct cli *cli, const char *code, int exit, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Applies --netns to the context. Returns EXIT_OK or EXIT_ERROR. */
 int cli_apply_netns(struct cli *cli);
@@ -88,6 +89,12 @@ int cli_apply_netns(struct cli *cli);
  * "ephport --netns NS " when one was given, else "ephport ".
  */
 const char *cli_prefix(const struct cli *cli, char *buf, size_t size);
+
+/*
+ * What runs another program inside the namespace inspected: "ip netns
+ * exec NS ", "nsenter --net=... ", or "" for the caller's own.
+ */
+const char *cli_in_netns(const struct cli *cli, char *buf, size_t size);
 
 /* Starts the one JSON object a command prints, with its "netns" member. */
 void cli_json_begin(struct cli *cli, struct json *j);
@@ -133,10 +140,5 @@ int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
 int reserve_ports(struct cli *cli, const struct eph_portset *ports,
 		  const char *reason);
 int ranges_load(struct cli *cli, struct eph_policy **ret);
-void ranges_print_summary(const struct eph_policy *p, FILE *f);
-void ranges_print_warnings(const struct eph_policy *p, FILE *f);
-void ranges_json(const struct eph_policy *p, struct json *j, bool with_os);
-int usage_overview(struct cli *cli, struct json *j);
-int audit_overview(struct cli *cli, const struct eph_policy *p, struct json *j);
 
 #endif

@@ -1,41 +1,74 @@
 /* SPDX-License-Identifier: MIT */
-/* ephport without a command: the host overview. */
+/* ephport without a command: the host overview, from one snapshot. */
 #include "cli.h"
 #include "json.h"
+#include "shapes.h"
+
+#define OVERVIEW_TOP 5
 
 int cmd_overview(struct cli *cli, int argc, char **argv)
 {
-	struct eph_policy *p;
-	int rc;
+	const struct eph_thresholds th = EPH_THRESHOLDS_DEFAULT;
+	struct eph_snapshot *s = NULL;
+	const struct eph_snapshot *one;
+	struct eph_ranking *rank = NULL;
+	const char *label = "";
+	char prefix[320];
+	int rc = EXIT_OK;
 
 	(void)argc;
 	(void)argv;
-	rc = ranges_load(cli, &p);
-	if (rc != EXIT_OK)
-		return rc;
+	if (cli_apply_netns(cli) != EXIT_OK)
+		return EXIT_ERROR;
+	if (eph_snapshot_new(cli->ctx, &s) < 0 ||
+	    eph_snapshot_take(s, EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS) <
+		    0) {
+		rc = cli_fail(cli, NULL);
+		goto out;
+	}
+	one = s;
+	if (eph_ranking_new(&one, 1, &th, OVERVIEW_TOP, &rank) < 0) {
+		rc = cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
+		goto out;
+	}
 	if (cli->json) {
 		struct json j;
 
 		cli_json_begin(cli, &j);
 		json_obj(&j, "ranges");
-		ranges_json(p, &j, false);
+		shape_policy(&j, eph_snapshot_policy(s), false);
 		json_obj_end(&j);
-		rc = usage_overview(cli, &j);
-		if (audit_overview(cli, p, &j) != EXIT_OK)
-			rc = EXIT_FAIL;
+		json_obj(&j, "usage");
+		shape_usage(&j, s);
+		json_arr(&j, "tuples");
+		for (size_t i = 0; i < eph_ranking_shown(rank); i++)
+			shape_tuple(&j, eph_ranking_get(rank, i), NULL);
+		json_arr_end(&j);
+		json_obj_end(&j);
+		shape_audit(&j, eph_snapshot_audit(s), eph_snapshot_policy(s));
 		cli_json_finish(&j);
-	} else {
-		cli_heading(cli, "ephport host overview");
-		printf("\nPorts\n");
-		ranges_print_summary(p, stdout);
-		ranges_print_warnings(p, stdout);
-		rc = usage_overview(cli, NULL);
-		if (audit_overview(cli, p, NULL) != EXIT_OK)
-			rc = EXIT_FAIL;
-		printf("\nMore: 'ephport ranges' for TIME_WAIT settings and "
-		       "other systems' ranges; 'ephport usage' for every "
-		       "destination; 'ephport why PORT' for one port.\n");
+		goto out;
 	}
-	eph_policy_free(p);
+	cli_heading(cli, "ephport host overview");
+	printf("\nPorts\n");
+	shape_policy_text(eph_snapshot_policy(s), stdout);
+	shape_warnings_text(eph_snapshot_policy(s), stdout);
+	printf("\nEphemeral port usage\n");
+	shape_usage_text(s, "", stdout);
+	printf("\nFullest destinations\n");
+	shape_table_text(rank, &label, false, stdout);
+	printf("\n");
+	cli_heading(cli, "Server ports at risk");
+	shape_audit_text(eph_snapshot_audit(s), eph_snapshot_policy(s), 0,
+			 eph_ctx_netns_is_boot(cli->ctx) > 0,
+			 cli_prefix(cli, prefix, sizeof(prefix)), stdout);
+	printf("\n");
+	cli_wrap(stdout, "",
+		 "More: 'ephport ranges' for TIME_WAIT settings and other "
+		 "systems' ranges; 'ephport usage' for every destination; "
+		 "'ephport why PORT' for one port.");
+out:
+	eph_ranking_free(rank);
+	eph_snapshot_free(s);
 	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "shapes.h"
 
 static const char ranges_help[] =
 	"Usage: ephport ranges [--os] [--netns NS] [--json]\n"
@@ -113,58 +114,6 @@ static void print_time_wait(const struct eph_policy *p, FILE *f)
 	knob_line(f, "tcp_fin_timeout", v, m);
 }
 
-void ranges_print_summary(const struct eph_policy *p, FILE *f)
-{
-	const struct eph_portset *res = eph_policy_reserved(p);
-	uint32_t in = eph_policy_reserved_in_range(p);
-	uint32_t out = eph_portset_count(res) - in;
-	char first[64], text[512], *list;
-	size_t len;
-	uint16_t lo, hi;
-	int64_t unpriv;
-
-	eph_policy_range(p, &lo, &hi);
-	fprintf(f, "  %-11s %u-%u (%u ports)\n", "range", lo, hi,
-		eph_policy_range_size(p));
-
-	len = eph_portset_format(res, NULL, 0);
-	list = malloc(len + 1);
-	if (list)
-		eph_portset_format(res, list, len + 1);
-	if (len == 0)
-		snprintf(text, sizeof(text), "none");
-	else
-		snprintf(text, sizeof(text), "%s (%u in range%s%.0u%s)",
-			 list ? list : "?", in, out ? ", " : "", out,
-			 out ? " outside" : "");
-	free(list);
-	snprintf(first, sizeof(first), "  %-11s ", "reserved");
-	cli_wrap(f, first, text);
-
-	fprintf(f, "  %-11s %u ports for connect() and bind(0)\n", "available",
-		eph_policy_available(p));
-	if (eph_policy_knob(p, EPH_KNOB_UNPRIVILEGED_PORT_START, &unpriv) == 0)
-		fprintf(f,
-			"  %-11s ports below %lld need CAP_NET_BIND_SERVICE\n",
-			"privileged", (long long)unpriv);
-}
-
-void ranges_print_warnings(const struct eph_policy *p, FILE *f)
-{
-	size_t n = eph_policy_warning_count(p);
-
-	if (n == 0)
-		return;
-	fputs("\nWarnings\n", f);
-	for (size_t i = 0; i < n; i++) {
-		const struct eph_warning *w = eph_policy_warning(p, i);
-		fprintf(f, "  %s [%s]\n",
-			w->severity == EPH_SEV_WARNING ? "warning" : "note",
-			w->code);
-		cli_wrap(f, "    ", w->message);
-	}
-}
-
 static void print_os(const struct eph_policy *p, FILE *f)
 {
 	uint16_t lo, hi;
@@ -187,82 +136,6 @@ static void print_os(const struct eph_policy *p, FILE *f)
 			os->name, os->label, range, shared,
 			os->legacy ? " (legacy)" : "");
 	}
-}
-
-void ranges_json(const struct eph_policy *p, struct json *j, bool with_os)
-{
-	const struct eph_portset *res = eph_policy_reserved(p);
-	uint32_t in = eph_policy_reserved_in_range(p);
-	size_t len = eph_portset_format(res, NULL, 0);
-	char *list = malloc(len + 1);
-	uint16_t lo, hi;
-	int64_t x;
-
-	eph_policy_range(p, &lo, &hi);
-	json_obj(j, "range");
-	json_uint(j, "low", lo);
-	json_uint(j, "high", hi);
-	json_uint(j, "size", eph_policy_range_size(p));
-	json_obj_end(j);
-
-	json_obj(j, "reserved");
-	if (list)
-		eph_portset_format(res, list, len + 1);
-	json_str(j, "ports", list ? list : "");
-	free(list);
-	json_uint(j, "count", eph_portset_count(res));
-	json_uint(j, "in_range", in);
-	json_uint(j, "outside_range", eph_portset_count(res) - in);
-	json_obj_end(j);
-	json_uint(j, "available", eph_policy_available(p));
-
-	for (int k = 0; k < EPH_KNOB__COUNT; k++) {
-		/* "net.ipv4.tcp_tw_reuse" is reported as "tcp_tw_reuse". */
-		const char *key = eph_knob_name((enum eph_knob)k) + 9;
-
-		if (k == EPH_KNOB_UNPRIVILEGED_PORT_START)
-			key = "unprivileged_port_start";
-		if (eph_policy_knob(p, (enum eph_knob)k, &x) == 0)
-			json_int(j, key, x);
-		else
-			json_null(j, key);
-	}
-	json_uint(j, "time_wait_seconds", 60);
-
-	json_arr(j, "warnings");
-	for (size_t i = 0; i < eph_policy_warning_count(p); i++) {
-		const struct eph_warning *w = eph_policy_warning(p, i);
-
-		json_obj(j, NULL);
-		json_str(j, "code", w->code);
-		json_str(j, "severity",
-			 w->severity == EPH_SEV_WARNING ? "warning" : "info");
-		json_str(j, "message", w->message);
-		json_obj_end(j);
-	}
-	json_arr_end(j);
-
-	if (!with_os)
-		return;
-	json_arr(j, "os");
-	for (size_t i = 0; i < eph_os_count(); i++) {
-		const struct eph_os *os = eph_os_get(i);
-
-		json_obj(j, NULL);
-		json_str(j, "name", os->name);
-		json_str(j, "label", os->label);
-		json_uint(j, "low", os->low);
-		json_uint(j, "high", os->high);
-		json_bool(j, "legacy", os->legacy);
-		json_bool(j, "overlaps",
-			  eph_ranges_overlap(lo, hi, os->low, os->high));
-		json_uint(j, "shared_ports",
-			  eph_ranges_shared(lo, hi, os->low, os->high));
-		json_str(j, "where", os->where[0] ? os->where : NULL);
-		json_str(j, "note", os->note);
-		json_obj_end(j);
-	}
-	json_arr_end(j);
 }
 
 int ranges_load(struct cli *cli, struct eph_policy **ret)
@@ -313,13 +186,13 @@ int cmd_ranges(struct cli *cli, int argc, char **argv)
 		struct json j;
 
 		cli_json_begin(cli, &j);
-		ranges_json(p, &j, with_os);
+		shape_policy(&j, p, with_os);
 		cli_json_finish(&j);
 	} else {
 		cli_heading(cli, "Ephemeral ports");
-		ranges_print_summary(p, stdout);
+		shape_policy_text(p, stdout);
 		print_time_wait(p, stdout);
-		ranges_print_warnings(p, stdout);
+		shape_warnings_text(p, stdout);
 		if (with_os)
 			print_os(p, stdout);
 	}

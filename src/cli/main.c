@@ -206,8 +206,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			cli.json = true;
 	saved_argv = argv;
-	rc = cli_parse(&cli, argc, argv, opts, false, "", global_opt,
-		       &version, &first);
+	rc = cli_parse(&cli, argc, argv, opts, false, "", global_opt, &version,
+		       &first);
 	if (rc == CLI_DONE) {
 		print_help();
 		return EXIT_OK;

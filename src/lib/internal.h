@@ -17,6 +17,20 @@
 #define EPH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define EPH_PRINTF(a, b)
+/* ---- netns.c ---- */
+
+/*
+ * Calls CB for every namespace eph_netns_list() finds (but the context's
+ * own with SKIP_SELF), with a fresh context aimed at it. When it could not
+ * be aimed there, NCTX carries the error (eph_ctx_errno() is negative) and
+ * the callback decides. A negative return from CB stops the walk and is
+ * returned. Returns 0, or a negative errno.
+ */
+int netns_walk(struct eph_ctx *ctx, bool skip_self,
+	       int (*cb)(struct eph_ctx *nctx, const struct eph_netns *ns,
+			 void *data),
+	       void *data);
+
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -290,5 +304,32 @@ int services_parse(const char *buf, size_t len,
  */
 size_t services_tokens(const char *s, size_t len, const char **tok,
 		       size_t *tlen, size_t max);
+
+/* ---- audit.c ---- */
+
+/*
+ * Dumps the servers on ports LO..HI: listening TCP sockets, then UDP
+ * sockets bound to a port they named. OPS->begin is called for the first
+ * dump only. Returns the second dump's count, or a negative errno.
+ */
+int audit_scan_servers(struct eph_scan *scan, uint16_t lo, uint16_t hi,
+		       const struct eph_scan_ops *ops, void *data);
+
+/* Copies the owners O found into the risks of A. */
+void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o);
+
+/* ---- netns.c ---- */
+
+/*
+ * Calls CB for every namespace eph_netns_list() finds (but the context's
+ * own with SKIP_SELF), with a fresh context aimed at it. When it could not
+ * be aimed there, NCTX carries the error (eph_ctx_errno() is negative) and
+ * the callback decides. A negative return from CB stops the walk and is
+ * returned. Returns 0, or a negative errno.
+ */
+int netns_walk(struct eph_ctx *ctx, bool skip_self,
+	       int (*cb)(struct eph_ctx *nctx, const struct eph_netns *ns,
+			 void *data),
+	       void *data);
 
 #endif

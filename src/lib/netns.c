@@ -180,3 +180,38 @@ fail:
 	free(l.items);
 	return r;
 }
+
+int netns_walk(struct eph_ctx *ctx, bool skip_self,
+	       int (*cb)(struct eph_ctx *nctx, const struct eph_netns *ns,
+			 void *data),
+	       void *data)
+{
+	struct eph_netns *list = NULL;
+	uint64_t dev = 0, ino = 0;
+	size_t n = 0;
+	int r;
+
+	r = eph_netns_list(ctx, &list, &n);
+	if (r < 0)
+		return r;
+	if (eph_ctx_netns_id(ctx, &dev, &ino) < 0)
+		dev = ino = 0;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct eph_ctx *nctx;
+
+		if (skip_self && list[i].dev == dev && list[i].ino == ino)
+			continue;
+		if (eph_ctx_new(&nctx) < 0) {
+			r = ctx_error(ctx, -ENOMEM, "out of memory");
+			break;
+		}
+		/* The callback sees a failure to aim at it in NCTX. */
+		(void)eph_ctx_set_netns(nctx, list[i].spec);
+		r = cb(nctx, &list[i], data);
+		if (r < 0)
+			ctx_error_copy(ctx, nctx);
+		eph_ctx_free(nctx);
+	}
+	free(list);
+	return r < 0 ? r : 0;
+}

@@ -51,7 +51,7 @@ check "usage --json is one JSON object" jq -e 'type == "object"' <<<"$j"
 expect_eq "blocked_ports: the listener and the bind-before-connect socket" \
 	"$(jq -c '[.blocked_ports, [.blocked[].port]]' <<<"$j")" '[2,[40010,40012]]'
 expect_eq "blocked ports name the process that holds them" \
-	"$(jq -r '[.blocked[].comm] | unique | join(",")' <<<"$j")" "python3"
+	"$(jq -r '[.blocked[].owner.command] | unique | join(",")' <<<"$j")" "python3"
 expect_eq "range: 20 ports, 1 reserved, capacity 17" \
 	"$(jq -c '[.range.size, .range.reserved, .range.capacity]' <<<"$j")" '[20,1,17]'
 expect_eq "two destinations, both full" \
@@ -77,7 +77,7 @@ run "$EPHPORT" --netns "$ns" usage --check --warning 0 --critical 0
 expect_rc "--check with counts of free ports: fewer than 0 free never alerts" 0
 run "$EPHPORT" --netns "$ns" usage --check --warning 101% 
 expect_rc "--check: a percentage over 100 is UNKNOWN (3)" 3
-expect_in "with a message" "--warning '101%'" "$ERR"
+expect_in "with a message" '--warning "101%"' "$ERR"
 run "$EPHPORT" --netns "$ns" usage --warning 1x
 expect_rc "without --check a bad threshold is a usage error (2)" 2
 run "$EPHPORT" --netns "$ns" usage --check --json
@@ -120,7 +120,7 @@ exact "a listener in the range: every prediction met" "$line"
 expect_in "a listener in the range: 20 - 1" "connected=19" "$line"
 run "$EPHPORT" --netns "$ns" usage --json
 expect_eq "its port is blocked once, as LISTEN" \
-	"$(jq -c '[.blocked[] | [.port, .state, .sockets, .comm]]' <<<"$OUT")" '[[5000,"LISTEN",1,"python3"]]'
+	"$(jq -c '[.blocked[] | [.port, .state, .sockets, .owner.command]]' <<<"$OUT")" '[[5000,"LISTEN",1,"python3"]]'
 expect_eq "the connections it accepted are on a blocked port, no destination's" \
 	"$(jq -c '[.tcp.on_blocked_ports, (.tuples | length), .tuples[0].used]' <<<"$OUT")" '[19,1,19]'
 exec {EX[1]}>&-

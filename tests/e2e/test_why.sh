@@ -24,10 +24,11 @@ expect_eq "the service listens on 40001" "$REPLY" OK
 run "$EPHPORT" --netns "$ns" audit
 expect_rc "audit: a listener inside the range is at risk (exit 1)" 1
 expect_in "audit names the port and its process" "40001  tcp      python3[" "$OUT"
-expect_in "audit gives the command that fixes it" "ephport reserve 40001" "$OUT"
+expect_in "audit gives the command that fixes it, in the namespace audited" "ephport --netns $ns reserve 40001" "$OUT"
+expect_in "and does not promise what a reboot will not keep" "not across reboots" "$(tr -s ' \n' ' ' <<<"$OUT")"
 run "$EPHPORT" --netns "$ns" audit --json
 expect_eq "audit --json: at_risk and the merged reservation" \
-	"$(jq -c '[[.at_risk[] | [.port, .proto, .process.command]], .reserve]' <<<"$OUT")" \
+	"$(jq -c '[[.at_risk[] | [.port, .proto, .owner.command]], .reserve]' <<<"$OUT")" \
 	'[[[40001,"tcp","python3"]],"40001"]'
 run "$EPHPORT" --netns "$ns"
 expect_in "the overview lists the ports at risk" "Server ports at risk" "$OUT"
@@ -48,11 +49,11 @@ expect_eq "the service's bind now fails" "$REPLY" "ERR EADDRINUSE"
 
 run "$EPHPORT" --netns "$ns" why 40001
 expect_rc "why: not bindable (exit 1)" 1
-expect_in "why names the outgoing connection" "an outgoing connection: the kernel gave it" "$OUT"
+expect_in "why names the outgoing connection" "an outgoing connection: the kernel gave it" "$(tr -s ' \n' ' ' <<<"$OUT")"
 expect_in "and its process" "python3[" "$(grep -A1 '127.0.0.1:40001 -> 127.0.0.1:5000' <<<"$OUT")"
 expect_in "the verdict says why the kernel could take it" \
-	"inside the ephemeral range and not reserved" "$(sed -n '/^Verdict/,/^$/p' <<<"$OUT" | tr -s ' \n' ' ')"
-expect_in "the remedies include the reservation" "ephport reserve 40001" "$OUT"
+	"inside the ephemeral range 40000-40003 and not reserved" "$(sed -n '/^Verdict/,/^$/p' <<<"$OUT" | tr -s ' \n' ' ')"
+expect_in "the remedies include the reservation, in this namespace" "ephport --netns $ns reserve 40001" "$OUT"
 run "$EPHPORT" --netns "$ns" why 40001 --json
 j=$OUT
 check "why --json is one object" jq -e 'type == "object"' <<<"$j"
@@ -61,8 +62,8 @@ expect_eq "why --json: port, ok, in range, not reserved, not privileged" \
 expect_eq "why --json: TCP not bindable, UDP bindable" \
 	"$(jq -c '[.bindable.tcp.ipv4, .bindable.tcp.ipv6, .bindable.udp.ipv4]' <<<"$j")" '[false,false,true]'
 expect_eq "why --json: the holder, autobound, with its process" \
-	"$(jq -c '[.holders[] | [.proto, .state, .local_port, .remote_port, .explicit, .command, .user]]' <<<"$j")" \
-	'[["tcp","ESTAB",40001,5000,false,"python3","root"]]'
+	"$(jq -c '[.holders[] | [.proto, .state, .local_port, .remote_port, .explicit, .kind, .owner.command, .owner.user]]' <<<"$j")" \
+	'[["tcp","ESTAB",40001,5000,false,"outgoing","python3","root"]]'
 
 # The client closes first: its side waits in TIME_WAIT, with no owner.
 say closeclients
@@ -71,9 +72,9 @@ expect_rc "why: a TIME_WAIT still holds it (exit 1)" 1
 expect_eq "the holder is a TIME_WAIT with no process" \
 	"$(jq -c '[.holders[] | [.state, .pid]]' <<<"$OUT")" '[["TIME-WAIT",null]]'
 check "with 1 to 60 seconds left" jq -e '.holders[0].expires_seconds >= 1 and .holders[0].expires_seconds <= 60' <<<"$OUT"
-check "and the remedy says how long to wait" jq -e '[.remedies[] | startswith("sleep ")] | any' <<<"$OUT"
+check "and the remedy says how long to wait" jq -e '[.remedies[] | (.command // "") | startswith("sleep ")] | any' <<<"$OUT"
 run "$EPHPORT" --netns "$ns" why 40001
-expect_in "the text says so too" "a TIME_WAIT (a closed connection; no process owns it)" "$(tr -s ' \n' ' ' <<<"$OUT")"
+expect_in "the text says so too" "the TIME_WAIT of an outgoing connection (closed; no process owns it)" "$(tr -s ' \n' ' ' <<<"$OUT")"
 
 # A listener, with and without SO_REUSEPORT: a plain bind fails either way.
 say listen 0.0.0.0 7000
@@ -154,14 +155,14 @@ expect_eq "why: a reserved port is said to be reserved" "$(jq .reserved <<<"$OUT
 say udp 0.0.0.0 40000
 run "$EPHPORT" --netns "$ns" audit --json
 expect_eq "audit: a bound UDP socket in the range" \
-	"$(jq -c '[.at_risk[] | select(.proto == "udp") | [.port, .process.command]]' <<<"$OUT")" '[[40000,"python3"]]'
+	"$(jq -c '[.at_risk[] | select(.proto == "udp") | [.port, .owner.command]]' <<<"$OUT")" '[[40000,"python3"]]'
 
 # --all-netns finds the holders of a port in the other namespaces.
 run "$EPHPORT" --netns "$ns2" why 7000 --tcp --all-netns --json
 expect_rc "why --all-netns: free in this namespace (exit 0)" 0
 expect_eq "and held by a listener in the other one, labelled" \
-	"$(jq -c --arg ns "[$ns]" '[.holders[] | select(.netns == $ns) | [.state, .local_port, .command]]' <<<"$OUT")" \
-	'[["LISTEN",7000,"python3"]]'
+	"$(jq -c --arg ns "$ns" '[.holders[] | select(.netns == $ns) | [.state, .local_port, .owner.command, .conflicts]]' <<<"$OUT")" \
+	'[["LISTEN",7000,"python3",false]]'
 
 echo quit >&"${S[1]}"
 wait "$S_PID" 2>/dev/null

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shapes every front end prints: one JSON shape for an owner, a
+ * socket, a policy, a namespace's usage and a server at risk, and the text
+ * forms they share. The commands and the exporter print the same objects.
+ */
+#ifndef EPHPORT_CLI_SHAPES_H
+#define EPHPORT_CLI_SHAPES_H
+
+#include <stdio.h>
+
+#include "ephport/ephport.h"
+#include "json.h"
+
+/* "ipv4" or "ipv6". */
+const char *shape_family(uint8_t family);
+
+/* The user name of UID, or its number, into BUF. Returns BUF. */
+const char *shape_user(uint32_t uid, char *buf, size_t size);
+
+/* "10.0.0.2:443" or "[2001:db8::1]:443". Returns BUF. */
+const char *shape_endpoint(const uint8_t addr[16], uint16_t port, char *buf,
+			   size_t size);
+
+/* "comm[pid]", or "uid N (process not found)" when O is NULL. */
+const char *shape_process(const struct eph_owner *o, uint32_t uid, char *buf,
+			  size_t size);
+
+/*
+ * {"pid","command","user","uid","cgroup"}: the process holding a socket
+ * (O may be NULL or have pid -1: unknown) and the socket's user. A
+ * TIME_WAIT has neither (HAS_UID false).
+ */
+void shape_owner(struct json *j, const char *key, const struct eph_owner *o,
+		 bool has_uid, uint32_t uid);
+
+/* The members of a socket, inside an object already open. */
+void shape_sock_members(struct json *j, const struct eph_sock *s);
+
+/* The policy's members (range, reserved, knobs, warnings; WITH_OS: the
+ * other systems), inside an object already open. */
+void shape_policy(struct json *j, const struct eph_policy *p, bool with_os);
+
+/*
+ * A namespace's usage (range, blocked ports with their owners, tcp, udp)
+ * inside an object already open, from snapshot S.
+ */
+void shape_usage(struct json *j, const struct eph_snapshot *s);
+
+/* One destination row; NETNS labels it when not NULL. */
+void shape_tuple(struct json *j, const struct eph_rank_row *row,
+		 const char *netns);
+
+/* The audit's "at_risk" array, "reserve" and "reserve_ports" members. */
+void shape_audit(struct json *j, const struct eph_audit *a,
+		 const struct eph_policy *p);
+
+/* Text: the summary lines of a policy, and its warnings. */
+void shape_policy_text(const struct eph_policy *p, FILE *f);
+void shape_warnings_text(const struct eph_policy *p, FILE *f);
+
+/* Text: a namespace's usage lines (range, blockers, TCP, UDP). */
+void shape_usage_text(const struct eph_snapshot *s, const char *indent,
+		      FILE *f);
+
+/* Text: the destinations table; WITH_NS adds a NETNS column from LABELS. */
+void shape_table_text(const struct eph_ranking *r, const char *const *labels,
+		      bool with_ns, FILE *f);
+
+/* Text: the audit's table and the reservation that fixes it; PREFIX is
+ * "ephport [--netns NS] ". Returns true when something is at risk. */
+bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
+		      uint64_t os_mask, bool persistent, const char *prefix,
+		      FILE *f);
+
+#endif
