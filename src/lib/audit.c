@@ -151,6 +151,55 @@ out:
 	eph_owners_free(o);
 }
 
+/* Adds the planned ports, sorts, and computes the merged reservation. */
+static int audit_finish(struct gather *g, const struct eph_audit_request *req)
+{
+	struct eph_audit *a = g->a;
+	int r = 0;
+
+	if (req && req->planned) {
+		for (int32_t port = eph_portset_next(req->planned, 0);
+		     port >= 0 && r >= 0;
+		     port = eph_portset_next(req->planned, (uint32_t)port + 1)) {
+			bool listed = false;
+
+			for (size_t i = 0; i < a->n; i++)
+				listed |= a->risks[i].port == port;
+			if (!listed)
+				r = check_port(g, (uint16_t)port, 0, NULL);
+		}
+	}
+	if (r < 0)
+		return r;
+	if (a->n > 1)
+		qsort(a->risks, a->n, sizeof(*a->risks), risk_cmp);
+	eph_portset_copy(&a->merged, eph_policy_reserved(g->p));
+	eph_portset_union(&a->merged, &a->fix);
+	return 0;
+}
+
+int audit_decide(const struct eph_policy *p,
+		 const struct eph_audit_request *req,
+		 const struct eph_sock *socks, size_t n, struct eph_audit **ret)
+{
+	struct eph_audit *a = calloc(1, sizeof(*a));
+	struct gather g = { a, p, req ? req->os_mask : 0, 0 };
+	int r = 0;
+
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = gather_sock(&socks[i], &g);
+	if (r >= 0)
+		r = audit_finish(&g, req);
+	if (r < 0) {
+		eph_audit_free(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
 EPH_EXPORT int eph_audit_run(struct eph_ctx *ctx, const struct eph_policy *p,
 			     const struct eph_audit_request *req,
 			     struct eph_audit **ret)
@@ -168,31 +217,17 @@ EPH_EXPORT int eph_audit_run(struct eph_ctx *ctx, const struct eph_policy *p,
 	if (r >= 0)
 		r = audit_scan_servers(scan, 0, EPH_PORT_MAX, &ops, &g);
 	eph_scan_free(scan);
-	if (r >= 0 && req && req->planned) {
-		for (int32_t port = eph_portset_next(req->planned, 0);
-		     port >= 0 && r >= 0;
-		     port = eph_portset_next(req->planned,
-					     (uint32_t)port + 1)) {
-			bool listed = false;
-
-			for (size_t i = 0; i < a->n; i++)
-				listed |= a->risks[i].port == port;
-			if (!listed)
-				r = check_port(&g, (uint16_t)port, 0, NULL);
-		}
-		if (r == -ENOMEM)
+	if (r >= 0) {
+		r = audit_finish(&g, req);
+		if (r < 0)
 			ctx_error(ctx, r, "out of memory");
 	}
 	if (r < 0) {
 		eph_audit_free(a);
 		return r;
 	}
-	if (a->n > 1)
-		qsort(a->risks, a->n, sizeof(*a->risks), risk_cmp);
 	if (req && req->owners && a->n)
 		resolve_owners(ctx, a);
-	eph_portset_copy(&a->merged, eph_policy_reserved(p));
-	eph_portset_union(&a->merged, &a->fix);
 	*ret = a;
 	return 0;
 }

@@ -247,16 +247,16 @@ static bool conflicts(const struct eph_diagnosis *d, const struct eph_sock *s)
 	return any || !memcmp(s->local, d->req.addr, 16);
 }
 
-static int add_holders(struct eph_diagnosis *d, const struct eph_policy *p,
-		       const struct eph_holders *h, const char *netns)
+/* Adds the N sockets S of one namespace (NETNS NULL: the target's). */
+static int add_socks(struct eph_diagnosis *d, const struct eph_policy *p,
+		     const struct eph_sock *socks, size_t n, const char *netns)
 {
-	size_t n = eph_holders_count(h);
 	bool listener = false;
 
 	for (size_t i = 0; i < n; i++)
-		listener |= eph_holders_get(h, i)->state == EPH_TCP_LISTEN;
+		listener |= socks[i].state == EPH_TCP_LISTEN;
 	for (size_t i = 0; i < n; i++) {
-		const struct eph_sock *s = eph_holders_get(h, i);
+		const struct eph_sock *s = &socks[i];
 		struct eph_diag_holder *x;
 
 		if (num_grow((void **)&d->holders, &d->cap, d->nholders,
@@ -274,6 +274,14 @@ static int add_holders(struct eph_diagnosis *d, const struct eph_policy *p,
 			x->seconds_left = (s->expires_ms + 999) / 1000;
 	}
 	return 0;
+}
+
+static int add_holders(struct eph_diagnosis *d, const struct eph_policy *p,
+		       const struct eph_holders *h, const char *netns)
+{
+	size_t n = eph_holders_count(h);
+
+	return add_socks(d, p, n ? eph_holders_get(h, 0) : NULL, n, netns);
 }
 
 struct others {
@@ -613,6 +621,51 @@ static int diagnose(struct eph_ctx *ctx, struct eph_diagnosis *d)
 	return 0;
 }
 
+/* A diagnosis ready to be filled (port and protocols checked). */
+static int diagnosis_alloc(const struct eph_diag_request *req,
+			   struct eph_diagnosis **ret)
+{
+	struct eph_diagnosis *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->req = *req;
+	if (!d->req.protos)
+		d->req.protos = EPH_PROTO_ALL;
+	d->req_family = sockdiag_addr_is_mapped(req->addr) ? AF_INET : AF_INET6;
+	*ret = d;
+	return 0;
+}
+
+int diagnose_decide(const struct eph_diag_request *req,
+		    const struct eph_policy *p, bool persistent,
+		    const struct eph_diag_probe *probes, size_t nprobes,
+		    const struct eph_sock *socks, size_t nsocks,
+		    struct eph_diagnosis **ret)
+{
+	struct eph_diagnosis *d;
+	int r;
+
+	if (nprobes > MAX_PROBES || diagnosis_alloc(req, &d) < 0)
+		return -EINVAL;
+	r = eph_policy_dup(p, &d->policy);
+	if (r >= 0) {
+		d->persistent = persistent;
+		memcpy(d->probes, probes, nprobes * sizeof(*probes));
+		d->nprobes = nprobes;
+		r = add_socks(d, d->policy, socks, nsocks, NULL);
+	}
+	if (r < 0) {
+		eph_diagnosis_free(d);
+		return r;
+	}
+	ask_history(d);
+	find_cause(d);
+	advise(d);
+	*ret = d;
+	return 0;
+}
+
 EPH_EXPORT int eph_diagnose(struct eph_ctx *ctx,
 			    const struct eph_diag_request *req,
 			    struct eph_diagnosis **ret)
@@ -623,13 +676,8 @@ EPH_EXPORT int eph_diagnose(struct eph_ctx *ctx,
 	ctx_clear_error(ctx);
 	if (req->port == 0)
 		return ctx_error(ctx, -EINVAL, "port 0 is not a port to bind");
-	d = calloc(1, sizeof(*d));
-	if (!d)
+	if (diagnosis_alloc(req, &d) < 0)
 		return ctx_error(ctx, -ENOMEM, "out of memory");
-	d->req = *req;
-	if (!d->req.protos)
-		d->req.protos = EPH_PROTO_ALL;
-	d->req_family = sockdiag_addr_is_mapped(req->addr) ? AF_INET : AF_INET6;
 	r = diagnose(ctx, d);
 	if (r < 0) {
 		eph_diagnosis_free(d);

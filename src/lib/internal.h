@@ -17,6 +17,28 @@
 #define EPH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define EPH_PRINTF(a, b)
+/* ---- diagnose.c ---- */
+
+/*
+ * The decision half of eph_diagnose(), from facts gathered elsewhere (the
+ * bind tests' results and the sockets on the port, in the target
+ * namespace): tests feed it by hand. Returns 0 or a negative errno.
+ */
+int diagnose_decide(const struct eph_diag_request *req,
+		    const struct eph_policy *p, bool persistent,
+		    const struct eph_diag_probe *probes, size_t nprobes,
+		    const struct eph_sock *socks, size_t nsocks,
+		    struct eph_diagnosis **ret);
+
+/* ---- snapshot.c ---- */
+
+/*
+ * A snapshot made of policy P and usage U (both taken over, and freed
+ * with it), for tests that feed the usage by hand. Returns 0 or -ENOMEM.
+ */
+int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
+		  struct eph_usage *u, struct eph_snapshot **ret);
+
 /* ---- netns.c ---- */
 
 /*
@@ -315,8 +337,38 @@ size_t services_tokens(const char *s, size_t len, const char **tok,
 int audit_scan_servers(struct eph_scan *scan, uint16_t lo, uint16_t hi,
 		       const struct eph_scan_ops *ops, void *data);
 
+/*
+ * The audit of the servers SOCKS (as the scan would find them) and the
+ * planned ports of REQ under P, without I/O: tests feed it by hand.
+ */
+int audit_decide(const struct eph_policy *p,
+		 const struct eph_audit_request *req,
+		 const struct eph_sock *socks, size_t n, struct eph_audit **ret);
+
 /* Copies the owners O found into the risks of A. */
 void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o);
+
+/* ---- diagnose.c ---- */
+
+/*
+ * The decision half of eph_diagnose(), from facts gathered elsewhere (the
+ * bind tests' results and the sockets on the port, in the target
+ * namespace): tests feed it by hand. Returns 0 or a negative errno.
+ */
+int diagnose_decide(const struct eph_diag_request *req,
+		    const struct eph_policy *p, bool persistent,
+		    const struct eph_diag_probe *probes, size_t nprobes,
+		    const struct eph_sock *socks, size_t nsocks,
+		    struct eph_diagnosis **ret);
+
+/* ---- snapshot.c ---- */
+
+/*
+ * A snapshot made of policy P and usage U (both taken over, and freed
+ * with it), for tests that feed the usage by hand. Returns 0 or -ENOMEM.
+ */
+int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
+		  struct eph_usage *u, struct eph_snapshot **ret);
 
 /* ---- netns.c ---- */
 

@@ -191,6 +191,21 @@ EPH_EXPORT int eph_snapshot_take(struct eph_snapshot *s, uint32_t flags)
 	return 0;
 }
 
+int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
+		  struct eph_usage *u, struct eph_snapshot **ret)
+{
+	struct eph_snapshot *s;
+	int r = eph_snapshot_new(ctx, &s);
+
+	if (r < 0)
+		return r;
+	s->policy = p;
+	s->usage = u;
+	s->valid = true;
+	*ret = s;
+	return 0;
+}
+
 EPH_EXPORT const struct eph_policy *
 eph_snapshot_policy(const struct eph_snapshot *s)
 {

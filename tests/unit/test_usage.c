@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "unit.h"
+#include "socks.h"
 
 static struct eph_policy *pol;
 static struct eph_usage *u;
@@ -34,42 +34,6 @@ static int teardown_usage(void **state)
 	eph_usage_free(u);
 	eph_policy_free(pol);
 	return teardown(state);
-}
-
-static void v4(uint8_t a[16], const char *s)
-{
-	memset(a, 0, 10);
-	a[10] = a[11] = 0xff;
-	assert_int_equal(inet_pton(AF_INET, s, a + 12), 1);
-}
-
-/* A TCP socket LOCAL:LPORT -> REMOTE:RPORT in STATE. */
-static struct eph_sock sk(const char *local, uint16_t lport, const char *remote,
-			  uint16_t rport, uint8_t state)
-{
-	struct eph_sock s;
-
-	memset(&s, 0, sizeof(s));
-	s.family = AF_INET;
-	s.proto = IPPROTO_TCP;
-	s.state = state;
-	s.local_port = lport;
-	s.remote_port = rport;
-	v4(s.local, local);
-	v4(s.remote, remote);
-	s.inode = lport;
-	return s;
-}
-
-static struct eph_sock tw(const char *local, uint16_t lport, const char *remote,
-			  uint16_t rport, uint32_t age_ms)
-{
-	struct eph_sock s = sk(local, lport, remote, rport, EPH_TCP_TIME_WAIT);
-
-	s.timer = 3;
-	s.inode = 0;
-	s.expires_ms = 60000 - age_ms;
-	return s;
 }
 
 static void feed(const struct eph_sock *s, size_t n)
