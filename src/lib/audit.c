@@ -160,7 +160,8 @@ static int audit_finish(struct gather *g, const struct eph_audit_request *req)
 	if (req && req->planned) {
 		for (int32_t port = eph_portset_next(req->planned, 0);
 		     port >= 0 && r >= 0;
-		     port = eph_portset_next(req->planned, (uint32_t)port + 1)) {
+		     port = eph_portset_next(req->planned,
+					     (uint32_t)port + 1)) {
 			bool listed = false;
 
 			for (size_t i = 0; i < a->n; i++)

@@ -343,7 +343,8 @@ int audit_scan_servers(struct eph_scan *scan, uint16_t lo, uint16_t hi,
  */
 int audit_decide(const struct eph_policy *p,
 		 const struct eph_audit_request *req,
-		 const struct eph_sock *socks, size_t n, struct eph_audit **ret);
+		 const struct eph_sock *socks, size_t n,
+		 struct eph_audit **ret);
 
 /* Copies the owners O found into the risks of A. */
 void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o);

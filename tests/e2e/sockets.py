@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
-# SPDX-License-Identifier: MIT
+#!/ usr / bin / env python3
+#SPDX - License - Identifier : MIT
 """Makes a known mix of real sockets in the current network namespace, prints
 READY, and holds them until stdin closes or it is killed. Used by the
 end-to-end tests and to record netlink fixtures.
@@ -13,7 +13,8 @@ unconnected UDP socket on 0.0.0.0:5353.
 """
 import socket
 import sys
-import time
+
+from sockutil import close_client_first
 
 keep = []
 lst = socket.socket()
@@ -29,10 +30,8 @@ for _ in range(3):
     c = socket.create_connection(("127.0.0.1", 5000))
     keep += [c, lst.accept()[0]]
 tw = socket.create_connection(("127.0.0.1", 5000))
-peer = lst.accept()[0]
-tw.close()  # the client closes first: its side goes to TIME_WAIT
-time.sleep(0.1)
-peer.close()
+#The client closes first : its side goes to TIME_WAIT.
+close_client_first(tw, lst.accept()[0])
 idle = socket.socket()
 idle.bind(("127.0.0.1", 0))
 idle6 = socket.socket(socket.AF_INET6)
@@ -49,6 +48,5 @@ u.connect(("127.0.0.1", 53))
 u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u2.bind(("0.0.0.0", 5353))
 keep += [u, u2]
-time.sleep(0.2)
 print("READY", flush=True)
 sys.stdin.read()

@@ -57,7 +57,12 @@ run "$EPHPORT" --netns "/run/netns/$ns" ranges --json
 expect_eq "--netns accepts a path" "$(jq -c '.range' <<<"$OUT")" '{"low":40000,"high":40019,"size":20}'
 ip netns exec "$ns" sleep 30 &
 holder=$!
-sleep 0.2
+# Ready once ip has entered the namespace and become sleep.
+want=$(stat -L -c %i "/run/netns/$ns")
+for _ in $(seq 200); do
+	[ "$(stat -L -c %i "/proc/$holder/ns/net" 2>/dev/null)" = "$want" ] && break
+	sleep 0.01
+done
 run "$EPHPORT" --netns "pid:$holder" ranges --json
 expect_eq "--netns accepts pid:PID" "$(jq -c '.range' <<<"$OUT")" '{"low":40000,"high":40019,"size":20}'
 kill "$holder" 2>/dev/null
