@@ -1,5 +1,5 @@
-#!/ usr / bin / env python3
-#SPDX - License - Identifier : MIT
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Runs ephport's prediction against the kernel, in the current network
 namespace. Steps, in order, each holding its sockets to the end:
 
@@ -54,19 +54,22 @@ def drain_accepts(port):
     if lst is None:
         return
     lst.setblocking(False)
-try:
-	while
-		True : keep.append(lst.accept()[0]) except BlockingIOError
-		    : pass
+    try:
+        while True:
+            keep.append(lst.accept()[0])
+    except BlockingIOError:
+        pass
 
-		      def exhaust(name, daddr, dport, udp)
-		    : predicted = [] n = 0 while True
-		    : predicted.append(
-			      udp_free() if udp else tcp_free(daddr, dport)) s =
-			socket.socket(socket.AF_INET,
-				      socket.SOCK_DGRAM if udp else socket
-					      .SOCK_STREAM)
-		try : s.connect((daddr, dport))
+
+def exhaust(name, daddr, dport, udp):
+    predicted = []
+    n = 0
+    while True:
+        predicted.append(udp_free() if udp else tcp_free(daddr, dport))
+        s = socket.socket(socket.AF_INET,
+                          socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+        try:
+            s.connect((daddr, dport))
         except OSError as e:
             s.close()
             want = errno.EAGAIN if udp else errno.EADDRNOTAVAIL

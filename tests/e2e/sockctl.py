@@ -1,16 +1,14 @@
-#!/ usr / bin / env python3
-#SPDX - License - Identifier : MIT
-""
-	"A socket maker driven line by line from stdin, so that a test can change
-	the sockets of a namespace between two runs of ephport.Each
-		command prints one line : "OK [details]" or
-	"ERR <errno name>".
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A socket maker driven line by line from stdin, so that a test can change
+the sockets of a namespace between two runs of ephport. Each command
+prints one line: "OK [details]" or "ERR <errno name>".
 
-	listen ADDR PORT[reuseport][v6only] a TCP
-	listener(AF by ADDR) udp ADDR PORT a bound UDP socket unlisten PORT
-	close the listener(s)
-on PORT connect ADDR PORT N N connections;
-prints their local ports; the listener, if
+  listen ADDR PORT [reuseport] [v6only]   a TCP listener (AF by ADDR)
+  udp ADDR PORT                           a bound UDP socket
+  unlisten PORT                           close the listener(s) on PORT
+  connect ADDR PORT N                     N connections; prints their
+                                          local ports; the listener, if
                                           ours, accepts them
   closeclients                            close every client first (they
                                           go to TIME_WAIT), then the peers
@@ -71,7 +69,8 @@ def handle(words):
             got.append(str(c.getsockname()[1]))
             for lst in listeners.get(port, []):
                 lst.setblocking(False)
-try : peers.append(lst.accept()[0])
+                try:
+                    peers.append(lst.accept()[0])
                 except BlockingIOError:
                     pass
         return "OK " + " ".join(got)
@@ -80,8 +79,8 @@ try : peers.append(lst.accept()[0])
         for c in clients:
             c.close()
         clients.clear()
-#Each peer closes once the client's FIN has reached it; then the
-#clients' sides are in TIME_WAIT, which is what the tests wait for.
+        # Each peer closes once the client's FIN has reached it; then the
+        # clients' sides are in TIME_WAIT, which is what the tests wait for.
         for p in peers:
             p.settimeout(5)
             while p.recv(4096):
@@ -99,11 +98,15 @@ try : peers.append(lst.accept()[0])
         clients.append(c)
         for lst in listeners.get(int(words[3]), []):
             lst.setblocking(False)
-	try : peers
-		.append(lst.accept()[0]) except BlockingIOError
-		    : pass return "OK" if cmd
-			== "trybind" : s = socket.socket(family(words[1]))
-		try : s.bind((words[1], int(words[2])))
+            try:
+                peers.append(lst.accept()[0])
+            except BlockingIOError:
+                pass
+        return "OK"
+    if cmd == "trybind":
+        s = socket.socket(family(words[1]))
+        try:
+            s.bind((words[1], int(words[2])))
         finally:
             s.close()
         return "OK"
@@ -116,5 +119,7 @@ for line in sys.stdin:
         continue
     if words[0] == "quit":
         break
-			try : reply(handle(words)) except OSError as e:
+    try:
+        reply(handle(words))
+    except OSError as e:
         reply("ERR " + errno.errorcode.get(e.errno, str(e.errno)))

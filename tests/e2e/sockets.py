@@ -1,5 +1,5 @@
-#!/ usr / bin / env python3
-#SPDX - License - Identifier : MIT
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Makes a known mix of real sockets in the current network namespace, prints
 READY, and holds them until stdin closes or it is killed. Used by the
 end-to-end tests and to record netlink fixtures.
@@ -30,7 +30,7 @@ for _ in range(3):
     c = socket.create_connection(("127.0.0.1", 5000))
     keep += [c, lst.accept()[0]]
 tw = socket.create_connection(("127.0.0.1", 5000))
-#The client closes first : its side goes to TIME_WAIT.
+# The client closes first: its side goes to TIME_WAIT.
 close_client_first(tw, lst.accept()[0])
 idle = socket.socket()
 idle.bind(("127.0.0.1", 0))

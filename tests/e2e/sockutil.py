@@ -1,7 +1,6 @@
-#SPDX - License - Identifier : MIT
+# SPDX-License-Identifier: MIT
 """Helpers the socket makers of the end-to-end tests share: readiness by
 what the kernel shows, never by sleeping."""
-import socket
 import time
 
 TIME_WAIT = "06"
@@ -10,7 +9,8 @@ TIME_WAIT = "06"
 def _tcp_table():
     rows = []
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-try : with open(path) as f:
+        try:
+            with open(path) as f:
                 next(f)
                 rows += [line.split() for line in f]
         except OSError:
