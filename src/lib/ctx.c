@@ -327,7 +327,16 @@ EPH_EXPORT int eph_ctx_netns_is_boot(const struct eph_ctx *ctx)
 	if (r < 0)
 		return r;
 	/* init (pid 1 of our pid namespace) applies sysctl.d at boot. */
-	if (stat("/proc/1/ns/net", &st) < 0)
+	if (stat("/proc/1/ns/net", &st) == 0)
+		return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+	if (errno != EACCES && errno != EPERM)
+		return -errno;
+	/*
+	 * Where init's namespace cannot be looked at (a sandbox that hides
+	 * pid 1), the caller's own namespace stands for the host's: that is
+	 * where an operator runs ephport without --netns.
+	 */
+	if (stat("/proc/thread-self/ns/net", &st) < 0)
 		return -errno;
 	return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
 }
