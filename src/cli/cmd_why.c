@@ -170,7 +170,8 @@ static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 				      shape_user(s->uid, user, sizeof(user)),
 				      x->owner.pid < 0 ? ", process not found"
 						       : "");
-	if (x->owner.pid >= 0 && x->owner.cgroup[0])
+	if (x->owner.pid >= 0 && x->owner.cgroup[0] &&
+	    strcmp(x->owner.cgroup, "/") != 0)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, ", cgroup %s",
 				      x->owner.cgroup);
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s%s",
