@@ -14,6 +14,7 @@
 #include "assignments.h"
 #include "ctx.h"
 #include "owners.h"
+#include "pick.h"
 #include "policy.h"
 #include "portset.h"
 #include "scan.h"
