@@ -65,7 +65,7 @@ static const char pick_help[] =
 	"does\n"
 	"                         (its report follows pick's)\n"
 	"      --assignments FILE the assignments (default " EPH_ASSIGNMENTS_DEFAULT
-	");\n"
+	")\n"
 	"      --registry FILE    its former name, still accepted\n"
 	"  -e, --explain PORT     every rule for PORT, pass or fail, and why\n"
 	"  -l, --list             the assignments\n"
