@@ -12,9 +12,11 @@
 
 #include "audit.h"
 #include "common.h"
+#include "assignments.h"
 #include "ctx.h"
 #include "diagnose.h"
 #include "owners.h"
+#include "pick.h"
 #include "policy.h"
 #include "portset.h"
 #include "scan.h"

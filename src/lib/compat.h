@@ -29,20 +29,4 @@ int eph_sysctld_parse(const char *buf, size_t len,
 		      void *data);
 bool eph_sysctld_key_is(const char *key, size_t len, const char *name);
 
-#define EPH_REGISTRY_NAME_MAX 64
-
-/* One line of ephport's registry of picked ports: "NAME PORT DATE". */
-struct eph_registry_entry {
-	char name[EPH_REGISTRY_NAME_MAX + 1];
-	uint16_t port;
-	char date[11];
-	unsigned int line;
-};
-
-bool eph_registry_name_valid(const char *name, size_t len);
-int eph_registry_parse(struct eph_ctx *ctx, const char *buf, size_t len,
-		       int (*cb)(const struct eph_registry_entry *e,
-				 void *data),
-		       void *data);
-
 #endif

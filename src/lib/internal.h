@@ -57,6 +57,20 @@ int netns_walk(struct eph_ctx *ctx, bool skip_self,
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* ---- assignments.c ---- */
+
+/*
+ * Parses a store of assignments from BUF[0..LEN): "NAME PORT DATE" lines,
+ * blank lines and "#" comments skipped. Anything else, or a name or a port
+ * given twice, is an error naming the line (-EBADMSG). Calls CB for each
+ * entry, in order, with its line number. Pure: no I/O. Returns 0, -ENOMEM,
+ * or the first negative value CB returned.
+ */
+int assignments_parse(struct eph_ctx *ctx, const char *buf, size_t len,
+		      int (*cb)(const struct eph_assignment *e,
+				unsigned int line, void *data),
+		      void *data);
+
 /* ---- ctx.c ---- */
 
 /*

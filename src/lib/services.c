@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Port registries: services files (/etc/services, Wireshark's copy of the
- * IANA registry, nmap's frequency table), the ports browsers refuse, and
- * ephport's own registry of picked ports. Parsers are pure functions over
- * bytes; the readers load a file into a table.
+ * IANA registry, nmap's frequency table) and the ports browsers refuse.
+ * Parsers are pure functions over bytes; the readers load a file into a
+ * table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "compat.h"
 #include "internal.h"
 
 /* The biggest services file (nmap's) is about 1 MiB. */
@@ -349,83 +348,4 @@ EPH_EXPORT bool eph_port_browser_blocked(uint16_t port)
 		if (bad_ports[i] == port)
 			return true;
 	return false;
-}
-
-/* ---- ephport's registry of picked ports ---- */
-
-static bool name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-	       c == '@' || c == ':';
-}
-
-EPH_EXPORT bool eph_registry_name_valid(const char *name, size_t len)
-{
-	if (len == 0 || len > EPH_REGISTRY_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!name_char(name[i]))
-			return false;
-	return true;
-}
-
-EPH_EXPORT int
-eph_registry_parse(struct eph_ctx *ctx, const char *buf, size_t len,
-		   int (*cb)(const struct eph_registry_entry *e, void *data),
-		   void *data)
-{
-	size_t pos = 0;
-	unsigned int line = 0;
-	const char *s;
-	size_t n;
-
-	ctx_clear_error(ctx);
-
-	while (num_next_line(buf, len, &pos, &s, &n)) {
-		size_t tlen[4], nt;
-		const char *tok[4];
-		struct eph_registry_entry e = { 0 };
-		int r;
-
-		line++;
-		nt = services_tokens(s, n, tok, tlen, 4);
-		if (nt == 0 || tok[0][0] == '#')
-			continue;
-		if (memchr(s, '\0', n))
-			return ctx_error(ctx, -EINVAL, "line %u: a NUL byte",
-					 line);
-		if (nt != 3)
-			return ctx_error(ctx, -EINVAL,
-					 "line %u: want NAME PORT DATE, found "
-					 "%zu fields",
-					 line, nt);
-		if (!eph_registry_name_valid(tok[0], tlen[0]))
-			return ctx_error(ctx, -EINVAL,
-					 "line %u: \"%.*s\" is not a service "
-					 "name (letters, digits, - _ . @ :, at "
-					 "most %d)",
-					 line,
-					 (int)(tlen[0] > 80 ? 80 : tlen[0]),
-					 tok[0], EPH_REGISTRY_NAME_MAX);
-		if (port_of(tok[1], tlen[1], &e.port) < 0 || e.port == 0)
-			return ctx_error(ctx, -EINVAL,
-					 "line %u: \"%.*s\" is not a port "
-					 "(1-65535)",
-					 line,
-					 (int)(tlen[1] > 20 ? 20 : tlen[1]),
-					 tok[1]);
-		if (tlen[2] != 10 || tok[2][4] != '-' || tok[2][7] != '-')
-			return ctx_error(ctx, -EINVAL,
-					 "line %u: the date must read "
-					 "YYYY-MM-DD",
-					 line);
-		memcpy(e.name, tok[0], tlen[0]);
-		memcpy(e.date, tok[2], 10);
-		e.line = line;
-		r = cb(&e, data);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }

@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The services-file parser (three dialects), the loaded table, the
- * browsers' bad ports, and the strict registry parser.
+ * The services-file parser (three dialects), the loaded table and the
+ * browsers' bad ports.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "unit.h"
-#include "compat.h"
 
 struct got {
 	char names[8][32];
@@ -106,51 +105,12 @@ static void test_browser_ports(void **state)
 	assert_false(eph_port_browser_blocked(443));
 }
 
-static int count(const struct eph_registry_entry *e, void *data)
-{
-	(void)e;
-	(*(int *)data)++;
-	return 0;
-}
-
-static void test_registry(void **state)
-{
-	static const char good[] = "# comment\n\napi 8123 2026-11-27\n"
-				   "  web\t9001 2026-01-01  \n";
-	static const char *const bad[] = {
-		"api 8123\n",		   /* a field missing */
-		"api 0 2026-11-27\n",	   /* port 0 */
-		"api 70000 2026-11-27\n",  /* too big */
-		"a b 8123 2026-11-27\n",   /* four fields */
-		"api/x 8123 2026-11-27\n", /* a bad name */
-		"api 8123 yesterday\n",	   /* a bad date */
-	};
-	int n = 0;
-
-	(void)state;
-	assert_int_equal(
-		eph_registry_parse(ctx, good, sizeof(good) - 1, count, &n), 0);
-	assert_int_equal(n, 2);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		n = 0;
-		assert_int_equal(eph_registry_parse(ctx, bad[i], strlen(bad[i]),
-						    count, &n),
-				 -EINVAL);
-		assert_int_equal(n, 0);
-		assert_non_null(strstr(eph_ctx_errmsg(ctx), "line 1"));
-	}
-	assert_true(eph_registry_name_valid("svc-1.prod@eu:a_b", 17));
-	assert_false(eph_registry_name_valid("", 0));
-	assert_false(eph_registry_name_valid("a b", 3));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dialects),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_browser_ports),
-		cmocka_unit_test(test_registry),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
