@@ -44,31 +44,6 @@ EPH_EXPORT bool eph_assignment_name_valid(const char *name, size_t len)
 
 /* ---- The parser ---- */
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/* Splits S[0..LEN) at blanks into at most MAX tokens; returns how many. */
-static size_t tokens(const char *s, size_t len, const char **tok, size_t *tlen,
-		     size_t max)
-{
-	size_t n = 0, i = 0;
-
-	while (i < len && n < max) {
-		while (i < len && is_blank(s[i]))
-			i++;
-		if (i == len)
-			break;
-		tok[n] = s + i;
-		while (i < len && !is_blank(s[i]))
-			i++;
-		tlen[n] = (size_t)(s + i - tok[n]);
-		n++;
-	}
-	return n;
-}
-
 /* A calendar date, YYYY-MM-DD, as num_today() writes it. */
 static bool date_valid(struct eph_ctx *ctx, const char *s, size_t len)
 {
@@ -150,7 +125,7 @@ static int parse_line(struct eph_ctx *ctx, const char *s, size_t n,
 	uint64_t port;
 	char q[96];
 
-	nt = tokens(s, n, tok, tlen, 4);
+	nt = services_tokens(s, n, tok, tlen, 4);
 	if (nt == 0 || tok[0][0] == '#')
 		return 1;
 	if (memchr(s, '\0', n))

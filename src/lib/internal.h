@@ -17,42 +17,6 @@
 #define EPH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define EPH_PRINTF(a, b)
-/* ---- diagnose.c ---- */
-
-/*
- * The decision half of eph_diagnose(), from facts gathered elsewhere (the
- * bind tests' results and the sockets on the port, in the target
- * namespace): tests feed it by hand. Returns 0 or a negative errno.
- */
-int diagnose_decide(const struct eph_diag_request *req,
-		    const struct eph_policy *p, bool persistent,
-		    const struct eph_diag_probe *probes, size_t nprobes,
-		    const struct eph_sock *socks, size_t nsocks,
-		    struct eph_diagnosis **ret);
-
-/* ---- snapshot.c ---- */
-
-/*
- * A snapshot made of policy P and usage U (both taken over, and freed
- * with it), for tests that feed the usage by hand. Returns 0 or -ENOMEM.
- */
-int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
-		  struct eph_usage *u, struct eph_snapshot **ret);
-
-/* ---- netns.c ---- */
-
-/*
- * Calls CB for every namespace eph_netns_list() finds (but the context's
- * own with SKIP_SELF), with a fresh context aimed at it. When it could not
- * be aimed there, NCTX carries the error (eph_ctx_errno() is negative) and
- * the callback decides. A negative return from CB stops the walk and is
- * returned. Returns 0, or a negative errno.
- */
-int netns_walk(struct eph_ctx *ctx, bool skip_self,
-	       int (*cb)(struct eph_ctx *nctx, const struct eph_netns *ns,
-			 void *data),
-	       void *data);
-
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
