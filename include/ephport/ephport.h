@@ -11,6 +11,7 @@
 #define EPHPORT_EPHPORT_H
 
 #include "common.h"
+#include "change.h"
 #include "ctx.h"
 #include "owners.h"
 #include "policy.h"
