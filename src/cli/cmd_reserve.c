@@ -3,6 +3,8 @@
  * ephport reserve, unreserve and set-range: parse, let the library plan
  * and apply the change (eph_change_*), and render what it decided.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,23 +105,25 @@ static const char *shell_word(const char *s, char *buf, size_t size)
 }
 
 /*
- * A command to paste, run against what was inspected: the namespace
- * (cli_prefix()) and the root, if any. WHAT is "reserve 8080" and such.
+ * Prints a command to paste, run against what was inspected: the
+ * namespace (cli_prefix()) and the root, if any. FMT gives the words
+ * after "ephport": "reserve 8080" and such.
  */
-static const char *hint(const struct cli *cli, const char *what, char *buf,
-			size_t size)
+static void put_hint(FILE *f, const struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void put_hint(FILE *f, const struct cli *cli, const char *fmt, ...)
 {
 	const char *root = eph_ctx_root(cli->ctx);
 	char prefix[256], word[512];
+	va_list ap;
 
+	fputs(cli_prefix(cli, prefix, sizeof(prefix)), f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
 	if (strcmp(root, "/") != 0)
-		snprintf(buf, size, "%s%s --root %s",
-			 cli_prefix(cli, prefix, sizeof(prefix)), what,
-			 shell_word(root, word, sizeof(word)));
-	else
-		snprintf(buf, size, "%s%s",
-			 cli_prefix(cli, prefix, sizeof(prefix)), what);
-	return buf;
+		fprintf(f, " --root %s", shell_word(root, word, sizeof(word)));
 }
 
 static const char *action_name(enum eph_change_kind kind)
@@ -143,167 +147,191 @@ static char *runtime_value(const struct eph_change *c, bool after)
 	return strdup(range);
 }
 
-static void refusal_text(const struct cli *cli, const struct eph_change *c,
-			 char *msg, size_t size)
+/* Ends a message written to F; returns it, or NULL out of memory. */
+static char *finish(FILE *f, char **text, char *list)
+{
+	free(list);
+	/* The stream's buffer is only settled once it is closed. */
+	if (fclose(f) != 0) {
+		free(*text);
+		return NULL;
+	}
+	return *text;
+}
+
+/* Why the change was refused, in words: a new string, or NULL. */
+static char *refusal_message(const struct cli *cli, const struct eph_change *c)
 {
 	const struct eph_change_refusal *no = eph_change_refusal(c);
 	char *list = no->ports ? eph_portset_to_string(no->ports) : NULL;
-	char what[128], cmd[768];
 	const char *l = list ? list : "?";
-	bool set_range = eph_change_kind(c) == EPH_CHANGE_SET_RANGE;
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
 
+	if (!f) {
+		free(list);
+		return NULL;
+	}
+	fputs("refused: ", f);
 	switch (no->code) {
 	case EPH_CHANGE_REFUSED_TOO_LITTLE_LEFT:
-		snprintf(msg, size,
-			 "refused: only %u of the %u ports of the range %u-%u "
-			 "would be left for connect() and bind(0)%s (under "
-			 "half, or under %u); --force to do it anyway",
-			 no->left, no->size, no->low, no->high,
-			 set_range ? ", with the reserved and listening ports "
-				     "out"
-				   : "",
-			 EPH_CHANGE_MIN_LEFT);
+		fprintf(f,
+			"only %u of the %u ports of the range %u-%u would be "
+			"left for connect() and bind(0)%s (under half, or "
+			"under %u); --force to do it anyway",
+			no->left, no->size, no->low, no->high,
+			eph_change_kind(c) == EPH_CHANGE_SET_RANGE
+				? ", with the reserved and listening ports out"
+				: "",
+			EPH_CHANGE_MIN_LEFT);
 		break;
 	case EPH_CHANGE_REFUSED_ONE_PORT:
-		snprintf(msg, size,
-			 "refused: %u-%u is a range of one port, for every "
-			 "connect() and bind(0) to share; --force to set it "
-			 "anyway",
-			 no->low, no->high);
+		fprintf(f,
+			"%u-%u is a range of one port, for every connect() "
+			"and bind(0) to share; --force to set it anyway",
+			no->low, no->high);
 		break;
 	case EPH_CHANGE_REFUSED_BELOW_UNPRIVILEGED:
-		snprintf(msg, size,
-			 "refused: %u is below ip_unprivileged_port_start "
-			 "(%u); the kernel does not accept it",
-			 no->low, no->unprivileged);
+		fprintf(f,
+			"%u is below ip_unprivileged_port_start (%u); the "
+			"kernel does not accept it",
+			no->low, no->unprivileged);
 		break;
 	case EPH_CHANGE_REFUSED_LISTENERS:
-		snprintf(what, sizeof(what), "reserve %s", l);
-		snprintf(msg, size,
-			 "refused: the range %u-%u would swallow listening "
-			 "ports %s; reserve them first (%s) or --force",
-			 no->low, no->high, l,
-			 hint(cli, what, cmd, sizeof(cmd)));
+		fprintf(f,
+			"the range %u-%u would swallow listening ports %s; "
+			"reserve them first",
+			no->low, no->high, l);
+		/* cli_error() keeps 1 KiB: a hint cut short is no hint. */
+		if (strlen(l) < 300) {
+			fputs(" (", f);
+			put_hint(f, cli, "reserve %s", l);
+			fputs(")", f);
+		}
+		fputs(" or --force", f);
 		break;
 	case EPH_CHANGE_REFUSED_NOT_RESERVED:
-		snprintf(msg, size,
-			 "refused: %s is not reserved, neither in the kernel "
-			 "nor in a sysctl.d file: nothing to remove",
-			 l);
+		fprintf(f,
+			"%s %s not reserved, neither in the kernel nor in a "
+			"sysctl.d file: nothing to remove",
+			l, eph_portset_count(no->ports) > 1 ? "are" : "is");
 		break;
 	case EPH_CHANGE_REFUSED_DROPIN_FOREIGN:
-		snprintf(msg, size,
-			 "refused: %s; ephport will not rewrite a file it did "
-			 "not write (fix or remove that line by hand)",
-			 no->detail);
+		fprintf(f,
+			"%s; ephport will not rewrite a file it did not write "
+			"(fix or remove that line by hand)",
+			no->detail);
 		break;
 	case EPH_CHANGE_REFUSED_BOOT_VALUE_BAD:
-		snprintf(msg, size,
-			 "refused: %s; fix it first (ephport never rewrites "
-			 "another file)",
-			 no->detail);
+		fprintf(f,
+			"%s; fix it first (ephport never rewrites another "
+			"file)",
+			no->detail);
 		break;
 	default:
-		snprintf(msg, size, "refused (%s)",
-			 eph_change_refusal_name(no->code));
+		fputs(eph_change_refusal_name(no->code), f);
 	}
-	free(list);
+	return finish(f, &text, list);
 }
 
-static void note_text(const struct cli *cli, const struct eph_change *c,
-		      const struct eph_change_note *n, char *msg, size_t size)
+/* A note in words: a new string, or NULL. */
+static char *note_message(const struct cli *cli, const struct eph_change *c,
+			  const struct eph_change_note *n)
 {
 	const char *key = eph_change_key(c);
 	char *list = n->ports ? eph_portset_to_string(n->ports) : NULL;
 	const char *l = list ? list : "?";
-	char what[128], cmd[768];
+	bool plural = n->ports && eph_portset_count(n->ports) > 1;
+	const char *them = plural ? "them" : "it";
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
 
+	if (!f) {
+		free(list);
+		return NULL;
+	}
 	switch (n->code) {
 	case EPH_CHANGE_NOTE_NOT_PERSISTED:
-		snprintf(msg, size,
-			 "not persisted: /etc/sysctl.d sets up the namespace "
-			 "the system boots in, not %s, which starts from the "
-			 "kernel's defaults (use --root DIR to write a tree "
-			 "anyway)",
-			 cli->netns ? cli->netns : "this one");
+		fprintf(f,
+			"not persisted: /etc/sysctl.d sets up the namespace "
+			"the system boots in, not %s, which starts from the "
+			"kernel's defaults (use --root DIR to write a tree "
+			"anyway)",
+			cli->netns ? cli->netns : "this one");
 		break;
 	case EPH_CHANGE_NOTE_FILE_LOSES:
-		snprintf(msg, size,
-			 "%s:%u also sets %s (\"%s\"); ephport's drop-in sorts "
-			 "later and wins",
-			 n->file, n->line, key, n->value);
+		fprintf(f,
+			"%s:%u also sets %s (\"%s\"); ephport's drop-in sorts "
+			"later and wins",
+			n->file, n->line, key, n->value);
 		break;
 	case EPH_CHANGE_NOTE_FILE_WINS:
-		snprintf(msg, size,
-			 "%s:%u sets %s (\"%s\") and sorts after ephport's "
-			 "drop-in: it wins at boot%s",
-			 n->file, n->line, key, n->value,
-			 eph_change_kind(c) == EPH_CHANGE_UNRESERVE
-				 ? "; the ports it lists come back at boot "
-				   "unless that file is changed"
-				 : "; change that file too");
+		fprintf(f,
+			"%s:%u sets %s (\"%s\") and sorts after ephport's "
+			"drop-in: it wins at boot%s",
+			n->file, n->line, key, n->value,
+			eph_change_kind(c) == EPH_CHANGE_UNRESERVE
+				? "; the ports it lists come back at boot "
+				  "unless that file is changed"
+				: "; change that file too");
 		break;
 	case EPH_CHANGE_NOTE_SYSCTL_CONF_WINS:
-		snprintf(msg, size,
-			 "%s:%u also sets %s (\"%s\"); `sysctl --system` reads "
-			 "it last, so there it wins over ephport's drop-in",
-			 n->file, n->line, key, n->value);
+		fprintf(f,
+			"%s:%u also sets %s (\"%s\"); `sysctl --system` reads "
+			"it last, so there it wins over ephport's drop-in",
+			n->file, n->line, key, n->value);
 		break;
 	case EPH_CHANGE_NOTE_BAD_LINE:
-		snprintf(msg, size, "%s:%u: %s (systemd-sysctl skips the line)",
-			 n->file, n->line, n->value);
+		fprintf(f, "%s:%u: %s (systemd-sysctl skips the line)", n->file,
+			n->line, n->value);
 		break;
 	case EPH_CHANGE_NOTE_RUNTIME_ONLY:
-		snprintf(what, sizeof(what), "reserve %s", l);
-		snprintf(msg, size,
-			 "%s reserved in the kernel but not in what a boot "
-			 "applies: a reboot drops %s%s%s%s",
-			 l, strchr(l, ',') || strchr(l, '-') ? "them" : "it",
-			 eph_change_boots(c) ? " (" : "",
-			 eph_change_boots(c) ? hint(cli, what, cmd, sizeof(cmd))
-					     : "",
-			 eph_change_boots(c) ? " keeps them)" : "");
+		fprintf(f,
+			"%s reserved in the kernel but not in what a boot "
+			"applies: a reboot drops %s",
+			l, them);
+		/* Reserving them keeps them only when the drop-in wins. */
+		if (eph_change_boots(c)) {
+			fputs(" (", f);
+			put_hint(f, cli, "reserve %s", l);
+			fprintf(f, " keeps %s)", them);
+		}
 		break;
 	case EPH_CHANGE_NOTE_NOT_RESERVED:
-		snprintf(msg, size,
-			 "%s was not reserved anywhere: nothing to remove "
-			 "there",
-			 l);
+		fprintf(f,
+			"%s %s not reserved anywhere: nothing to remove there",
+			l, plural ? "were" : "was");
 		break;
 	case EPH_CHANGE_NOTE_SAME_PARITY:
+		fputs("bounds of the same parity: connect() never tries one of "
+		      "the ports",
+		      f);
 		if (n->high) {
-			snprintf(what, sizeof(what), "set-range %u %u", n->low,
-				 n->high);
-			snprintf(msg, size,
-				 "bounds %u and %u have the same parity: "
-				 "connect() never tries one port; %s avoids "
-				 "it",
-				 eph_change_runtime(c)->low_after,
-				 eph_change_runtime(c)->high_after,
-				 hint(cli, what, cmd, sizeof(cmd)));
-		} else {
-			snprintf(msg, size,
-				 "the bounds have the same parity: connect() "
-				 "may miss the only port");
+			fputs("; ", f);
+			put_hint(f, cli, "set-range %u %u", n->low, n->high);
+			fputs(" avoids it", f);
 		}
 		break;
 	case EPH_CHANGE_NOTE_LISTENERS_INSIDE:
-		snprintf(what, sizeof(what), "reserve %s", l);
-		snprintf(msg, size,
-			 "listening ports %s are now inside the range and not "
-			 "reserved (%s keeps autobind off them)",
-			 l, hint(cli, what, cmd, sizeof(cmd)));
+		fprintf(f,
+			"listening ports %s are now inside the range and not "
+			"reserved (",
+			l);
+		put_hint(f, cli, "reserve %s", l);
+		fputs(" keeps autobind off them)", f);
 		break;
 	case EPH_CHANGE_NOTE_LITTLE_LEFT:
-		snprintf(msg, size,
-			 "only %u of the %u ports of %u-%u are left for "
-			 "connect() and bind(0)",
-			 n->left, n->size, n->low, n->high);
+		fprintf(f,
+			"only %u of the %u ports of %u-%u are left for "
+			"connect() and bind(0)",
+			n->left, n->size, n->low, n->high);
 		break;
 	default:
-		snprintf(msg, size, "%s", eph_change_note_name(n->code));
+		fputs(eph_change_note_name(n->code), f);
 	}
-	free(list);
+	return finish(f, &text, list);
 }
 
 /* ---- Output ---- */
@@ -313,7 +341,7 @@ static void print_text(const struct cli *cli, const struct eph_change *c)
 	const struct eph_change_runtime *rt = eph_change_runtime(c);
 	const struct eph_change_persist *ps = eph_change_persist(c);
 	bool dry = eph_change_flags(c) & EPH_CHANGE_DRY_RUN;
-	char msg[2048];
+	char *msg;
 
 	if (rt->enabled) {
 		char *b = runtime_value(c, false), *a = runtime_value(c, true);
@@ -344,8 +372,9 @@ static void print_text(const struct cli *cli, const struct eph_change *c)
 		       (int)d->len, d->text);
 	}
 	for (size_t i = 0; i < eph_change_note_count(c); i++) {
-		note_text(cli, c, eph_change_note(c, i), msg, sizeof(msg));
-		cli_wrap(stdout, "warning: ", msg);
+		msg = note_message(cli, c, eph_change_note(c, i));
+		cli_wrap(stdout, "warning: ", msg ? msg : "out of memory");
+		free(msg);
 	}
 }
 
@@ -379,7 +408,7 @@ static void print_json(struct cli *cli, const struct eph_change *c)
 {
 	const struct eph_change_runtime *rt = eph_change_runtime(c);
 	const struct eph_change_persist *ps = eph_change_persist(c);
-	char msg[2048], *s;
+	char *msg, *s;
 	struct json j;
 
 	cli_json_begin(cli, &j);
@@ -438,16 +467,18 @@ static void print_json(struct cli *cli, const struct eph_change *c)
 			json_uint(&j, "left", n->left);
 			json_uint(&j, "size", n->size);
 		}
-		note_text(cli, c, n, msg, sizeof(msg));
+		msg = note_message(cli, c, n);
 		json_str(&j, "message", msg);
+		free(msg);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
 	/* The messages alone, as earlier versions printed them. */
 	json_arr(&j, "warnings");
 	for (size_t i = 0; i < eph_change_note_count(c); i++) {
-		note_text(cli, c, eph_change_note(c, i), msg, sizeof(msg));
+		msg = note_message(cli, c, eph_change_note(c, i));
 		json_str(&j, NULL, msg);
+		free(msg);
 	}
 	json_arr_end(&j);
 	cli_json_finish(&j);
@@ -461,7 +492,7 @@ static int run(struct cli *cli, const struct opts *o,
 	struct eph_change_request req = *base;
 	const struct eph_change_persist *ps;
 	struct eph_change *c = NULL;
-	char msg[2048], path[4096];
+	char *msg, path[4096];
 	int rc;
 
 	rc = cli_apply_netns(cli);
@@ -477,11 +508,12 @@ static int run(struct cli *cli, const struct opts *o,
 	if (eph_change_plan(cli->ctx, &req, &c) < 0)
 		return cli_fail(cli, NULL);
 	if (eph_change_refusal(c)) {
-		refusal_text(cli, c, msg, sizeof(msg));
+		msg = refusal_message(cli, c);
 		rc = cli_error(
 			cli,
 			eph_change_refusal_name(eph_change_refusal(c)->code),
-			EXIT_NO, "%s", msg);
+			EXIT_NO, "%s", msg ? msg : "refused");
+		free(msg);
 		eph_change_free(c);
 		return rc;
 	}
