@@ -227,10 +227,15 @@ ln -s "$TMP/decoy" "$R9/etc/sysctl.d"
 echo 'net.ipv4.ip_local_reserved_ports = 1111' >"$TMP/host.conf"
 echo 'net.ipv4.ip_local_reserved_ports = 2222' >"$R9/$TMP/host.conf"
 ln -s "$TMP/host.conf" "$R9/usr/lib/sysctl.d/50-link.conf"
+# And one to /etc: the tree's file, not the host's (which is not there).
+echo 'net.ipv4.ip_local_reserved_ports = 3333' >"$R9/etc/ephport-e2e-$$.conf"
+ln -s "/etc/ephport-e2e-$$.conf" "$R9/usr/lib/sysctl.d/40-etc.conf"
 run "$EPHPORT" reserve 9000 --root "$R9" --persist-only
 expect_rc "reserve in a tree of links succeeds" 0
-expect_eq "the drop-in is written inside the tree" "$(grep '^net' "$R9/$TMP/decoy/99-zz-ephport.conf")" \
+expect_eq "the drop-in is written inside the tree, from the tree's files" \
+	"$(grep '^net' "$R9/$TMP/decoy/99-zz-ephport.conf")" \
 	"net.ipv4.ip_local_reserved_ports = 2222,9000"
+expect_in "the link to /etc was read in the tree" "40-etc.conf:1 also sets net.ipv4.ip_local_reserved_ports (\"3333\")" "$(tr -s ' \n' ' ' <<<"$OUT")"
 check "nothing is written on the host" test -z "$(ls -A "$TMP/decoy")"
 
 # /etc/sysctl.d sets up the namespace the system boots in, only.
