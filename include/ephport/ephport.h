@@ -10,9 +10,10 @@
 #ifndef EPHPORT_EPHPORT_H
 #define EPHPORT_EPHPORT_H
 
-#include "audit.h"
-#include "common.h"
 #include "assignments.h"
+#include "audit.h"
+#include "change.h"
+#include "common.h"
 #include "ctx.h"
 #include "diagnose.h"
 #include "owners.h"

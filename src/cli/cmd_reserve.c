@@ -1,28 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ephport reserve, unreserve and set-range: change the kernel's port policy
- * without losing anyone's entries, now (in the target namespace) and
- * across reboots (in ephport's sysctl.d drop-in).
+ * ephport reserve, unreserve and set-range: parse, let the library plan
+ * and apply the change (eph_change_*), and render what it decided.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
-#include "compat.h"
-
-#define DROPIN_NAME "99-zz-ephport.conf"
-#define KEY_RESERVED "net.ipv4.ip_local_reserved_ports"
-#define KEY_RANGE "net.ipv4.ip_local_port_range"
-#define MAX_NOTES 256
-#define MAX_WARNINGS 32
-/* Serialises ephport's read-modify-write of the kernel's values. */
-#define RUNTIME_LOCK_DIR "/run/ephport"
 
 static const char reserve_help[] =
 	"Usage: ephport reserve PORTS [--reason TEXT] [OPTIONS]\n"
@@ -34,37 +21,45 @@ static const char reserve_help[] =
 	"there,\n"
 	"so that the kernel never hands them out to connect() or bind(0);\n"
 	"unreserve removes only the ports it names; set-range changes\n"
-	"net.ipv4.ip_local_port_range after checking it. Each applies the "
-	"change\n"
-	"now (and reads it back) and persists it in ephport's drop-in,\n"
-	"/etc/sysctl.d/" DROPIN_NAME
-	", which sorts last and holds the union of\n"
-	"what a reboot would apply and the change, with the reason and date "
-	"of\n"
-	"each entry. It warns when another file sets the same key, and names "
-	"the\n"
-	"file that wins.\n"
+	"net.ipv4.ip_local_port_range after checking it. Each changes the\n"
+	"kernel now (and reads it back) and, for the namespace the system "
+	"boots\n"
+	"in, ephport's drop-in /etc/sysctl.d/99-zz-ephport.conf, which holds "
+	"what\n"
+	"a boot would apply with the change, and the reason and date of each\n"
+	"reservation. It names every other file that sets the key, and the "
+	"one\n"
+	"that wins at boot.\n"
+	"\n"
+	"Refused without --force: a reservation or a range that leaves "
+	"autobind\n"
+	"under half of the range or under 1000 ports (reserved and listening\n"
+	"ports count), a range of one port, a range over listening ports. "
+	"Always\n"
+	"refused: a range below ip_unprivileged_port_start, unreserving ports\n"
+	"reserved nowhere, and a drop-in or a boot value ephport cannot read.\n"
 	"\n"
 	"Options:\n"
-	"      --reason TEXT   why (reserve): kept as a comment in the "
-	"drop-in\n"
+	"      --reason TEXT   why (reserve, at most 200 characters): kept as "
+	"a\n"
+	"                      comment in the drop-in\n"
 	"      --runtime-only  change the kernel only, not the drop-in\n"
 	"      --persist-only  change the drop-in only, not the kernel\n"
 	"      --dry-run       print the runtime change and the file diff; "
 	"change\n"
 	"                      nothing\n"
-	"      --root DIR      read and write sysctl.d files under DIR (an "
-	"image,\n"
-	"                      a chroot, a test tree) instead of /\n"
-	"      --force         reserve even when under half of the range, or "
-	"under\n"
-	"                      1000 ports, would be left; set-range even over\n"
-	"                      listening ports\n"
-	"  -n, --netns NS      change network namespace NS (then the drop-in "
-	"only\n"
-	"                      with --root: /etc/sysctl.d sets up the host's\n"
-	"                      namespace at boot, not NS)\n"
-	"  -j, --json          print one JSON object\n"
+	"      --root DIR      read and write the sysctl.d files under DIR "
+	"(an\n"
+	"                      image, a chroot, a test tree; links resolve "
+	"inside\n"
+	"                      it) instead of /\n"
+	"      --force         do what the refusals above marked --force "
+	"refuse\n"
+	"  -n, --netns NS      change network namespace NS; the drop-in only "
+	"when\n"
+	"                      NS is the one the system boots in, or with "
+	"--root\n"
+	"  -j, --json          print one JSON object, errors included\n"
 	"  -h, --help          show this help\n"
 	"\n"
 	"Examples:\n"
@@ -73,999 +68,613 @@ static const char reserve_help[] =
 	"  ephport unreserve 9005\n"
 	"  ephport set-range 40000 60999\n"
 	"\n"
-	"Exit status: 0 done, 1 refused or failed (nothing changed), 2 usage "
-	"error.\n";
+	"Exit status: 0 done; 1 refused (nothing changed), or done but the\n"
+	"drop-in's value is not what boots (another file wins); 2 could not\n"
+	"(usage, permissions, I/O: nothing changed).\n";
 
-enum action { RESERVE, UNRESERVE, SET_RANGE };
+enum { OPT_REASON, OPT_RUNTIME, OPT_PERSIST, OPT_DRY_RUN, OPT_ROOT, OPT_FORCE };
 
-/* A "# reserved PORTS on DATE: REASON" comment of the drop-in. */
-struct note {
-	struct eph_portset *ports;
-	char date[16];
-	char reason[256];
+struct opts {
+	const char *reason, *root;
+	bool runtime_only, persist_only, dry_run, force;
+	bool seen_reason, seen_root;
 };
 
-struct op {
-	struct cli *cli;
-	enum action action;
-	struct eph_portset *ports; /* reserve, unreserve */
-	uint16_t low, high;	   /* set-range */
-	const char *reason;
-	const char *root;
-	bool runtime, persist, dry_run, force;
+/* ---- Words ---- */
 
-	struct eph_policy *policy;
-	/* The drop-in as it is and as it will be. */
-	bool have_dropin;
-	char *old_content;
-	size_t old_len;
-	bool drop_has_reserved, drop_has_range;
-	struct eph_portset *drop_reserved;
-	uint16_t drop_low, drop_high;
-	struct note notes[MAX_NOTES];
-	size_t nnotes;
-	char *new_content;
-	/* Runtime before and after. */
-	char *rt_before, *rt_after;
-	bool rt_changed;
-	/* What a reboot applies. */
-	struct eph_sysctld *sd;
-	char warnings[MAX_WARNINGS][512];
-	size_t nwarn;
-	char file_error[512];
-};
-
-static void warn_add(struct op *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void warn_add(struct op *o, const char *fmt, ...)
+/* A file argument a shell takes as one word. */
+static const char *shell_word(const char *s, char *buf, size_t size)
 {
-	va_list ap;
+	size_t o = 0;
 
-	if (o->nwarn == MAX_WARNINGS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(o->warnings[o->nwarn++], sizeof(o->warnings[0]), fmt, ap);
-	va_end(ap);
-}
-
-static const char *key_of(const struct op *o)
-{
-	return o->action == SET_RANGE ? KEY_RANGE : KEY_RESERVED;
-}
-
-/* ---- The drop-in: strict reading ---- */
-
-struct drop_parse {
-	struct op *o;
-	int err;
-};
-
-/* "# reserved 8080,9000-9001 on 2026-11-27: reason" */
-static void parse_note(struct op *o, const char *line, size_t len)
-{
-	const char *p = line, *end = line + len, *on, *colon;
-	struct note *n;
-
-	if (o->nnotes == MAX_NOTES || len < 12 ||
-	    memcmp(p, "# reserved ", 11) != 0)
-		return;
-	p += 11;
-	on = memmem(p, (size_t)(end - p), " on ", 4);
-	if (!on)
-		return;
-	n = &o->notes[o->nnotes];
-	eph_portset_new(&n->ports);
-	if (!n->ports ||
-	    eph_portset_parse(o->cli->ctx, n->ports, p, (size_t)(on - p)) < 0) {
-		eph_portset_free(n->ports);
-		n->ports = NULL;
-		return;
-	}
-	p = on + 4;
-	colon = memchr(p, ':', (size_t)(end - p));
-	snprintf(n->date, sizeof(n->date), "%.*s",
-		 (int)((colon ? colon : end) - p), p);
-	n->reason[0] = '\0';
-	if (colon) {
-		p = colon + 1;
-		while (p < end && *p == ' ')
-			p++;
-		snprintf(n->reason, sizeof(n->reason), "%.*s", (int)(end - p),
-			 p);
-	}
-	o->nnotes++;
-}
-
-static int drop_line(const struct eph_sysctld_line *l, void *data)
-{
-	struct drop_parse *dp = data;
-	struct op *o = dp->o;
-
-	if (dp->err)
-		return 0;
-	if (!l->key) {
-		snprintf(o->file_error, sizeof(o->file_error),
-			 "/etc/sysctl.d/" DROPIN_NAME ":%u: %s", l->line,
-			 l->error);
-		dp->err = -EINVAL;
-	} else if (eph_sysctld_key_is(l->key, l->key_len, KEY_RESERVED)) {
-		if (eph_portset_parse(o->cli->ctx, o->drop_reserved, l->value,
-				      l->value_len) < 0) {
-			snprintf(o->file_error, sizeof(o->file_error),
-				 "/etc/sysctl.d/" DROPIN_NAME ":%u: %s",
-				 l->line, eph_ctx_errmsg(o->cli->ctx));
-			dp->err = -EINVAL;
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789-_.:/@+,=") == strlen(s))
+		return s;
+	buf[o++] = '\'';
+	for (; *s && o + 6 < size; s++) {
+		if (*s == '\'') {
+			memcpy(buf + o, "'\\''", 4);
+			o += 4;
+		} else {
+			buf[o++] = *s;
 		}
-		o->drop_has_reserved = true;
-	} else if (eph_sysctld_key_is(l->key, l->key_len, KEY_RANGE)) {
-		if (eph_range_parse(o->cli->ctx, l->value, l->value_len,
-				    &o->drop_low, &o->drop_high) < 0) {
-			snprintf(o->file_error, sizeof(o->file_error),
-				 "/etc/sysctl.d/" DROPIN_NAME ":%u: %s",
-				 l->line, eph_ctx_errmsg(o->cli->ctx));
-			dp->err = -EINVAL;
-		}
-		o->drop_has_range = true;
-	} else {
-		snprintf(o->file_error, sizeof(o->file_error),
-			 "/etc/sysctl.d/" DROPIN_NAME
-			 ":%u: a key ephport does not manage (%.*s)",
-			 l->line, (int)l->key_len, l->key);
-		dp->err = -EINVAL;
 	}
-	return 0;
-}
-
-static const char *root_prefix(const struct op *o)
-{
-	return o->root && strcmp(o->root, "/") ? o->root : "";
-}
-
-/* Reads ephport's drop-in, refusing anything it did not write. */
-static int read_dropin(struct op *o)
-{
-	char path[4096];
-	struct drop_parse dp = { o, 0 };
-	size_t pos;
-	int r;
-
-	eph_portset_new(&o->drop_reserved);
-	if (!o->drop_reserved)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/etc/sysctl.d/" DROPIN_NAME,
-		 root_prefix(o));
-	/* Not a link: ephport's own file, which it will replace. */
-	r = eph_file_read(o->cli->ctx, AT_FDCWD, path, O_NOFOLLOW, 1024 * 1024,
-			  &o->old_content, &o->old_len);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0) {
-		snprintf(o->file_error, sizeof(o->file_error), "%s",
-			 eph_ctx_errmsg(o->cli->ctx));
-		return r;
-	}
-	pos = o->old_len;
-	o->have_dropin = true;
-	eph_sysctld_parse(o->old_content, pos, drop_line, &dp);
-	if (dp.err)
-		return dp.err;
-	/* The notes: comment lines in our format. */
-	for (size_t p = 0; p < pos;) {
-		const char *s = o->old_content + p,
-			   *nl = memchr(s, '\n', pos - p);
-		size_t n = nl ? (size_t)(nl - s) : pos - p;
-
-		parse_note(o, s, n);
-		p += n + 1;
-	}
-	return 0;
-}
-
-/* ---- The drop-in: writing ---- */
-
-static char *compose(struct op *o, const struct eph_portset *reserved,
-		     bool has_reserved, uint16_t low, uint16_t high,
-		     bool has_range)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), *list;
-
-#define APPEND(...)                                                            \
-	do {                                                                   \
-		int w_;                                                        \
-		while ((w_ = snprintf(buf + n, cap - n, __VA_ARGS__)) >= 0 &&  \
-		       (size_t)w_ >= cap - n) {                                \
-			char *m_ = realloc(buf, cap * 2);                      \
-			if (!m_) {                                             \
-				free(buf);                                     \
-				return NULL;                                   \
-			}                                                      \
-			buf = m_;                                              \
-			cap *= 2;                                              \
-		}                                                              \
-		n += (size_t)w_;                                               \
-	} while (0)
-
-	if (!buf)
-		return NULL;
-	APPEND("# ephport's drop-in: 'ephport reserve', 'unreserve' and "
-	       "'set-range' rewrite it.\n"
-	       "# It sorts last, so what it sets wins at boot. Edit it "
-	       "with ephport.\n");
-	for (size_t i = 0; i < o->nnotes; i++) {
-		list = eph_portset_to_string(o->notes[i].ports);
-		if (!list) {
-			free(buf);
-			return NULL;
-		}
-		if (list[0]) {
-			APPEND("# reserved %s on %s", list, o->notes[i].date);
-			if (o->notes[i].reason[0])
-				APPEND(": %s", o->notes[i].reason);
-			APPEND("\n");
-		}
-		free(list);
-	}
-	if (has_reserved) {
-		list = eph_portset_to_string(reserved);
-		if (!list) {
-			free(buf);
-			return NULL;
-		}
-		APPEND("%s = %s\n", KEY_RESERVED, list);
-		free(list);
-	}
-	if (has_range)
-		APPEND("%s = %u %u\n", KEY_RANGE, low, high);
-#undef APPEND
+	buf[o++] = '\'';
+	buf[o] = '\0';
 	return buf;
 }
 
-/* Replaces newlines and other control bytes of a reason with spaces. */
-static void clean_reason(char *s)
+/*
+ * Prints a command to paste, run against what was inspected: the
+ * namespace (cli_prefix()) and the root, if any. FMT gives the words
+ * after "ephport": "reserve 8080" and such.
+ */
+static void put_hint(FILE *f, const struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void put_hint(FILE *f, const struct cli *cli, const char *fmt, ...)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
+	const char *root = eph_ctx_root(cli->ctx);
+	char prefix[256], word[512];
+	va_list ap;
+
+	fputs(cli_prefix(cli, prefix, sizeof(prefix)), f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (strcmp(root, "/") != 0)
+		fprintf(f, " --root %s", shell_word(root, word, sizeof(word)));
 }
 
-/* ---- Planning ---- */
-
-static const struct eph_sysctld_setting *winner(const struct op *o,
-						bool sysctl_system)
+static const char *action_name(enum eph_change_kind kind)
 {
-	return eph_sysctld_winner(o->sd, key_of(o), sysctl_system);
+	return kind == EPH_CHANGE_RESERVE     ? "reserve"
+	       : kind == EPH_CHANGE_UNRESERVE ? "unreserve"
+					      : "set-range";
 }
 
-static bool is_ours(const struct eph_sysctld_setting *s)
+/* The kernel's value before or after, as the kernel prints it. */
+static char *runtime_value(const struct eph_change *c, bool after)
 {
-	return s && strcmp(s->file, "/etc/sysctl.d/" DROPIN_NAME) == 0;
+	const struct eph_change_runtime *rt = eph_change_runtime(c);
+	char range[16];
+
+	if (eph_change_kind(c) != EPH_CHANGE_SET_RANGE)
+		return eph_portset_to_string(after ? rt->after : rt->before);
+	snprintf(range, sizeof(range), "%u %u",
+		 after ? rt->low_after : rt->low_before,
+		 after ? rt->high_after : rt->high_before);
+	return strdup(range);
 }
 
-/* Warns about every other file that sets the key, and who wins. */
-static void check_conflicts(struct op *o)
+/* Ends a message written to F; returns it, or NULL out of memory. */
+static char *finish(FILE *f, char **text, char *list)
 {
-	const char *key = key_of(o);
-
-	for (size_t i = 0; i < eph_sysctld_count(o->sd); i++) {
-		const struct eph_sysctld_setting *s = eph_sysctld_get(o->sd, i);
-		bool later;
-
-		if (strcmp(s->key, key) != 0 || is_ours(s))
-			continue;
-		later = strcmp(s->file, "/etc/sysctl.conf") == 0 ||
-			strcmp(strrchr(s->file, '/') + 1, DROPIN_NAME) > 0;
-		if (strcmp(s->file, "/etc/sysctl.conf") == 0)
-			warn_add(o,
-				 "%s:%u also sets %s (\"%s\"); `sysctl "
-				 "--system` reads it last, so there it wins "
-				 "over ephport's drop-in",
-				 s->file, s->line, key, s->value);
-		else if (later)
-			warn_add(o,
-				 "%s:%u sets %s (\"%s\") and sorts after "
-				 "ephport's drop-in: it wins at boot",
-				 s->file, s->line, key, s->value);
-		else
-			warn_add(o,
-				 "%s:%u also sets %s (\"%s\"); ephport's "
-				 "drop-in sorts later and wins",
-				 s->file, s->line, key, s->value);
+	free(list);
+	/* The stream's buffer is only settled once it is closed. */
+	if (fclose(f) != 0) {
+		free(*text);
+		return NULL;
 	}
+	return *text;
 }
 
-/* The reserved ports a reboot would apply now, and from which file. */
-static int boot_reserved(struct op *o, struct eph_portset *ret)
+/* Why the change was refused, in words: a new string, or NULL. */
+static char *refusal_message(const struct cli *cli, const struct eph_change *c)
 {
-	const struct eph_sysctld_setting *w = winner(o, false);
+	const struct eph_change_refusal *no = eph_change_refusal(c);
+	char *list = no->ports ? eph_portset_to_string(no->ports) : NULL;
+	const char *l = list ? list : "?";
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
 
-	eph_portset_clear(ret);
-	if (!w)
-		return 0;
-	if (w->too_long || eph_portset_parse(o->cli->ctx, ret, w->value,
-					     strlen(w->value)) < 0) {
-		snprintf(o->file_error, sizeof(o->file_error),
-			 "%.200s:%u: %s: %.200s; fix it first (ephport never "
-			 "rewrites another file)",
-			 w->file, w->line, KEY_RESERVED,
-			 w->too_long ? "a value too long to check"
-				     : eph_ctx_errmsg(o->cli->ctx));
-		return -EINVAL;
+	if (!f) {
+		free(list);
+		return NULL;
 	}
-	return 0;
-}
-
-static bool too_little_left(const struct op *o,
-			    const struct eph_portset *reserved,
-			    uint32_t *ret_left)
-{
-	uint16_t lo, hi;
-	uint32_t size, left;
-
-	eph_policy_range(o->policy, &lo, &hi);
-	size = (uint32_t)hi - lo + 1;
-	left = size - eph_portset_count_range(reserved, lo, hi);
-	*ret_left = left;
-	return left < size / 2 || left < 1000;
-}
-
-static void add_note(struct op *o, const struct eph_portset *added)
-{
-	struct note *n;
-	time_t now = time(NULL);
-	struct tm tm;
-
-	if (o->nnotes == MAX_NOTES || eph_portset_count(added) == 0)
-		return;
-	n = &o->notes[o->nnotes];
-	eph_portset_new(&n->ports);
-	if (!n->ports)
-		return;
-	eph_portset_copy(n->ports, added);
-	gmtime_r(&now, &tm);
-	strftime(n->date, sizeof(n->date), "%Y-%m-%d", &tm);
-	snprintf(n->reason, sizeof(n->reason), "%s",
-		 o->reason ? o->reason : "");
-	clean_reason(n->reason);
-	o->nnotes++;
-}
-
-/* Listening TCP sockets and bound UDP sockets on ports LOW..HIGH. */
-struct swallow {
-	struct eph_portset *ports;
-};
-
-static int swallow_sock(const struct eph_sock *s, void *data)
-{
-	struct swallow *w = data;
-
-	eph_portset_add(w->ports, s->local_port, s->local_port);
-	return 0;
-}
-
-static int listeners_in(struct op *o, struct eph_portset *ret)
-{
-	static const struct eph_scan_ops ops = { NULL, swallow_sock };
-	struct eph_scan_filter f = { 0 };
-	struct eph_scan *scan;
-	struct swallow w = { ret };
-	int r;
-
-	if (eph_scan_new(o->cli->ctx, &scan) < 0)
-		return -1;
-	f.port_range = true;
-	f.port_lo = o->low;
-	f.port_hi = o->high;
-	f.protos = EPH_PROTO_TCP;
-	f.states = 1u << EPH_TCP_LISTEN;
-	r = eph_scan_run(scan, &f, &ops, &w);
-	if (r >= 0) {
-		f.protos = EPH_PROTO_UDP;
-		f.states = 0;
-		f.explicit_only = true;
-		r = eph_scan_run(scan, &f, &ops, &w);
+	fputs("refused: ", f);
+	switch (no->code) {
+	case EPH_CHANGE_REFUSED_TOO_LITTLE_LEFT:
+		fprintf(f,
+			"only %u of the %u ports of the range %u-%u would be "
+			"left for connect() and bind(0)%s (under half, or "
+			"under %u); --force to do it anyway",
+			no->left, no->size, no->low, no->high,
+			eph_change_kind(c) == EPH_CHANGE_SET_RANGE
+				? ", with the reserved and listening ports out"
+				: "",
+			EPH_CHANGE_MIN_LEFT);
+		break;
+	case EPH_CHANGE_REFUSED_ONE_PORT:
+		fprintf(f,
+			"%u-%u is a range of one port, for every connect() "
+			"and bind(0) to share; --force to set it anyway",
+			no->low, no->high);
+		break;
+	case EPH_CHANGE_REFUSED_BELOW_UNPRIVILEGED:
+		fprintf(f,
+			"%u is below ip_unprivileged_port_start (%u); the "
+			"kernel does not accept it",
+			no->low, no->unprivileged);
+		break;
+	case EPH_CHANGE_REFUSED_LISTENERS:
+		fprintf(f,
+			"the range %u-%u would swallow listening ports %s; "
+			"reserve them first",
+			no->low, no->high, l);
+		/* cli_error() keeps 1 KiB: a hint cut short is no hint. */
+		if (strlen(l) < 300) {
+			fputs(" (", f);
+			put_hint(f, cli, "reserve %s", l);
+			fputs(")", f);
+		}
+		fputs(" or --force", f);
+		break;
+	case EPH_CHANGE_REFUSED_NOT_RESERVED:
+		fprintf(f,
+			"%s %s not reserved, neither in the kernel nor in a "
+			"sysctl.d file: nothing to remove",
+			l, eph_portset_count(no->ports) > 1 ? "are" : "is");
+		break;
+	case EPH_CHANGE_REFUSED_DROPIN_FOREIGN:
+		fprintf(f,
+			"%s; ephport will not rewrite a file it did not write "
+			"(fix or remove that line by hand)",
+			no->detail);
+		break;
+	case EPH_CHANGE_REFUSED_BOOT_VALUE_BAD:
+		fprintf(f,
+			"%s; fix it first (ephport never rewrites another "
+			"file)",
+			no->detail);
+		break;
+	default:
+		fputs(eph_change_refusal_name(no->code), f);
 	}
-	eph_scan_free(scan);
-	return r < 0 ? -1 : 0;
+	return finish(f, &text, list);
+}
+
+/* A note in words: a new string, or NULL. */
+static char *note_message(const struct cli *cli, const struct eph_change *c,
+			  const struct eph_change_note *n)
+{
+	const char *key = eph_change_key(c);
+	char *list = n->ports ? eph_portset_to_string(n->ports) : NULL;
+	const char *l = list ? list : "?";
+	bool plural = n->ports && eph_portset_count(n->ports) > 1;
+	const char *them = plural ? "them" : "it";
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f) {
+		free(list);
+		return NULL;
+	}
+	switch (n->code) {
+	case EPH_CHANGE_NOTE_NOT_PERSISTED:
+		fprintf(f,
+			"not persisted: /etc/sysctl.d sets up the namespace "
+			"the system boots in, not %s, which starts from the "
+			"kernel's defaults (use --root DIR to write a tree "
+			"anyway)",
+			cli->netns ? cli->netns : "this one");
+		break;
+	case EPH_CHANGE_NOTE_FILE_LOSES:
+		fprintf(f,
+			"%s:%u also sets %s (\"%s\"); ephport's drop-in sorts "
+			"later and wins",
+			n->file, n->line, key, n->value);
+		break;
+	case EPH_CHANGE_NOTE_FILE_WINS:
+		fprintf(f,
+			"%s:%u sets %s (\"%s\") and sorts after ephport's "
+			"drop-in: it wins at boot%s",
+			n->file, n->line, key, n->value,
+			eph_change_kind(c) == EPH_CHANGE_UNRESERVE
+				? "; the ports it lists come back at boot "
+				  "unless that file is changed"
+				: "; change that file too");
+		break;
+	case EPH_CHANGE_NOTE_SYSCTL_CONF_WINS:
+		fprintf(f,
+			"%s:%u also sets %s (\"%s\"); `sysctl --system` reads "
+			"it last, so there it wins over ephport's drop-in",
+			n->file, n->line, key, n->value);
+		break;
+	case EPH_CHANGE_NOTE_BAD_LINE:
+		fprintf(f, "%s:%u: %s (systemd-sysctl skips the line)", n->file,
+			n->line, n->value);
+		break;
+	case EPH_CHANGE_NOTE_RUNTIME_ONLY:
+		fprintf(f,
+			"%s reserved in the kernel but not in what a boot "
+			"applies: a reboot drops %s",
+			l, them);
+		/* Reserving them keeps them only when the drop-in wins. */
+		if (eph_change_boots(c)) {
+			fputs(" (", f);
+			put_hint(f, cli, "reserve %s", l);
+			fprintf(f, " keeps %s)", them);
+		}
+		break;
+	case EPH_CHANGE_NOTE_NOT_RESERVED:
+		fprintf(f,
+			"%s %s not reserved anywhere: nothing to remove there",
+			l, plural ? "were" : "was");
+		break;
+	case EPH_CHANGE_NOTE_SAME_PARITY:
+		fputs("bounds of the same parity: connect() never tries one of "
+		      "the ports",
+		      f);
+		if (n->high) {
+			fputs("; ", f);
+			put_hint(f, cli, "set-range %u %u", n->low, n->high);
+			fputs(" avoids it", f);
+		}
+		break;
+	case EPH_CHANGE_NOTE_LISTENERS_INSIDE:
+		fprintf(f,
+			"listening ports %s are now inside the range and not "
+			"reserved (",
+			l);
+		put_hint(f, cli, "reserve %s", l);
+		fputs(" keeps autobind off them)", f);
+		break;
+	case EPH_CHANGE_NOTE_LITTLE_LEFT:
+		fprintf(f,
+			"only %u of the %u ports of %u-%u are left for "
+			"connect() and bind(0)",
+			n->left, n->size, n->low, n->high);
+		break;
+	default:
+		fputs(eph_change_note_name(n->code), f);
+	}
+	return finish(f, &text, list);
 }
 
 /* ---- Output ---- */
 
-/* A line diff of two small texts (LCS), lines prefixed - and +. */
-static void print_diff(const char *a, const char *b)
+static void print_text(const struct cli *cli, const struct eph_change *c)
 {
-	const char *la[512], *lb[512];
-	size_t na = 0, nb = 0, lena[512], lenb[512];
-	unsigned short *t;
+	const struct eph_change_runtime *rt = eph_change_runtime(c);
+	const struct eph_change_persist *ps = eph_change_persist(c);
+	bool dry = eph_change_flags(c) & EPH_CHANGE_DRY_RUN;
+	char *msg;
 
-	for (const char *p = a; p && *p && na < 512;) {
-		const char *e = strchr(p, '\n');
+	if (rt->enabled) {
+		char *b = runtime_value(c, false), *a = runtime_value(c, true);
 
-		la[na] = p;
-		lena[na++] = e ? (size_t)(e - p) : strlen(p);
-		p = e ? e + 1 : p + strlen(p);
-	}
-	for (const char *p = b; p && *p && nb < 512;) {
-		const char *e = strchr(p, '\n');
-
-		lb[nb] = p;
-		lenb[nb++] = e ? (size_t)(e - p) : strlen(p);
-		p = e ? e + 1 : p + strlen(p);
-	}
-	t = calloc((na + 1) * (nb + 1), sizeof(*t));
-	if (!t)
-		return;
-#define T(i, j) t[(i) * (nb + 1) + (j)]
-	for (size_t i = na; i-- > 0;)
-		for (size_t j = nb; j-- > 0;)
-			T(i, j) =
-				lena[i] == lenb[j] && memcmp(la[i], lb[j],
-							     lena[i]) == 0
-					? (unsigned short)(T(i + 1, j + 1) + 1)
-				: T(i + 1, j) > T(i, j + 1) ? T(i + 1, j)
-							    : T(i, j + 1);
-	for (size_t i = 0, j = 0; i < na || j < nb;) {
-		if (i < na && j < nb && lena[i] == lenb[j] &&
-		    memcmp(la[i], lb[j], lena[i]) == 0) {
-			printf("   %.*s\n", (int)lena[i], la[i]);
-			i++;
-			j++;
-		} else if (j < nb && (i == na || T(i, j + 1) > T(i + 1, j))) {
-			printf("  +%.*s\n", (int)lenb[j], lb[j]);
-			j++;
-		} else {
-			printf("  -%.*s\n", (int)lena[i], la[i]);
-			i++;
-		}
-	}
-#undef T
-	free(t);
-}
-
-static void print_text(const struct op *o)
-{
-	const char *what = key_of(o);
-
-	if (o->runtime) {
-		if (o->rt_changed)
+		if (rt->changed)
 			printf("%s %s: \"%s\" -> \"%s\"%s\n",
-			       o->dry_run ? "Would change" : "Changed", what,
-			       o->rt_before, o->rt_after,
-			       o->dry_run ? "" : " (read back)");
+			       dry ? "Would change" : "Changed",
+			       eph_change_key(c), b ? b : "?", a ? a : "?",
+			       dry ? "" : " (read back)");
 		else
-			printf("Unchanged %s: \"%s\"\n", what, o->rt_before);
+			printf("Unchanged %s: \"%s\"\n", eph_change_key(c),
+			       b ? b : "?");
+		free(b);
+		free(a);
 	}
-	if (o->persist) {
-		bool same = o->old_content &&
-			    strcmp(o->old_content, o->new_content) == 0;
+	if (ps->enabled && !ps->changed)
+		printf("Unchanged %s\n", ps->path);
+	else if (ps->enabled)
+		printf("%s %s:\n", dry ? "Would write" : "Wrote", ps->path);
+	for (size_t i = 0;
+	     ps->enabled && ps->changed && i < eph_change_diff_count(c); i++) {
+		const struct eph_change_diff *d = eph_change_diff(c, i);
 
-		if (same)
-			printf("Unchanged %s/etc/sysctl.d/" DROPIN_NAME "\n",
-			       root_prefix(o));
-		else {
-			printf("%s %s/etc/sysctl.d/" DROPIN_NAME ":\n",
-			       o->dry_run ? "Would write" : "Wrote",
-			       root_prefix(o));
-			print_diff(o->old_content ? o->old_content : "",
-				   o->new_content);
-		}
+		printf("  %c%.*s\n",
+		       d->op == EPH_CHANGE_DIFF_ADDED	  ? '+'
+		       : d->op == EPH_CHANGE_DIFF_REMOVED ? '-'
+							  : ' ',
+		       (int)d->len, d->text);
 	}
-	for (size_t i = 0; i < o->nwarn; i++)
-		cli_wrap(stdout, "warning: ", o->warnings[i]);
+	for (size_t i = 0; i < eph_change_note_count(c); i++) {
+		msg = note_message(cli, c, eph_change_note(c, i));
+		cli_wrap(stdout, "warning: ", msg ? msg : "out of memory");
+		free(msg);
+	}
 }
 
-static void print_json(const struct op *o)
+/* A file of a sysctl.d setting (under the root) as the user sees it. */
+static const char *shown(const struct cli *cli, const char *file, char *buf,
+			 size_t size)
 {
+	const char *root = eph_ctx_root(cli->ctx);
+
+	snprintf(buf, size, "%s%s", strcmp(root, "/") ? root : "", file);
+	return buf;
+}
+
+static void json_setting(const struct cli *cli, struct json *j, const char *key,
+			 const struct eph_sysctld_setting *s)
+{
+	char path[4096];
+
+	if (!s) {
+		json_null(j, key);
+		return;
+	}
+	json_obj(j, key);
+	json_str(j, "file", shown(cli, s->file, path, sizeof(path)));
+	json_uint(j, "line", s->line);
+	json_str(j, "value", s->value);
+	json_obj_end(j);
+}
+
+static void print_json(struct cli *cli, const struct eph_change *c)
+{
+	const struct eph_change_runtime *rt = eph_change_runtime(c);
+	const struct eph_change_persist *ps = eph_change_persist(c);
+	char *msg, *s;
 	struct json j;
 
-	cli_json_begin(o->cli, &j);
-	json_str(&j, "action",
-		 o->action == RESERVE	  ? "reserve"
-		 : o->action == UNRESERVE ? "unreserve"
-					  : "set-range");
-	json_str(&j, "key", key_of(o));
-	json_bool(&j, "dry_run", o->dry_run);
-	if (o->runtime) {
+	cli_json_begin(cli, &j);
+	json_str(&j, "action", action_name(eph_change_kind(c)));
+	json_str(&j, "key", eph_change_key(c));
+	json_bool(&j, "dry_run", eph_change_flags(c) & EPH_CHANGE_DRY_RUN);
+	if (rt->enabled) {
 		json_obj(&j, "runtime");
-		json_str(&j, "before", o->rt_before);
-		json_str(&j, "after", o->rt_after);
-		json_bool(&j, "changed", o->rt_changed);
+		s = runtime_value(c, false);
+		json_str(&j, "before", s);
+		free(s);
+		s = runtime_value(c, true);
+		json_str(&j, "after", s);
+		free(s);
+		json_bool(&j, "changed", rt->changed);
 		json_obj_end(&j);
 	} else {
 		json_null(&j, "runtime");
 	}
-	if (o->persist) {
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s/etc/sysctl.d/" DROPIN_NAME,
-			 root_prefix(o));
+	if (ps->enabled) {
 		json_obj(&j, "persist");
-		json_str(&j, "file", path);
-		json_bool(&j, "changed",
-			  !o->old_content ||
-				  strcmp(o->old_content, o->new_content) != 0);
-		json_str(&j, "content", o->new_content);
+		json_str(&j, "file", ps->path);
+		json_bool(&j, "changed", ps->changed);
+		json_str(&j, "content", ps->new_content);
+		json_bool(&j, "wins", ps->wins);
+		json_bool(&j, "wins_system", ps->wins_system);
+		json_setting(cli, &j, "winner", ps->winner);
+		json_setting(cli, &j, "winner_system", ps->winner_system);
 		json_obj_end(&j);
 	} else {
 		json_null(&j, "persist");
 	}
+	json_bool(&j, "boots", eph_change_boots(c));
+	json_arr(&j, "notes");
+	for (size_t i = 0; i < eph_change_note_count(c); i++) {
+		const struct eph_change_note *n = eph_change_note(c, i);
+
+		json_obj(&j, NULL);
+		json_str(&j, "code", eph_change_note_name(n->code));
+		json_str(&j, "file", n->file);
+		if (n->line)
+			json_uint(&j, "line", n->line);
+		else
+			json_null(&j, "line");
+		json_str(&j, "value", n->value);
+		s = n->ports ? eph_portset_to_string(n->ports) : NULL;
+		json_str(&j, "ports", s);
+		free(s);
+		if (n->code == EPH_CHANGE_NOTE_SAME_PARITY && n->high) {
+			json_obj(&j, "suggest");
+			json_uint(&j, "low", n->low);
+			json_uint(&j, "high", n->high);
+			json_obj_end(&j);
+		}
+		if (n->code == EPH_CHANGE_NOTE_LITTLE_LEFT) {
+			json_uint(&j, "left", n->left);
+			json_uint(&j, "size", n->size);
+		}
+		msg = note_message(cli, c, n);
+		json_str(&j, "message", msg);
+		free(msg);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	/* The messages alone, as earlier versions printed them. */
 	json_arr(&j, "warnings");
-	for (size_t i = 0; i < o->nwarn; i++)
-		json_str(&j, NULL, o->warnings[i]);
+	for (size_t i = 0; i < eph_change_note_count(c); i++) {
+		msg = note_message(cli, c, eph_change_note(c, i));
+		json_str(&j, NULL, msg);
+		free(msg);
+	}
 	json_arr_end(&j);
 	cli_json_finish(&j);
 }
 
 /* ---- Running ---- */
 
-static int fail(struct op *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int fail(struct op *o, const char *fmt, ...)
+static int run(struct cli *cli, const struct opts *o,
+	       const struct eph_change_request *base)
 {
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "ephport: %s: %s\n", o->cli->cmd, msg);
-	return EXIT_FAIL;
-}
-
-/* Works out the new runtime value and the new drop-in; changes nothing. */
-static int plan(struct op *o)
-{
-	static const char *const keys[] = { KEY_RESERVED, KEY_RANGE };
-	struct eph_portset *cur = NULL, *next = NULL, *boot = NULL;
-	uint16_t lo, hi;
-	uint32_t left;
-	int rc = EXIT_FAIL;
-
-	if (eph_portset_new(&cur) < 0 || eph_portset_new(&next) < 0 ||
-	    eph_portset_new(&boot) < 0)
-		goto out;
-	eph_policy_range(o->policy, &lo, &hi);
-	/* Runtime. */
-	if (o->action == SET_RANGE) {
-		char b[32], a[32];
-
-		snprintf(b, sizeof(b), "%u %u", lo, hi);
-		snprintf(a, sizeof(a), "%u %u", o->low, o->high);
-		o->rt_before = strdup(b);
-		o->rt_after = strdup(a);
-	} else {
-		eph_portset_copy(cur, eph_policy_reserved(o->policy));
-		eph_portset_copy(next, cur);
-		if (o->action == RESERVE)
-			eph_portset_union(next, o->ports);
-		else
-			eph_portset_subtract(next, o->ports);
-		o->rt_before = eph_portset_to_string(cur);
-		o->rt_after = eph_portset_to_string(next);
-		if (o->action == RESERVE && !o->force &&
-		    eph_portset_count_range(next, lo, hi) >
-			    eph_portset_count_range(cur, lo, hi) &&
-		    too_little_left(o, next, &left)) {
-			rc = fail(o,
-				  "refused: only %u of the %u ports of the "
-				  "range %u-%u would be left for connect() "
-				  "(under half, or under 1000); --force to do "
-				  "it anyway",
-				  left, (uint32_t)hi - lo + 1, lo, hi);
-			goto out;
-		}
-	}
-	if (!o->rt_before || !o->rt_after)
-		goto out;
-	o->rt_changed = strcmp(o->rt_before, o->rt_after) != 0;
-
-	/* Persistent. */
-	if (!o->persist) {
-		rc = EXIT_OK;
-		goto out;
-	}
-	if (read_dropin(o) < 0) {
-		rc = fail(o, "%s; ephport will not rewrite it",
-			  o->file_error[0] ? o->file_error : "out of memory");
-		goto out;
-	}
-	if (eph_sysctld_read(o->cli->ctx, keys, 2, &o->sd) < 0) {
-		rc = cli_fail(o->cli, "sysctl.d");
-		goto out;
-	}
-	for (size_t i = 0; i < eph_sysctld_bad_count(o->sd); i++) {
-		const struct eph_sysctld_setting *b = eph_sysctld_bad(o->sd, i);
-
-		warn_add(o, "%s:%u: %s (systemd-sysctl skips the line)",
-			 b->file, b->line, b->value);
-	}
-	check_conflicts(o);
-	if (o->action == SET_RANGE) {
-		o->new_content =
-			compose(o, o->drop_reserved, o->drop_has_reserved,
-				o->low, o->high, true);
-	} else {
-		if (boot_reserved(o, boot) < 0) {
-			rc = fail(o, "%s", o->file_error);
-			goto out;
-		}
-		/* The drop-in holds what a boot applies now, changed. */
-		eph_portset_union(boot, o->drop_reserved);
-		if (o->action == RESERVE) {
-			struct eph_portset *added = NULL;
-
-			eph_portset_new(&added);
-
-			if (!added)
-				goto out;
-			eph_portset_copy(added, o->ports);
-			eph_portset_subtract(added, boot);
-			eph_portset_union(boot, o->ports);
-			add_note(o, added);
-			eph_portset_free(added);
-		} else {
-			const struct eph_sysctld_setting *w = winner(o, false);
-
-			eph_portset_subtract(boot, o->ports);
-			for (size_t i = 0; i < o->nnotes; i++)
-				eph_portset_subtract(o->notes[i].ports,
-						     o->ports);
-			/* The winner other than the drop-in sorts after
-			 * it: its value, not ours, is applied at boot. */
-			if (w && !is_ours(w))
-				warn_add(o,
-					 "%s:%u sets the reservations a boot "
-					 "applies, after ephport's drop-in: "
-					 "ports it lists come back at boot "
-					 "unless that file is changed",
-					 w->file, w->line);
-		}
-		o->new_content = compose(
-			o, boot,
-			o->drop_has_reserved || eph_portset_count(boot) > 0 ||
-				winner(o, false),
-			o->drop_low, o->drop_high, o->drop_has_range);
-	}
-	rc = o->new_content ? EXIT_OK : cli_fail(o->cli, "out of memory");
-out:
-	eph_portset_free(cur);
-	eph_portset_free(next);
-	eph_portset_free(boot);
-	return rc;
-}
-
-/* Puts the kernel's value back as it was before apply(). */
-static void restore(struct op *o)
-{
-	if (eph_sysctl_write(o->cli->ctx, key_of(o),
-			     o->rt_before[0] ? o->rt_before : "\n") < 0)
-		cli_fail(o->cli, "restoring the old value");
-}
-
-/* Does the kernel now hold what apply() wrote? */
-static int read_back(struct op *o)
-{
-	struct eph_policy *check;
-	int rc = EXIT_OK;
-
-	if (eph_policy_read(o->cli->ctx, &check) < 0)
-		return cli_fail(o->cli, "reading back");
-	if (o->action == SET_RANGE) {
-		uint16_t lo, hi;
-
-		eph_policy_range(check, &lo, &hi);
-		if (lo != o->low || hi != o->high)
-			rc = fail(o, "read back %u %u, not %s", lo, hi,
-				  o->rt_after);
-	} else {
-		char *got = eph_portset_to_string(eph_policy_reserved(check));
-
-		if (!got || strcmp(got, o->rt_after) != 0)
-			rc = fail(o,
-				  "read back \"%s\", not \"%s\" (another "
-				  "writer?)",
-				  got ? got : "?", o->rt_after);
-		free(got);
-	}
-	eph_policy_free(check);
-	return rc;
-}
-
-/*
- * Applies the runtime part of the plan and reads it back; on a failed
- * read-back the old value is put back, so that a failure changes nothing.
- */
-static int apply(struct op *o)
-{
+	struct eph_change_request req = *base;
+	const struct eph_change_persist *ps;
+	struct eph_change *c = NULL;
+	char *msg, path[4096];
 	int rc;
 
-	if (!o->runtime || !o->rt_changed)
-		return EXIT_OK;
-	if (eph_sysctl_write(o->cli->ctx, key_of(o),
-			     o->rt_after[0] ? o->rt_after : "\n") < 0)
-		return cli_fail(o->cli, NULL);
-	rc = read_back(o);
+	rc = cli_apply_netns(cli);
 	if (rc != EXIT_OK)
-		restore(o);
+		return rc;
+	if (o->root && eph_ctx_set_root(cli->ctx, o->root) < 0)
+		return cli_fail(cli, NULL);
+	req.reason = o->reason;
+	req.flags = (o->persist_only ? 0 : EPH_CHANGE_RUNTIME) |
+		    (o->runtime_only ? 0 : EPH_CHANGE_PERSIST) |
+		    (o->force ? EPH_CHANGE_FORCE : 0) |
+		    (o->dry_run ? EPH_CHANGE_DRY_RUN : 0);
+	if (eph_change_plan(cli->ctx, &req, &c) < 0)
+		return cli_fail(cli, NULL);
+	if (eph_change_refusal(c)) {
+		msg = refusal_message(cli, c);
+		rc = cli_error(
+			cli,
+			eph_change_refusal_name(eph_change_refusal(c)->code),
+			EXIT_NO, "%s", msg ? msg : "refused");
+		free(msg);
+		eph_change_free(c);
+		return rc;
+	}
+	if (!o->dry_run && eph_change_apply(c) < 0) {
+		rc = cli_fail(cli, NULL);
+		eph_change_free(c);
+		return rc;
+	}
+	if (cli->json)
+		print_json(cli, c);
+	else
+		print_text(cli, c);
+	/* Done, but what boots is another file's value: not a yes. */
+	rc = EXIT_OK;
+	ps = eph_change_persist(c);
+	if (!eph_change_boots(c)) {
+		const struct eph_sysctld_setting *w =
+			ps->wins ? ps->winner_system : ps->winner;
+
+		fprintf(stderr,
+			"ephport: %s: %s, but %s:%u sets %s after the "
+			"drop-in and wins%s\n",
+			cli->cmd, o->dry_run ? "planned" : "done",
+			shown(cli, w->file, path, sizeof(path)), w->line,
+			eph_change_key(c),
+			ps->wins ? " under `sysctl --system`" : " at boot");
+		rc = EXIT_NO;
+	}
+	eph_change_free(c);
 	return rc;
 }
 
-static int write_dropin(struct op *o, int dirfd)
+static int reserve_opt(struct cli *cli, int id, const char *arg, void *data)
 {
-	if (o->old_content && strcmp(o->old_content, o->new_content) == 0)
-		return 0;
-	return eph_file_replace(o->cli->ctx, dirfd, DROPIN_NAME, o->new_content,
-				strlen(o->new_content));
+	struct opts *o = data;
+
+	switch (id) {
+	case OPT_REASON:
+		if (strlen(arg) > EPH_CHANGE_REASON_MAX)
+			return cli_usage_error(
+				cli, "--reason: at most %u characters",
+				EPH_CHANGE_REASON_MAX);
+		o->reason = arg;
+		return cli_once(cli, &o->seen_reason, "--reason");
+	case OPT_RUNTIME:
+		o->runtime_only = true;
+		return EXIT_OK;
+	case OPT_PERSIST:
+		o->persist_only = true;
+		return EXIT_OK;
+	case OPT_DRY_RUN:
+		o->dry_run = true;
+		return EXIT_OK;
+	case OPT_ROOT:
+		if (arg[0] != '/')
+			return cli_usage_error(cli, "--root must be an "
+						    "absolute path");
+		o->root = arg;
+		return cli_once(cli, &o->seen_root, "--root");
+	default:
+		o->force = true;
+		return EXIT_OK;
+	}
 }
 
-static int run(struct op *o)
+static int parse_ports(struct cli *cli, const char *arg, struct eph_portset *ps)
 {
-	int lock, rt_lock = -1, rc;
+	char q[96];
 
-	/*
-	 * One ephport at a time changes the policy: the whole read, plan
-	 * and write happens under two locks, always taken in this order:
-	 * the kernel's (/run/ephport, whatever --root says) and the
-	 * drop-in's (its sysctl.d directory).
-	 */
-	if (o->runtime && !o->dry_run) {
-		rt_lock = eph_dir_lock(o->cli->ctx, RUNTIME_LOCK_DIR, true);
-		/* Without the right to lock, the write will be refused too,
-		 * with the clearer message: go on to it. */
-		if (rt_lock < 0 && rt_lock != -EACCES && rt_lock != -EPERM &&
-		    rt_lock != -EROFS)
-			return cli_fail(o->cli, NULL);
-	}
-	if (o->root && eph_ctx_set_root(o->cli->ctx, o->root) < 0) {
-		if (rt_lock >= 0)
-			close(rt_lock);
-		return cli_fail(o->cli, NULL);
-	}
-	lock = eph_dropin_lock(o->cli->ctx, o->persist && !o->dry_run);
-	if (lock < 0 && (lock != -ENOENT || (o->persist && !o->dry_run))) {
-		if (rt_lock >= 0)
-			close(rt_lock);
-		return cli_fail(o->cli, NULL);
-	}
-	rc = ranges_load(o->cli, &o->policy);
-	if (rc == EXIT_OK && o->action == SET_RANGE) {
-		struct eph_portset *l = NULL;
-
-		eph_portset_new(&l);
-		int64_t unpriv = 1024;
-
-		eph_policy_knob(o->policy, EPH_KNOB_UNPRIVILEGED_PORT_START,
-				&unpriv);
-		if (o->low < unpriv) {
-			rc = fail(o,
-				  "refused: %u is below "
-				  "ip_unprivileged_port_start (%lld); the "
-				  "kernel does not accept it",
-				  o->low, (long long)unpriv);
-		} else if (!l || listeners_in(o, l) < 0) {
-			rc = cli_fail(o->cli, "socket scan");
-		} else {
-			char *list;
-
-			eph_portset_subtract(l, eph_policy_reserved(o->policy));
-			list = eph_portset_to_string(l);
-			if (eph_portset_count(l) && !o->force)
-				rc = fail(o,
-					  "refused: the range %u-%u would "
-					  "swallow listening ports %s; reserve "
-					  "them first (ephport reserve %s) or "
-					  "--force",
-					  o->low, o->high, list ? list : "?",
-					  list ? list : "?");
-			else if (eph_portset_count(l))
-				warn_add(o,
-					 "listening ports %s are now inside "
-					 "the range and not reserved",
-					 list ? list : "?");
-			free(list);
-		}
-		if (rc == EXIT_OK && (o->low & 1) == (o->high & 1))
-			warn_add(o,
-				 "bounds %u and %u have the same parity: "
-				 "connect() never tries one port; %u %u "
-				 "avoids it",
-				 o->low, o->high, o->low, o->high - 1);
-		eph_portset_free(l);
-	}
-	if (rc == EXIT_OK)
-		rc = plan(o);
-	if (rc == EXIT_OK && !o->dry_run) {
-		rc = apply(o);
-		if (rc == EXIT_OK && o->persist && write_dropin(o, lock) < 0) {
-			rc = cli_fail(o->cli, NULL);
-			/* Nothing half-done: put the kernel back. */
-			if (o->runtime && o->rt_changed)
-				restore(o);
-		}
-	}
-	if (rc == EXIT_OK) {
-		if (o->cli->json)
-			print_json(o);
-		else
-			print_text(o);
-	}
-	if (lock >= 0)
-		close(lock);
-	if (rt_lock >= 0)
-		close(rt_lock);
-	return rc;
+	if (eph_portset_parse(cli->ctx, ps, arg, strlen(arg)) < 0)
+		return cli_usage_error(cli, "ports %s: %s",
+				       cli_quote(arg, q, sizeof(q)),
+				       eph_ctx_errmsg(cli->ctx));
+	if (eph_portset_count(ps) == 0)
+		return cli_usage_error(cli, "ports %s: no port given",
+				       cli_quote(arg, q, sizeof(q)));
+	if (eph_portset_has(ps, 0))
+		return cli_usage_error(cli, "port 0 cannot be reserved");
+	return EXIT_OK;
 }
 
-static void op_free(struct op *o)
+static int change_main(struct cli *cli, int argc, char **argv,
+		       enum eph_change_kind kind)
 {
-	for (size_t i = 0; i < o->nnotes; i++)
-		eph_portset_free(o->notes[i].ports);
-	eph_portset_free(o->ports);
-	eph_portset_free(o->drop_reserved);
-	eph_policy_free(o->policy);
-	eph_sysctld_free(o->sd);
-	free(o->old_content);
-	free(o->new_content);
-	free(o->rt_before);
-	free(o->rt_after);
-}
-
-static int reserve_main(struct cli *cli, int argc, char **argv,
-			enum action action)
-{
-	static const struct option longopts[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ "runtime-only", no_argument, NULL, 'R' },
-		{ "persist-only", no_argument, NULL, 'P' },
-		{ "dry-run", no_argument, NULL, 'D' },
-		{ "root", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'F' },
-		CLI_COMMON_LONG,
+	static const struct cli_opt opts[] = {
+		{ "reason", 0, true, OPT_REASON },
+		{ "runtime-only", 0, false, OPT_RUNTIME },
+		{ "persist-only", 0, false, OPT_PERSIST },
+		{ "dry-run", 0, false, OPT_DRY_RUN },
+		{ "root", 0, true, OPT_ROOT },
+		{ "force", 0, false, OPT_FORCE },
+		{ 0 },
 	};
-	struct op o = { .cli = cli, .action = action };
-	bool runtime_only = false, persist_only = false, done = false;
+	struct eph_change_request req = { .kind = kind };
+	struct eph_portset *ps = NULL;
+	struct opts o = { 0 };
+	int first, want = kind == EPH_CHANGE_SET_RANGE ? 2 : 1, rc;
 	uint64_t v;
-	int c, rc, want = action == SET_RANGE ? 2 : 1;
 
-	/* No "+": options may follow the ports. */
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, longopts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			if (action != RESERVE)
-				return cli_usage_error(cli, "--reason is for "
-							    "reserve");
-			if (strlen(optarg) > 200)
-				return cli_usage_error(cli, "--reason: at most "
-							    "200 characters");
-			o.reason = optarg;
-			continue;
-		case 'R':
-			runtime_only = true;
-			continue;
-		case 'P':
-			persist_only = true;
-			continue;
-		case 'D':
-			o.dry_run = true;
-			continue;
-		case 'o':
-			o.root = optarg;
-			continue;
-		case 'F':
-			o.force = true;
-			continue;
-		default:
-			break;
-		}
-		rc = cli_common_option(cli, c, reserve_help, &done);
-		if (rc != EXIT_OK || done)
-			return rc;
-	}
-	if (argc - optind != want)
+	rc = cli_parse(cli, argc, argv, opts, true, reserve_help, reserve_opt,
+		       &o, &first);
+	if (rc != EXIT_OK)
+		return rc == CLI_DONE ? EXIT_OK : rc;
+	if (argc - first != want)
 		return cli_usage_error(cli, "%s",
-				       action == SET_RANGE
-					       ? "give LOW and HIGH"
-					       : "give the ports (\"8080,"
-						 "40000-40010\")");
-	if (runtime_only && persist_only)
+				       want == 2 ? "give LOW and HIGH"
+						 : "give the ports (\"8080,"
+						   "40000-40010\")");
+	if (o.reason && kind != EPH_CHANGE_RESERVE)
+		return cli_usage_error(cli, "--reason is for reserve");
+	if (o.runtime_only && o.persist_only)
 		return cli_usage_error(cli, "--runtime-only and --persist-only "
 					    "exclude each other");
-	if (o.root && o.root[0] != '/')
-		return cli_usage_error(cli, "--root must be an absolute path");
-	if (action == SET_RANGE) {
-		if (eph_num_parse_str(cli->ctx, argv[optind], 1, 65535, "LOW",
-				      &v) < 0)
+	if (kind == EPH_CHANGE_SET_RANGE) {
+		if (eph_num_parse_str(cli->ctx, argv[first], 1, EPH_PORT_MAX,
+				      "LOW", &v) < 0)
 			return cli_usage_error(cli, "%s",
 					       eph_ctx_errmsg(cli->ctx));
-		o.low = (uint16_t)v;
-		if (eph_num_parse_str(cli->ctx, argv[optind + 1], 1, 65535,
-				      "HIGH", &v) < 0)
+		req.low = (uint16_t)v;
+		if (eph_num_parse_str(cli->ctx, argv[first + 1], 1,
+				      EPH_PORT_MAX, "HIGH", &v) < 0)
 			return cli_usage_error(cli, "%s",
 					       eph_ctx_errmsg(cli->ctx));
-		o.high = (uint16_t)v;
-		if (o.low > o.high)
+		req.high = (uint16_t)v;
+		if (req.low > req.high)
 			return cli_usage_error(cli, "LOW %u is above HIGH %u",
-					       o.low, o.high);
-	} else {
-		eph_portset_new(&o.ports);
-		if (!o.ports)
-			return cli_fail(cli, "out of memory");
-		if (eph_portset_parse(cli->ctx, o.ports, argv[optind],
-				      strlen(argv[optind])) < 0 ||
-		    eph_portset_count(o.ports) == 0) {
-			rc = cli_usage_error(
-				cli, "ports '%s': %s", argv[optind],
-				eph_portset_count(o.ports) == 0 &&
-						!*eph_ctx_errmsg(cli->ctx)
-					? "no port given"
-					: eph_ctx_errmsg(cli->ctx));
-			eph_portset_free(o.ports);
-			return rc;
-		}
-		if (eph_portset_has(o.ports, 0)) {
-			eph_portset_free(o.ports);
-			return cli_usage_error(cli, "port 0 cannot be "
-						    "reserved");
-		}
+					       req.low, req.high);
+		return run(cli, &o, &req);
 	}
-	o.runtime = !persist_only;
-	o.persist = !runtime_only;
-	if (cli->netns && !o.root && o.persist) {
-		if (persist_only) {
-			op_free(&o);
-			return cli_usage_error(
-				cli, "--persist-only with --netns needs "
-				     "--root: /etc/sysctl.d sets up the "
-				     "host's namespace, not NS");
-		}
-		o.persist = false;
-		warn_add(&o,
-			 "not persisted: /etc/sysctl.d sets up the host's "
-			 "namespace at boot, not %s (use --root to write "
-			 "a tree anyway)",
-			 cli->netns);
+	if (eph_portset_new(&ps) < 0)
+		return cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
+	rc = parse_ports(cli, argv[first], ps);
+	if (rc == EXIT_OK) {
+		req.ports = ps;
+		rc = run(cli, &o, &req);
 	}
-	rc = run(&o);
-	op_free(&o);
+	eph_portset_free(ps);
 	return rc;
 }
 
 int reserve_ports(struct cli *cli, const struct eph_portset *ports,
 		  const char *reason)
 {
-	struct op o = { .cli = cli, .action = RESERVE, .reason = reason };
-	int rc;
+	struct eph_change_request req = { .kind = EPH_CHANGE_RESERVE,
+					  .ports = ports };
+	struct opts o = { .reason = reason };
 
-	eph_portset_new(&o.ports);
-	if (!o.ports)
-		return cli_fail(cli, "out of memory");
-	eph_portset_copy(o.ports, ports);
-	o.runtime = true;
-	o.persist = !cli->netns;
-	if (!o.persist)
-		warn_add(&o,
-			 "not persisted: /etc/sysctl.d sets up the host's "
-			 "namespace at boot, not %s",
-			 cli->netns);
-	rc = run(&o);
-	op_free(&o);
-	return rc;
+	return run(cli, &o, &req);
 }
 
 int cmd_reserve(struct cli *cli, int argc, char **argv)
 {
-	return reserve_main(cli, argc, argv, RESERVE);
+	return change_main(cli, argc, argv, EPH_CHANGE_RESERVE);
 }
 
 int cmd_unreserve(struct cli *cli, int argc, char **argv)
 {
-	return reserve_main(cli, argc, argv, UNRESERVE);
+	return change_main(cli, argc, argv, EPH_CHANGE_UNRESERVE);
 }
 
 int cmd_set_range(struct cli *cli, int argc, char **argv)
 {
-	return reserve_main(cli, argc, argv, SET_RANGE);
+	return change_main(cli, argc, argv, EPH_CHANGE_SET_RANGE);
 }

@@ -363,4 +363,63 @@ int netns_walk(struct eph_ctx *ctx, bool skip_self,
 			 void *data),
 	       void *data);
 
+/* ---- dropin.c: ephport's sysctl.d drop-in ---- */
+
+#define DROPIN_DIR "/etc/sysctl.d"
+#define DROPIN_NAME "99-zz-ephport.conf"
+/* The longest reason a note keeps. */
+#define DROPIN_REASON_MAX 255u
+
+/* A "# reserved PORTS on DATE: REASON" note. */
+struct dropin_note {
+	struct eph_portset ports;
+	char date[11]; /* YYYY-MM-DD */
+	char reason[DROPIN_REASON_MAX + 1];
+};
+
+/* The drop-in's content. */
+struct dropin {
+	bool wins; /* the header says that what it sets wins at boot */
+	bool has_reserved;
+	struct eph_portset reserved;
+	bool has_range;
+	uint16_t low, high;
+	struct dropin_note *notes;
+	size_t nnotes, cap;
+};
+
+/* An empty drop-in (that claims to win). */
+void dropin_init(struct dropin *d);
+/* Frees the notes; D itself is the caller's. */
+void dropin_free(struct dropin *d);
+
+/*
+ * Parses the drop-in from BUF[0..LEN) into *RET, strictly: blank lines,
+ * the header lines, notes and one assignment to each of the two keys are
+ * all it may hold. Anything else is -EINVAL with a detail
+ * "SHOWN:LINE: why" and the line in *RET_LINE (may be NULL); -ENOMEM.
+ * Pure: no I/O. *RET is written only on success (dropin_free() it).
+ */
+int dropin_parse(struct eph_ctx *ctx, const char *buf, size_t len,
+		 const char *shown, struct dropin *ret, unsigned int *ret_line);
+
+/*
+ * Formats D into a new NUL-terminated string (the caller frees it) that
+ * dropin_parse() reads back the same; notes without ports are left out.
+ * Returns 0 or -ENOMEM.
+ */
+int dropin_format(const struct dropin *d, char **ret, size_t *ret_len);
+
+/*
+ * Adds a note for PORTS (nothing when empty) dated DATE with REASON (may
+ * be NULL), made one clean line: control characters become spaces,
+ * blanks at either end go, and it is cut at DROPIN_REASON_MAX bytes.
+ * Returns 0 or -ENOMEM.
+ */
+int dropin_add_note(struct dropin *d, const struct eph_portset *ports,
+		    const char *date, const char *reason);
+
+/* Removes PORTS from every note, dropping notes left without ports. */
+void dropin_remove_ports(struct dropin *d, const struct eph_portset *ports);
+
 #endif
