@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -317,11 +316,11 @@ static void remedy_words(const struct why *w, const struct eph_remedy *r,
 			 r->comm, r->seconds);
 		break;
 	case EPH_REMEDY_FIND_OWNER:
-		if (geteuid() != 0)
+		if (r->elevate)
 			snprintf(cmd, csize, "sudo %swhy %u", w->prefix,
 				 r->port);
 		snprintf(why, wsize,
-			 geteuid() != 0
+			 r->elevate
 				 ? "the process was not found: as root, every "
 				   "process's sockets can be seen"
 				 : "no process holds the socket any more, or "

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -481,8 +482,10 @@ static void stop_remedy(struct eph_diagnosis *d,
 	struct eph_remedy *r;
 
 	if (x->owner.pid < 0) {
-		if (x->sock.inode && !has_remedy(d, EPH_REMEDY_FIND_OWNER, -1))
-			remedy(d, EPH_REMEDY_FIND_OWNER);
+		if (x->sock.inode &&
+		    !has_remedy(d, EPH_REMEDY_FIND_OWNER, -1) &&
+		    (r = remedy(d, EPH_REMEDY_FIND_OWNER)))
+			r->elevate = geteuid() != 0;
 		return;
 	}
 	if (has_remedy(d, code, x->owner.pid))
