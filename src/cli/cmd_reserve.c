@@ -65,7 +65,7 @@ static const char reserve_help[] =
 	"Examples:\n"
 	"  ephport reserve 36601 --reason 'api server'\n"
 	"  ephport reserve 9000-9010 --dry-run\n"
-	"  ephport unreserve 9005\n"
+	"  ephport unreserve 36601\n"
 	"  ephport set-range 40000 60999\n"
 	"\n"
 	"Exit status: 0 done; 1 refused (nothing changed), or done but the\n"
