@@ -32,6 +32,7 @@ if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
 	expect_rc "portcheck: a free port can be bound (exit 0)" 0
 	expect_in "it reports the library's version" "libephport " "$OUT"
 	expect_in "and the verdict" "port 7000: can be bound" "$OUT"
+	expect_in "pick answers through the installed library" "pick: portcheck would get port " "$OUT"
 	ip netns exec "$ns" python3 -c '
 import socket, sys, time
 s = socket.socket(); s.bind(("0.0.0.0", 7000)); s.listen()
