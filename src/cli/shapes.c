@@ -494,8 +494,7 @@ static const char *risk_proto(const struct eph_risk *r)
 	return r->proto ? eph_proto_name(r->proto) : "planned";
 }
 
-/* The other systems of MASK, "freebsd 10000-65535, ...", into BUF. */
-static const char *systems(uint64_t mask, char *buf, size_t size)
+const char *shape_systems(uint64_t mask, char *buf, size_t size)
 {
 	size_t n = 0;
 
@@ -520,7 +519,7 @@ static const char *risk_reason(const struct eph_risk *r,
 	uint16_t lo, hi;
 
 	eph_policy_range(p, &lo, &hi);
-	systems(r->os_mask, os, sizeof(os));
+	shape_systems(r->os_mask, os, sizeof(os));
 	if (r->in_range)
 		snprintf(
 			buf, size,

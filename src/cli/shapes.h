@@ -22,6 +22,9 @@ const char *shape_user(uint32_t uid, char *buf, size_t size);
 const char *shape_endpoint(const uint8_t addr[16], uint16_t port, char *buf,
 			   size_t size);
 
+/* The systems of MASK, "freebsd 10000-65535, ...", into BUF. Returns BUF. */
+const char *shape_systems(uint64_t mask, char *buf, size_t size);
+
 /* "comm[pid]", or "uid N (process not found)" when O is NULL. */
 const char *shape_process(const struct eph_owner *o, uint32_t uid, char *buf,
 			  size_t size);
