@@ -68,6 +68,9 @@ expect_in "and names their holder" "python3[" "$OUT"
 expect_in "a full destination is marked critical" "100.0  CRITICAL" "$OUT"
 run "$EPHPORT" --netns "$ns" usage --top 1
 expect_in "--top 1 sums the rest in one line" "... 1 more destination with 17 ports in use" "$OUT"
+run "$EPHPORT" --netns "$ns" usage --top 1 --json
+expect_eq "--top applies to JSON: one tuple, the rest in 'other'" \
+	"$(jq -c '[(.tuples | length), .other.destinations, .other.used]' <<<"$OUT")" '[1,1,17]' 
 
 run "$EPHPORT" --netns "$ns" usage --check
 expect_rc "--check: a full destination is CRITICAL (2)" 2
@@ -180,5 +183,11 @@ expect_rc "a missing namespace fails (2)" 2
 expect_in "naming it" "ephtest-no-such-ns" "$ERR"
 run "$EPHPORT" --netns "ephtest-no-such-ns" usage --check
 expect_rc "with --check a missing namespace is UNKNOWN (3)" 3
+# Every namespace unreadable: in a private mount and pid namespace, the
+# named ones hidden and this one's /proc/sys/net/ipv4 empty, the only
+# namespace left cannot be read; --all-netns --check must not say OK.
+run unshare -m -p -f --mount-proc sh -c 'mount -t tmpfs none /run/netns && mount -t tmpfs none /proc/sys/net/ipv4 && exec "$1" usage --all-netns --check' sh "$EPHPORT"
+expect_rc "--all-netns --check with no namespace readable is UNKNOWN (3)" 3
+expect_in "with the reason on the status line" "EPHPORT USAGE UNKNOWN - no network namespace could be read" "$OUT"
 
 finish
