@@ -72,13 +72,17 @@ struct eph_usage_udp {
 struct eph_usage_summary {
 	uint16_t range_low, range_high;
 	uint32_t range_size;
-	uint32_t reserved; /* reserved ports inside the range */
-	uint32_t blocked;  /* ports of the range, not reserved, blocked for
-			      every destination by explicit binders */
-	bool same_parity;  /* range bounds of one parity: each connect()
-			      misses one port (see free_min) */
-	uint32_t capacity; /* per TCP destination: range - reserved -
-			      blocked */
+	uint32_t reserved;     /* reserved ports inside the range */
+	uint32_t blocked;      /* ports of the range, not reserved, blocked for
+				  every destination by explicit binders */
+	bool same_parity;      /* range bounds of one parity: each connect()
+				  misses one port (see free_min) */
+	uint32_t capacity;     /* per TCP destination: range - reserved -
+				  blocked */
+	uint32_t capacity_min; /* the fewest a destination with no socket
+				  yet can get: capacity - 1 when the bounds
+				  have one parity and an edge port is open
+				  (see free_min), else capacity */
 	uint32_t tuples;
 	uint32_t tcp_sockets; /* TCP sockets with a port in the range */
 	uint32_t tcp_by_state[EPH_TCP_MAX_STATES];

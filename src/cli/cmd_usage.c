@@ -434,6 +434,7 @@ static void json_tuple(struct json *j, const struct row *r)
 	json_uint(j, "used", t->used);
 	json_uint(j, "capacity", t->capacity);
 	json_uint(j, "free", t->free);
+	json_uint(j, "free_min", t->free_min);
 	json_fixed(j, "percent", r->pct, 2);
 	json_obj_end(j);
 }
@@ -451,6 +452,7 @@ static void json_view(struct json *j, const struct view *v)
 	json_uint(j, "reserved", s->reserved);
 	json_bool(j, "same_parity", s->same_parity);
 	json_uint(j, "capacity", s->capacity);
+	json_uint(j, "capacity_min", s->capacity_min);
 	json_obj_end(j);
 	json_uint(j, "blocked_ports", s->blocked);
 	json_arr(j, "blocked");

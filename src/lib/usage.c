@@ -538,6 +538,9 @@ static int usage_finish(struct eph_usage *u)
 	low_open = !ps_has(reserved, u->low) && !ps_has(&u->blocked, u->low);
 	high_open = !ps_has(reserved, u->high) && !ps_has(&u->blocked, u->high);
 	sum->capacity = avail;
+	sum->capacity_min =
+		avail -
+		(sum->same_parity && avail && (low_open || high_open) ? 1 : 0);
 	sum->tcp_ports = eph_portset_count(&u->tcp_ports);
 	sum->tuples = (uint32_t)u->ntuples;
 	for (size_t i = 0; i < u->ntuples; i++) {

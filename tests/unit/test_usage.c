@@ -336,6 +336,36 @@ static void test_udp_ports_are_counted_per_family(void **state)
 	eph_policy_set_knob(pol, EPH_KNOB_BINDV6ONLY, 0);
 }
 
+/*
+ * A destination with no socket yet has free_min too: with bounds of one
+ * parity and an edge port open, its last connect() may miss that port.
+ */
+static void test_a_new_destination_has_a_lower_bound_too(void **state)
+{
+	struct eph_portset *res = ps_new();
+	struct eph_sock l = sk("0.0.0.0", 40020, "0.0.0.0", 0, 0);
+
+	(void)state;
+	assert_non_null(res);
+	l.state = EPH_TCP_LISTEN;
+	eph_policy_set_range(pol, 40000, 40020); /* 21 ports */
+	feed(NULL, 0);
+	assert_int_equal(eph_usage_summary(u)->capacity, 21);
+	assert_int_equal(eph_usage_summary(u)->capacity_min, 20);
+	/* Both edges closed: every scan finds every open port. */
+	eph_portset_add(res, 40000, 40000);
+	eph_policy_set_reserved(pol, res);
+	feed(&l, 1);
+	assert_int_equal(eph_usage_summary(u)->capacity, 19);
+	assert_int_equal(eph_usage_summary(u)->capacity_min, 19);
+	eph_portset_clear(res);
+	eph_policy_set_reserved(pol, res);
+	eph_portset_free(res);
+	eph_policy_set_range(pol, 40000, 40019);
+	feed(NULL, 0);
+	assert_int_equal(eph_usage_summary(u)->capacity_min, 20);
+}
+
 static void test_many_destinations_grow_the_table(void **state)
 {
 	(void)state;
@@ -368,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_a_late_blocker_counts_whatever_the_order),
 		cmocka_unit_test(test_every_udp_socket_takes_its_own_port),
 		cmocka_unit_test(test_udp_ports_are_counted_per_family),
+		cmocka_unit_test(test_a_new_destination_has_a_lower_bound_too),
 		cmocka_unit_test(test_many_destinations_grow_the_table),
 	};
 
