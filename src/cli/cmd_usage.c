@@ -439,6 +439,21 @@ static void json_tuple(struct json *j, const struct row *r)
 	json_obj_end(j);
 }
 
+/* One UDP budget: a member NAME, or an element for address LOCAL. */
+static void json_udp(struct json *j, const char *name, const char *local,
+		     const struct eph_usage_udp *u)
+{
+	json_obj(j, name);
+	if (local)
+		json_str(j, "local", local);
+	json_uint(j, "sockets", u->sockets);
+	json_uint(j, "used", u->used);
+	json_uint(j, "capacity", u->capacity);
+	json_uint(j, "free", u->free);
+	json_fixed(j, "percent", udp_pct(u), 2);
+	json_obj_end(j);
+}
+
 static void json_view(struct json *j, const struct view *v)
 {
 	const struct eph_usage_summary *s = eph_usage_summary(v->usage);
@@ -506,17 +521,19 @@ static void json_view(struct json *j, const struct view *v)
 	json_obj_end(j);
 	json_obj(j, "udp");
 	json_uint(j, "sockets", s->udp_sockets);
-	for (int f = 0; f < 2; f++) {
-		const struct eph_usage_udp *u = f ? &s->udp6 : &s->udp4;
+	json_udp(j, "ipv4", NULL, &s->udp4);
+	json_udp(j, "ipv6", NULL, &s->udp6);
+	json_udp(j, "ipv6only", NULL, &s->udp6only);
+	json_udp(j, "ipv4_address", NULL, &s->udp4_addr);
+	json_udp(j, "ipv6_address", NULL, &s->udp6_addr);
+	json_arr(j, "addresses");
+	for (size_t i = 0; i < eph_usage_udp_addr_count(v->usage); i++) {
+		const struct eph_usage_udp_addr *ua =
+			eph_usage_udp_addr(v->usage, i);
 
-		json_obj(j, f ? "ipv6" : "ipv4");
-		json_uint(j, "sockets", u->sockets);
-		json_uint(j, "used", u->used);
-		json_uint(j, "capacity", u->capacity);
-		json_uint(j, "free", u->free);
-		json_fixed(j, "percent", udp_pct(u), 2);
-		json_obj_end(j);
+		json_udp(j, NULL, addr_str(ua->local, a, sizeof(a)), &ua->udp);
 	}
+	json_arr_end(j);
 	json_obj_end(j);
 }
 
