@@ -209,10 +209,13 @@ void shape_warnings_text(const struct eph_policy *p, FILE *f)
 
 /* ---- Usage ---- */
 
-static void shape_udp(struct json *j, const char *key,
+/* One UDP budget: member KEY, or an array element for address LOCAL. */
+static void shape_udp(struct json *j, const char *key, const char *local,
 		      const struct eph_usage_udp *u)
 {
 	json_obj(j, key);
+	if (local)
+		json_str(j, "local", local);
 	json_uint(j, "sockets", u->sockets);
 	json_uint(j, "used", u->used);
 	json_uint(j, "capacity", u->capacity);
@@ -235,6 +238,7 @@ void shape_usage(struct json *j, const struct eph_snapshot *s)
 	json_uint(j, "reserved", sum->reserved);
 	json_bool(j, "same_parity", sum->same_parity);
 	json_uint(j, "capacity", sum->capacity);
+	json_uint(j, "capacity_min", sum->capacity_min);
 	json_obj_end(j);
 	json_uint(j, "blocked_ports", sum->blocked);
 	json_arr(j, "blocked");
@@ -280,8 +284,19 @@ void shape_usage(struct json *j, const struct eph_snapshot *s)
 	json_obj_end(j);
 	json_obj(j, "udp");
 	json_uint(j, "sockets", sum->udp_sockets);
-	shape_udp(j, "ipv4", &sum->udp4);
-	shape_udp(j, "ipv6", &sum->udp6);
+	shape_udp(j, "ipv4", NULL, &sum->udp4);
+	shape_udp(j, "ipv6", NULL, &sum->udp6);
+	shape_udp(j, "ipv6only", NULL, &sum->udp6only);
+	shape_udp(j, "ipv4_address", NULL, &sum->udp4_addr);
+	shape_udp(j, "ipv6_address", NULL, &sum->udp6_addr);
+	json_arr(j, "addresses");
+	for (size_t i = 0; i < eph_usage_udp_addr_count(u); i++) {
+		const struct eph_usage_udp_addr *ua = eph_usage_udp_addr(u, i);
+
+		shape_udp(j, NULL, eph_addr_format(ua->local, a, sizeof(a)),
+			  &ua->udp);
+	}
+	json_arr_end(j);
 	json_obj_end(j);
 }
 
