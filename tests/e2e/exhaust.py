@@ -56,6 +56,8 @@ import subprocess
 import sys
 import time
 
+from sockutil import wait_time_wait
+
 EPHPORT = sys.argv[1]
 keep = []
 listeners = []
@@ -174,21 +176,46 @@ def client(daddr, kind, opts):
 
 
 def connections(daddr, dport, n, opts):
-    """N connections to DADDR:DPORT, with the peers accepted."""
+    """N connections to DADDR:DPORT, with the peers accepted: each client
+    is matched with its peer, which our listener must hand out."""
     out = []
     for _ in range(n):
         c = client(daddr, socket.SOCK_STREAM, opts)
         c.connect((daddr, dport))
         out.append(c)
-    time.sleep(0.05)
+    def end(a):
+        return canon(a[0].split("%")[0]), a[1]
+
+    ends = {end(c.getsockname()) for c in out}
     peers = []
-    for lst in listeners:
-        try:
-            while True:
-                peers.append(lst.accept()[0])
-        except BlockingIOError:
-            pass
+    deadline = time.monotonic() + 5
+    while ends and time.monotonic() < deadline:
+        got = False
+        for lst in listeners:
+            try:
+                p = lst.accept()[0]
+            except BlockingIOError:
+                continue
+            got = True
+            if end(p.getpeername()) in ends:
+                ends.discard(end(p.getpeername()))
+                peers.append(p)
+            else:
+                keep.append(p)
+        if not got:
+            time.sleep(0.001)
+    if ends:
+        raise SystemExit("%d connections to %s:%d were never accepted" %
+                         (len(ends), daddr, dport))
     return out, peers
+
+
+def wait_eof(socks):
+    """Returns once each of SOCKS has read the FIN of its peer."""
+    for s in socks:
+        s.settimeout(5)
+        while s.recv(4096):
+            pass
 
 
 def exhaust(name, predict, attempt, want):
@@ -267,13 +294,15 @@ for step in sys.argv[2:]:
     elif kind in ("tw", "fw2", "cw"):
         cs, peers = connections(a[0], int(a[1]), int(a[2]), options(a[3:]))
         first, then = (peers, cs) if kind == "cw" else (cs, peers)
+        ends = [(c.getsockname()[1], c.getpeername()[1]) for c in cs]
         for c in first:
             c.close()
-        time.sleep(0.05)
+        wait_eof(then)
         if kind == "tw":
             for p in then:
                 p.close()
-            time.sleep(0.1)
+            for lport, rport in ends:
+                wait_time_wait(lport, rport)
         else:
             keep.extend(then)
     elif kind == "udpsock":
