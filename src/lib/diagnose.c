@@ -348,7 +348,7 @@ static void resolve_owners(struct eph_ctx *ctx, struct eph_diagnosis *d)
 	if (eph_owners_new(ctx, &o) < 0)
 		return;
 	for (size_t i = 0; i < d->nholders; i++)
-		if (eph_owners_want(o, d->holders[i].sock.inode) < 0)
+		if (eph_owners_want_sock(o, &d->holders[i].sock) < 0)
 			goto out;
 	/* Owners are a courtesy: without them the verdict stands. */
 	if (eph_owners_resolve(o) < 0)

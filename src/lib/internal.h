@@ -238,7 +238,30 @@ bool sockdiag_addr_is_loopback(const uint8_t addr[16]);
 /* Is ADDR the wildcard (0.0.0.0 mapped, or ::)? */
 bool sockdiag_addr_is_any(const uint8_t addr[16]);
 
+/* ---- cgroup.c ---- */
+
+/* Where the cgroup v2 hierarchy is mounted, into BUF; -ENOENT: nowhere. */
+int cgroup_mount(char *buf, size_t size);
+
+/*
+ * Opens the directory of cgroup ID (its inode, as sock_diag reports it)
+ * on the hierarchy mounted at MOUNTFD, without walking the tree
+ * (open_by_handle_at: needs CAP_DAC_READ_SEARCH). Returns the descriptor,
+ * or a negative errno (-ESTALE when the cgroup is gone).
+ */
+int cgroup_open(int mountfd, uint64_t id, int flags);
+
+/* The path of cgroup ID below the hierarchy's root ("/a/b"), into BUF. */
+int cgroup_path(int mountfd, const char *mount, uint64_t id, char *buf,
+		size_t size);
+
+/* The processes in cgroup ID, into a new array. Returns 0 or -errno. */
+int cgroup_pids(int mountfd, uint64_t id, int32_t **ret, size_t *ret_n);
+
 /* ---- owner.c ---- */
+
+/* The readlinks the last resolve cost: the tests check the shortcuts. */
+size_t owner_readlinks(const struct eph_owners *o);
 
 /*
  * Reads a process's name from PATH (its comm file, relative to DIRFD) into
@@ -323,6 +346,9 @@ int audit_decide(const struct eph_policy *p,
 		 const struct eph_audit_request *req,
 		 const struct eph_sock *socks, size_t n,
 		 struct eph_audit **ret);
+
+/* Asks O for the owner of risk R, with what the dump said about it. */
+int audit_want_owner(struct eph_owners *o, const struct eph_risk *r);
 
 /* Copies the owners O found into the risks of A. */
 void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o);

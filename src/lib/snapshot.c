@@ -141,12 +141,18 @@ static void resolve_owners(struct eph_snapshot *s)
 	if (!s->owners && eph_owners_new(s->ctx, &s->owners) < 0)
 		return;
 	eph_owners_clear(s->owners);
-	for (size_t i = 0; r >= 0 && i < eph_usage_blocker_count(u); i++)
-		r = eph_owners_want(s->owners, eph_usage_blocker(u, i)->inode);
+	for (size_t i = 0; r >= 0 && i < eph_usage_blocker_count(u); i++) {
+		const struct eph_usage_blocker *b = eph_usage_blocker(u, i);
+		struct eph_sock sk = { 0 };
+
+		sk.inode = b->inode;
+		sk.uid = b->uid;
+		sk.cgroup_id = b->cgroup_id;
+		r = eph_owners_want_sock(s->owners, &sk);
+	}
 	for (size_t i = 0; r >= 0 && s->audit && i < eph_audit_count(s->audit);
 	     i++)
-		r = eph_owners_want(s->owners,
-				    eph_audit_get(s->audit, i)->inode);
+		r = audit_want_owner(s->owners, eph_audit_get(s->audit, i));
 	/* Owners are a courtesy: without them the numbers still stand. */
 	if (r < 0 || eph_owners_resolve(s->owners) < 0)
 		return;
