@@ -23,6 +23,7 @@
 #include "scan.h"
 #include "services.h"
 #include "snapshot.h"
+#include "consumers.h"
 #include "sysctld.h"
 #include "usage.h"
 

@@ -366,6 +366,29 @@ int diagnose_decide(const struct eph_diag_request *req,
 		    const struct eph_sock *socks, size_t nsocks,
 		    struct eph_diagnosis **ret);
 
+/* ---- usage.c ---- */
+
+/*
+ * Sees every socket a usage counts toward a destination, as it is counted
+ * (in the thread that calls the scan), and begin() whenever what was
+ * counted is dropped and counted again (a new round, a redone dump, a
+ * second pass): an observer then drops what it gathered from that usage
+ * since its last begin(). CTX is the usage's context: one observer may
+ * watch the usages of many namespaces. begin may be NULL.
+ */
+struct usage_observer {
+	void (*begin)(void *data, struct eph_ctx *ctx);
+	void (*sock)(void *data, struct eph_ctx *ctx, const struct eph_sock *s);
+	void *data;
+};
+
+#define USAGE_OBSERVERS 4
+
+/* Has O watch U's scans and hand feeds (once, however often asked);
+ * unobserve stops it. Returns 0 or -ENOSPC. */
+int usage_observe(struct eph_usage *u, const struct usage_observer *o);
+void usage_unobserve(struct eph_usage *u, const struct usage_observer *o);
+
 /* ---- snapshot.c ---- */
 
 /*
@@ -374,6 +397,20 @@ int diagnose_decide(const struct eph_diag_request *req,
  */
 int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
 		  struct eph_usage *u, struct eph_snapshot **ret);
+
+/*
+ * Has O watch the usage of S (made now if need be), or of every
+ * namespace of F, those read already and those found later; at the start
+ * of each scan of F, O's begin() is called with no context (members may
+ * have gone). Returns 0, -ENOSPC or -ENOMEM. Unobserve stops it.
+ */
+int snapshot_observe(struct eph_snapshot *s, const struct usage_observer *o);
+void snapshot_unobserve(struct eph_snapshot *s, const struct usage_observer *o);
+int fleet_observe(struct eph_fleet *f, const struct usage_observer *o);
+void fleet_unobserve(struct eph_fleet *f, const struct usage_observer *o);
+
+/* The context S was made with. */
+struct eph_ctx *snapshot_ctx(const struct eph_snapshot *s);
 
 /* ---- netns.c ---- */
 

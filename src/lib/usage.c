@@ -107,6 +107,9 @@ struct eph_usage {
 	uint32_t *port_counted; /* port -> sockets counted to a tuple */
 	bool refeed;
 	bool ended;
+	/* Who sees each socket counted toward a destination. */
+	const struct usage_observer *observers[USAGE_OBSERVERS];
+	size_t nobservers;
 
 	struct eph_usage_summary sum;
 };
@@ -171,6 +174,12 @@ static void clear_blockers(struct eph_usage *u)
 static void clear_tcp(struct eph_usage *u)
 {
 	int32_t port;
+
+	/* What is counted toward destinations starts again: so do the
+	 * observers (a redone dump, a second pass, a new round). */
+	for (size_t i = 0; i < u->nobservers; i++)
+		if (u->observers[i]->begin)
+			u->observers[i]->begin(u->observers[i]->data, u->ctx);
 
 	/* Ports that carry counted sockets are exactly the TCP ports seen. */
 	for (port = eph_portset_next(&u->tcp_ports, 0); port >= 0;
@@ -529,6 +538,8 @@ static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 	if (!t)
 		return -ENOMEM;
 	u->port_counted[port]++;
+	for (size_t i = 0; i < u->nobservers; i++)
+		u->observers[i]->sock(u->observers[i]->data, u->ctx, s);
 	switch (s->state) {
 	case EPH_TCP_ESTABLISHED:
 		t->established++;
@@ -1009,6 +1020,26 @@ EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
 		return r;
 	}
 	return (int)u->ntuples;
+}
+
+int usage_observe(struct eph_usage *u, const struct usage_observer *o)
+{
+	for (size_t i = 0; i < u->nobservers; i++)
+		if (u->observers[i] == o)
+			return 0;
+	if (u->nobservers == USAGE_OBSERVERS)
+		return -ENOSPC;
+	u->observers[u->nobservers++] = o;
+	return 0;
+}
+
+void usage_unobserve(struct eph_usage *u, const struct usage_observer *o)
+{
+	for (size_t i = 0; i < u->nobservers; i++)
+		if (u->observers[i] == o) {
+			u->observers[i] = u->observers[--u->nobservers];
+			return;
+		}
 }
 
 EPH_EXPORT const struct eph_usage_summary *
