@@ -789,6 +789,7 @@ static int name_by_process(struct eph_consumers *c)
 			/* Exited between the dump and the walk: said so,
 			 * never pinned on whoever took its pid. */
 			x.kind = EPH_CONSUMER_GONE;
+			x.uid = k->uid;
 		}
 		k->consumer = consumer_of(c, &x);
 		if (k->consumer == NO_INDEX)
