@@ -62,8 +62,10 @@ int eph_by_parse(const char *s, enum eph_by *ret);
 enum eph_consumer_kind {
 	EPH_CONSUMER_NAMED,	/* a unit, a container, a cgroup, a user or
 				   a process: see name, uid, pid */
-	EPH_CONSUMER_OUTSIDE,	/* a socket in no unit or no container (or
-				   whose cgroup is unknown): said as such */
+	EPH_CONSUMER_OUTSIDE,	/* by unit or container: a cgroup in no unit
+				   or no container, named by its path ("/"
+				   too); "" when the cgroup is unknown (gone,
+				   or no cgroup v2) */
 	EPH_CONSUMER_TIME_WAIT, /* closed connections in TIME_WAIT: no
 				   process or cgroup owns them any more */
 	EPH_CONSUMER_GONE,	/* by process: the socket's process was not

@@ -396,10 +396,11 @@ const char *shape_consumer_name(enum eph_by by, const struct eph_consumer *x,
 		snprintf(buf, size, "(exited, uid %u)", x->uid);
 		break;
 	case EPH_CONSUMER_OUTSIDE:
-		snprintf(buf, size, "%s",
-			 by == EPH_BY_CONTAINER ? "(host, no container)"
-			 : by == EPH_BY_UNIT	? "(no unit)"
-						: "(cgroup unknown)");
+		/* In no unit or container: its cgroup says where it is. */
+		if (x->name[0])
+			snprintf(buf, size, "cgroup %s", x->name);
+		else
+			snprintf(buf, size, "(cgroup unknown)");
 		break;
 	default:
 		if (by == EPH_BY_USER)
@@ -427,10 +428,11 @@ void shape_consumer(struct json *j, enum eph_by by,
 
 	json_obj(j, NULL);
 	json_str(j, "kind", consumer_kinds[x->kind]);
+	/* Outside a unit or container: the cgroup's path, or null. */
 	json_str(j, "name",
-		 named || x->kind == EPH_CONSUMER_OUTSIDE
-			 ? shape_consumer_name(by, x, buf, sizeof(buf))
-			 : NULL);
+		 named ? shape_consumer_name(by, x, buf, sizeof(buf))
+		 : x->kind == EPH_CONSUMER_OUTSIDE && x->name[0] ? x->name
+								 : NULL);
 	switch (by) {
 	case EPH_BY_USER:
 		json_str(j, "user", named ? buf : NULL);

@@ -723,11 +723,13 @@ static void name_by_cgroup(const struct eph_consumers *c, const struct paths *p,
 {
 	const char *path = k->what == W_KEY ? path_of(p, k->key) : NULL;
 
+	/* Outside any unit or container: named by its path ("" when the
+	 * cgroup is unknown or gone). */
 	x->kind = EPH_CONSUMER_OUTSIDE;
-	if (path)
-		snprintf(x->cgroup, sizeof(x->cgroup), "%s", path);
 	if (!path)
 		return;
+	snprintf(x->cgroup, sizeof(x->cgroup), "%s", path);
+	snprintf(x->name, sizeof(x->name), "%s", path);
 	switch (c->by) {
 	case EPH_BY_UNIT:
 		if (eph_cgroup_unit(path, x->name, sizeof(x->name)))
@@ -820,11 +822,9 @@ static int name_counts(struct eph_consumers *c)
 			x.kind = EPH_CONSUMER_NAMED;
 			x.uid = (uint32_t)k->key;
 		} else {
-			name_by_cgroup(c, &p, k, &x);
 			/* One consumer per unit or container: the cgroups
 			 * under it are merged, the first seen kept. */
-			if (c->by != EPH_BY_CGROUP)
-				x.cgroup[0] = '\0';
+			name_by_cgroup(c, &p, k, &x);
 		}
 		k->consumer = consumer_of(c, &x);
 		if (k->consumer == NO_INDEX)

@@ -15,13 +15,16 @@ SOCKCTL="$(cd "$(dirname "$0")" && pwd)/sockctl.py"
 [ -x /usr/bin/python3 ] || skip_all "needs /usr/bin/python3 for another user"
 ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 SLICE="$CGROOT/ephtest-$$.slice"
+# A cgroup in no unit (no .service, .scope or .slice on its path), so that
+# nothing depends on where the test itself runs.
+PLAIN="$CGROOT/ephtest-$$-plain"
 PIDS=()
 
 cg_cleanup() {
 	local p d
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	for d in "$SLICE"/*/ "$SLICE"; do
+	for d in "$SLICE"/*/ "$SLICE" "$PLAIN"; do
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null
 	done
 	cleanup
@@ -29,8 +32,8 @@ cg_cleanup() {
 trap cg_cleanup EXIT
 
 # ctl NAME NS CGROUP [WRAPPER... PYTHON]: a socket maker in NS, moved into
-# CGROUP (a directory under the slice, or "" for none) before it makes a
-# socket; its pipes are ${NAME}_IN and ${NAME}_OUT; its pid is ${NAME}_PID.
+# CGROUP (a directory under the slice, an absolute path, or "" for none)
+# before it makes a socket; its pipes are ${NAME}_IN and ${NAME}_OUT; its pid is ${NAME}_PID.
 ctl() {
 	local name=$1 ns=$2 cg=$3 in out pid
 	shift 3
@@ -40,10 +43,11 @@ ctl() {
 	pid=$!
 	exec {in}>"$TMP/$name.in" {out}<"$TMP/$name.out"
 	PIDS+=("$pid")
-	if [ -n "$cg" ]; then
-		mkdir -p "$SLICE/$cg"
-		echo "$pid" >"$SLICE/$cg/cgroup.procs"
-	fi
+	case "$cg" in
+	"") ;;
+	/*) mkdir -p "$cg" && echo "$pid" >"$cg/cgroup.procs" ;;
+	*) mkdir -p "$SLICE/$cg" && echo "$pid" >"$SLICE/$cg/cgroup.procs" ;;
+	esac
 	printf -v "${name}_IN" %s "$in"
 	printf -v "${name}_OUT" %s "$out"
 	printf -v "${name}_PID" %s "$pid"
@@ -66,7 +70,7 @@ say srv listen 127.0.0.1 5001
 ctl web "$ns" web.service
 ctl box "$ns" "docker-$ID.scope"
 # Another user's python must not need root's home (pyenv and the like).
-ctl nob "$ns" "" setpriv --reuid 65534 --regid 65534 --clear-groups \
+ctl nob "$ns" "$PLAIN" setpriv --reuid 65534 --regid 65534 --clear-groups \
 	/usr/bin/python3
 # A server in the range, for why and audit (bound before any connect
 # can take its port).
@@ -90,7 +94,10 @@ expect_eq "by unit: the fullest destination's consumers, fullest first" \
 expect_eq "by unit: summed over destinations" \
 	"$(jq -c '[.consumers[] | select(.kind == "named") | [.name, .sockets, .destinations]]' <<<"$j")" \
 	"[[\"docker-$ID.scope\",5,1],[\"web.service\",4,2]]"
-expect_eq "by unit: the sockets outside these units are counted too" \
+expect_eq "by unit: a cgroup in no unit is named by its path" \
+	"$(jq -c '[.consumers[] | select(.kind == "outside") | [.name, .sockets]]' <<<"$j")" \
+	"[[\"${PLAIN#"$CGROOT"}\",2]]"
+expect_eq "by unit: every socket counted once" \
 	"$(jq '[.consumers[].sockets] | add' <<<"$j")" 11
 expect_eq "by unit: JSON says what it counted by" "$(jq -r .by <<<"$j")" unit
 
@@ -100,8 +107,9 @@ j=$OUT
 expect_eq "by container: runtime and id from the cgroup path" \
 	"$(jq -c '[.consumers[] | select(.kind == "named") | [.name, .container.runtime, .container.id, .sockets]]' <<<"$j")" \
 	"[[\"docker:0123456789ab\",\"docker\",\"$ID\",5]]"
-expect_eq "by container: everything else is outside any container" \
-	"$(jq -c '[.consumers[] | select(.kind == "outside") | .sockets]' <<<"$j")" "[6]"
+expect_eq "by container: the rest by cgroup path, outside any container" \
+	"$(jq -c '[.consumers[] | select(.kind == "outside") | [.name, .sockets]]' <<<"$j")" \
+	"[[\"${SLICE#"$CGROOT"}/web.service\",4],[\"${PLAIN#"$CGROOT"}\",2]]"
 
 # By cgroup: the paths themselves.
 run "$EPHPORT" --netns "$ns" usage --by cgroup --json

@@ -7,7 +7,9 @@
  * real socket for the process walk.
  */
 #include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "socks.h"
@@ -283,9 +285,21 @@ static uint64_t make_cgroup(char *path, size_t size, const char *mount,
 	return st.st_ino;
 }
 
+/* The test's cgroups, removed whatever happens. */
+static char a[4200], b[4200], top[4200];
+
+static int cgroups_teardown(void **state)
+{
+	(void)state;
+	rmdir(a);
+	rmdir(b);
+	rmdir(top);
+	return 0;
+}
+
 static void test_by_cgroup_and_unit(void **state)
 {
-	char mount[4096], a[4200], b[4200], top[4200], rel[128];
+	char mount[4096], rel[128];
 	struct eph_consumers *byc = NULL, *byu = NULL;
 	struct eph_usage *u;
 	struct eph_snapshot *s;
@@ -347,26 +361,59 @@ static void test_by_cgroup_and_unit(void **state)
 			0);
 		assert_int_equal(eph_consumers_watch(byk, s), 0);
 		feed_on(u, eph_snapshot_policy(s), ida, idb);
-		assert_int_equal(eph_consumers_resolve(byk), 2);
+		/* Each cgroup by its path, outside any container. */
+		assert_int_equal(eph_consumers_resolve(byk), 3);
 		x = eph_consumers_get(byk, 0);
 		assert_int_equal(x->kind, EPH_CONSUMER_OUTSIDE);
-		assert_int_equal(x->sockets, 7);
+		assert_int_equal(x->sockets, 4);
+		assert_string_equal(x->name + strlen(x->name) - 2, "/a");
+		assert_string_equal(x->cgroup, x->name);
+		x = eph_consumers_get(byk, 1);
+		assert_int_equal(x->kind, EPH_CONSUMER_OUTSIDE);
+		assert_int_equal(x->sockets, 3);
 		eph_consumers_free(byk);
 	}
 
-	/* A cgroup removed since the dump: outside, not a guess. */
+	/* A cgroup removed since the dump: unknown, not a guess. */
 	feed_on(u, eph_snapshot_policy(s), ida, idb);
 	assert_int_equal(rmdir(b), 0);
 	assert_int_equal(eph_consumers_resolve(byc), 3);
 	x = eph_consumers_get(byc, 1);
 	assert_int_equal(x->kind, EPH_CONSUMER_OUTSIDE);
 	assert_int_equal(x->sockets, 3);
+	assert_string_equal(x->name, "");
 
 	eph_consumers_free(byc);
 	eph_consumers_free(byu);
 	eph_snapshot_free(s);
-	rmdir(a);
-	rmdir(top);
+}
+
+/* A child holding a socket: its pid, and the socket's inode in *INODE. */
+static pid_t child_with_socket(uint32_t *inode)
+{
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct stat st;
+		uint32_t ino = 0;
+
+		if (fd >= 0 && fstat(fd, &st) == 0)
+			ino = (uint32_t)st.st_ino;
+		if (write(p[1], &ino, sizeof(ino)) != sizeof(ino))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], inode, sizeof(*inode)), sizeof(*inode));
+	close(p[0]);
+	assert_true(*inode != 0);
+	return pid;
 }
 
 static void test_by_process(void **state)
@@ -379,16 +426,21 @@ static void test_by_process(void **state)
 	struct eph_sock so;
 	struct stat st;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool found = false;
+	uint32_t alive_ino, gone_ino;
+	pid_t alive = child_with_socket(&alive_ino);
+	pid_t gone = child_with_socket(&gone_ino);
+	bool self = false, child = false, record = false;
+	size_t ngone = 0, ntw = 0;
 
 	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(eph_consumers_new(ctx, EPH_BY_PROCESS, &h, &c), 0);
 	assert_int_equal(eph_consumers_watch(c, s), 0);
+	/* The "dump": two sockets of this process (one real inode, counted
+	 * twice as two sockets would be), one of a child, one of a child
+	 * about to exit, two TIME_WAITs. */
 	assert_int_equal(eph_usage_begin(u, eph_snapshot_policy(s)), 0);
-	/* Two sockets of this process (one real inode, counted twice as two
-	 * sockets would be), one of a process gone, two TIME_WAITs. */
 	so = conn(40000, 80, getuid(), 0);
 	so.inode = (uint32_t)st.st_ino;
 	assert_int_equal(eph_usage_add(u, &so), 0);
@@ -396,7 +448,10 @@ static void test_by_process(void **state)
 	so.inode = (uint32_t)st.st_ino;
 	assert_int_equal(eph_usage_add(u, &so), 0);
 	so = conn(40002, 80, getuid(), 0);
-	so.inode = 0x7ffffff0; /* no process has it */
+	so.inode = alive_ino;
+	assert_int_equal(eph_usage_add(u, &so), 0);
+	so = conn(40005, 80, 4321, 0);
+	so.inode = gone_ino;
 	assert_int_equal(eph_usage_add(u, &so), 0);
 	so = tw("10.0.0.1", 40003, "10.0.0.2", 80, 1000);
 	so.cookie = 7;
@@ -406,7 +461,11 @@ static void test_by_process(void **state)
 	assert_int_equal(eph_usage_add(u, &so), 0);
 	assert_int_equal(eph_usage_end(u), 0);
 
-	assert_int_equal(eph_consumers_resolve(c), 4);
+	/* The process exits between the dump and the walk. */
+	kill(gone, SIGKILL);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+
+	assert_int_equal(eph_consumers_resolve(c), 5);
 	for (size_t i = 0; i < eph_consumers_count(c); i++) {
 		x = eph_consumers_get(c, i);
 		switch (x->kind) {
@@ -414,24 +473,40 @@ static void test_by_process(void **state)
 			if (x->pid == getpid()) {
 				assert_int_equal(x->sockets, 2);
 				assert_int_equal(i, 0);
-				found = true;
+				self = true;
+			} else if (x->pid == alive) {
+				assert_int_equal(x->sockets, 1);
+				child = true;
 			} else {
 				/* The record names the TIME_WAIT's maker. */
 				assert_int_equal(x->pid, 4242);
 				assert_string_equal(x->name, "curl");
 				assert_int_equal(x->sockets, 1);
+				record = true;
 			}
 			break;
 		case EPH_CONSUMER_GONE:
+			/* Never pinned on a process: said gone, with its
+			 * user. */
+			assert_int_equal(x->pid, -1);
+			assert_int_equal(x->uid, 4321);
+			assert_int_equal(x->sockets, 1);
+			ngone++;
+			break;
 		case EPH_CONSUMER_TIME_WAIT:
 			assert_int_equal(x->pid, -1);
 			assert_int_equal(x->sockets, 1);
+			ntw++;
 			break;
 		default:
 			fail();
 		}
 	}
-	assert_true(found);
+	assert_true(self && child && record);
+	assert_int_equal(ngone, 1);
+	assert_int_equal(ntw, 1);
+	kill(alive, SIGKILL);
+	waitpid(alive, NULL, 0);
 	close(fd);
 	eph_consumers_free(c);
 	eph_snapshot_free(s);
@@ -455,7 +530,8 @@ int main(void)
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_by_names),
 		cmocka_unit_test(test_by_user),
-		cmocka_unit_test(test_by_cgroup_and_unit),
+		cmocka_unit_test_teardown(test_by_cgroup_and_unit,
+					  cgroups_teardown),
 		cmocka_unit_test(test_by_process),
 		cmocka_unit_test(test_unknown_kind),
 	};
