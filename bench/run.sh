@@ -6,6 +6,7 @@
 # bench/README.md explains the columns. Run it as root from anywhere:
 #
 #   bench/run.sh [--conns N] [--dests K] [--time-wait M] [--runs R] [--scale]
+#                [--by KIND[,KIND...]] [--ss-p]
 #
 # It prints a Markdown table on standard output and its progress on standard
 # error. The namespace and the load generator are removed on every exit.
@@ -17,6 +18,8 @@ dests=
 time_wait=10000
 runs=5
 scale=0
+by=
+ssp=0
 builddir=$root/build-bench
 # TIME_WAIT lasts 60 s. A measurement that would end later than this many
 # seconds after the set was made waits for a fresh set instead.
@@ -32,6 +35,12 @@ usage: bench/run.sh [options]
   --runs R        measured repetitions of each command (default 5), after
                   one warm-up round
   --scale         run at 100000 and at 250000 connections (ignores --conns)
+  --by KINDS      also 'ephport usage --by KIND --json' for each KIND of the
+                  comma-separated list (unit, container, cgroup, user,
+                  process), the same runs
+  --ss-p          also 'ss -tanp' (who holds each socket, the classic way):
+                  measured once per size, after the other rounds (it takes
+                  minutes at 250000 connections)
   --builddir DIR  meson build directory for the helpers (default build-bench)
 Environment: EPHPORT, the ephport binary (default build/ephport).
 EOF
@@ -63,6 +72,12 @@ while (($#)); do
 	--time-wait) time_wait=$(number --time-wait "${2-}" 0 100000); shift ;;
 	--runs) runs=$(number --runs "${2-}" 1 100); shift ;;
 	--scale) scale=1 ;;
+	--by)
+		by=${2-}
+		[[ $by =~ ^(unit|container|cgroup|user|process)(,(unit|container|cgroup|user|process))*$ ]] ||
+			{ echo "run.sh: --by: a comma-separated list of unit, container, cgroup, user, process" >&2; exit 2; }
+		shift ;;
+	--ss-p) ssp=1 ;;
 	--builddir) builddir=${2-}; [ -n "$builddir" ] || { usage >&2; exit 2; }; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -259,7 +274,13 @@ run_size() {
 	# Markdown code spans; the pipe is escaped for the table.
 	# shellcheck disable=SC2016
 	cmdname=([floor]='floor' [ephport]='`ephport usage --json`'
-		[ssawk]='`ss -tan \| awk`')
+		[ssawk]='`ss -tan \| awk`' [sstanp]='`ss -tanp` (1 run)')
+	if ((have_ephport)) && [ -n "$by" ]; then
+		for kind in ${by//,/ }; do
+			cols+=("by_$kind")
+			cmdname[by_$kind]="\`ephport usage --by $kind --json\`"
+		done
+	fi
 
 	# Round 0 warms the caches up and gives each command's expected time;
 	# the commands take turns so that all see the same machine state.
@@ -270,6 +291,7 @@ run_size() {
 			case $col in
 			floor) set -- "$FLOOR" ;;
 			ephport) set -- "$EPHPORT" usage --json ;;
+			by_*) set -- "$EPHPORT" usage --by "${col#by_}" --json ;;
 			ssawk) set -- sh -c 'ss -tan | awk "$1" | sort -rn' sh \
 				"$awk_prog" ;;
 			esac
@@ -288,6 +310,18 @@ run_size() {
 	tw_after=$(tw_count)
 	[ "$tw_after" -eq "$m" ] ||
 		note "WARNING: $tw_after TIME-WAIT at the end, expected $m"
+	# ss -tanp once, last: at this size it outlasts the TIME_WAIT window,
+	# which changes little for it (the TIME_WAITs have no process).
+	if ((ssp)); then
+		note "ss -tanp (once; this may take minutes)"
+		line=$(nsx "$MEASURE" -q -n 1 -o "$tmp/out-sstanp" -- ss -tanp) ||
+			die "ss -tanp failed"
+		read -r _ _ _ wall _ _ _ cpu _ rss <<<"$line"
+		cols+=(sstanp)
+		walls[sstanp]=$wall
+		cpus[sstanp]=$cpu
+		rsss[sstanp]=$rss
+	fi
 
 	sockets=$(awk '{ print $2 }' "$tmp/out-floor")
 	groups=$(wc -l <"$tmp/out-ssawk")
@@ -314,6 +348,11 @@ run_size() {
 	done
 	if ((have_ephport)); then
 		ratios+=("- $n connections: ephport/floor = $(calc "${med[ephport]} / ${med[floor]}" 2), ss-awk/ephport = $(calc "${med[ssawk]} / ${med[ephport]}" 2)")
+		for col in "${cols[@]}"; do
+			case $col in
+			by_*) ratios+=("- $n connections: \`--by ${col#by_}\`/usage = $(calc "${med[$col]} / ${med[ephport]}" 2)${med[sstanp]:+, ss -tanp/--by ${col#by_} = $(calc "${med[sstanp]:-0} / ${med[$col]}" 1)}") ;;
+			esac
+		done
 	else
 		ratios+=("- $n connections: ephport/floor = n/a, ss-awk/floor = $(calc "${med[ssawk]} / ${med[floor]}" 2) (ephport usage not built yet)")
 	fi
@@ -369,7 +408,7 @@ if ((${#sizes[@]} > 1)); then
 	echo
 	echo "Scaling from ${sizes[0]} to ${sizes[1]} connections (ns per" \
 		"socket at the larger size / at the smaller; 1.00 is linear):"
-	for col in floor ephport ssawk; do
+	for col in floor ephport ssawk ${by:+$(printf 'by_%s ' ${by//,/ })} sstanp; do
 		a=$(printf '%s\n' "${scaling[@]}" | awk -v c="$col" -v s="${sizes[0]}" '$1 == c && $2 == s { print $4 / $3 }')
 		b=$(printf '%s\n' "${scaling[@]}" | awk -v c="$col" -v s="${sizes[1]}" '$1 == c && $2 == s { print $4 / $3 }')
 		if [ -z "$a" ] || [ -z "$b" ]; then
