@@ -14,6 +14,7 @@
 #include "common.h"
 #include "ctx.h"
 #include "diagnose.h"
+#include "forecast.h"
 #include "owners.h"
 #include "policy.h"
 #include "portset.h"
@@ -21,6 +22,7 @@
 #include "services.h"
 #include "snapshot.h"
 #include "sysctld.h"
+#include "textfile.h"
 #include "usage.h"
 
 #endif

@@ -362,6 +362,21 @@ int diagnose_decide(const struct eph_diag_request *req,
 		    const struct eph_sock *socks, size_t nsocks,
 		    struct eph_diagnosis **ret);
 
+/* ---- usage.c ---- */
+
+/*
+ * Sees every socket a usage counts toward a destination, as it is counted
+ * (the forecast counts the connections opened from them). CTX is the
+ * usage's context.
+ */
+struct usage_observer {
+	void (*sock)(void *data, struct eph_ctx *ctx, const struct eph_sock *s);
+	void *data;
+};
+
+/* Has O (NULL: none) watch U's scans and hand feeds from now on. */
+void usage_observe(struct eph_usage *u, const struct usage_observer *o);
+
 /* ---- snapshot.c ---- */
 
 /*
@@ -370,6 +385,23 @@ int diagnose_decide(const struct eph_diag_request *req,
  */
 int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
 		  struct eph_usage *u, struct eph_snapshot **ret);
+
+/*
+ * Has O watch the usage of S (made now if need be), or of every
+ * namespace of F, those read already and those found later. Returns 0 or
+ * -ENOMEM.
+ */
+int snapshot_observe(struct eph_snapshot *s, const struct usage_observer *o);
+int fleet_observe(struct eph_fleet *f, const struct usage_observer *o);
+
+/* ---- forecast.c ---- */
+
+/*
+ * eph_forecast_add() with the usage U (NULL: no destination) and the time
+ * T_NS given, for tests that feed usages by hand. Returns 0 or -ENOMEM.
+ */
+int forecast_add_usage(struct eph_forecast *f, uint64_t source,
+		       const struct eph_usage *u, uint64_t t_ns);
 
 /* ---- netns.c ---- */
 

@@ -206,6 +206,16 @@ int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
 	return 0;
 }
 
+int snapshot_observe(struct eph_snapshot *s, const struct usage_observer *o)
+{
+	int r;
+
+	if (!s->usage && (r = eph_usage_new(s->ctx, &s->usage)) < 0)
+		return r;
+	usage_observe(s->usage, o);
+	return 0;
+}
+
 EPH_EXPORT const struct eph_policy *
 eph_snapshot_policy(const struct eph_snapshot *s)
 {
@@ -259,6 +269,7 @@ struct eph_fleet {
 	size_t n, cap;
 	uint32_t flags; /* of the scan under way */
 	int read;	/* namespaces read by it */
+	const struct usage_observer *observer;
 };
 
 EPH_EXPORT int eph_fleet_new(struct eph_ctx *ctx, struct eph_fleet **ret)
@@ -336,6 +347,8 @@ static int fleet_one(struct eph_ctx *nctx, const struct eph_netns *ns,
 		r = eph_ctx_set_netns(m->ctx, ns->spec);
 		if (r >= 0)
 			r = eph_snapshot_new(m->ctx, &m->snap);
+		if (r >= 0 && f->observer)
+			r = snapshot_observe(m->snap, f->observer);
 		if (r < 0) {
 			r = member_fail(m, m->ctx, r);
 			member_free(m);
@@ -385,6 +398,15 @@ EPH_EXPORT int eph_fleet_scan(struct eph_fleet *f, uint32_t flags)
 	if (f->n > 1)
 		qsort(f->m, f->n, sizeof(*f->m), member_cmp);
 	return r < 0 ? r : f->read;
+}
+
+int fleet_observe(struct eph_fleet *f, const struct usage_observer *o)
+{
+	f->observer = o;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->m[i].snap && snapshot_observe(f->m[i].snap, o) < 0)
+			return -ENOMEM;
+	return 0;
 }
 
 EPH_EXPORT size_t eph_fleet_count(const struct eph_fleet *f)

@@ -87,6 +87,7 @@ struct eph_usage {
 	uint32_t *port_counted; /* port -> sockets counted to a tuple */
 	bool refeed;
 	bool ended;
+	const struct usage_observer *observer;
 
 	struct eph_usage_summary sum;
 };
@@ -450,6 +451,8 @@ static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 	if (!t)
 		return -ENOMEM;
 	u->port_counted[port]++;
+	if (u->observer)
+		u->observer->sock(u->observer->data, u->ctx, s);
 	switch (s->state) {
 	case EPH_TCP_ESTABLISHED:
 		t->established++;
@@ -886,6 +889,11 @@ EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
 		return r;
 	}
 	return (int)u->ntuples;
+}
+
+void usage_observe(struct eph_usage *u, const struct usage_observer *o)
+{
+	u->observer = o;
 }
 
 EPH_EXPORT const struct eph_usage_summary *
