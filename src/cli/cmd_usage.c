@@ -35,6 +35,10 @@ static const char usage_help[] =
 	"                     running process, each row labelled with its own\n"
 	"      --no-owners    do not look up the processes behind blocked ports\n"
 	"                     (skips the walk of /proc/*/fd)\n"
+	"  -W, --watch [S]    redraw every S seconds (default 2) until Ctrl-C,\n"
+	"                     with each destination's rate (PORTS/S, free ports\n"
+	"                     lost per second), time until none is free, and\n"
+	"                     connections new since the last redraw\n"
 	"  -n, --netns NS     read network namespace NS (name, path or pid:PID)\n"
 	"  -j, --json         print one JSON object\n"
 	"  -h, --help         show this help\n"
@@ -44,18 +48,27 @@ static const char usage_help[] =
 	"  ephport usage --top 0 --json | jq '.tuples[] | select(.percent > 50)'\n"
 	"  ephport usage --check --warning 5000 --critical 1000\n"
 	"  ephport usage --all-netns\n"
+	"  ephport usage --watch 5\n"
 	"\n"
 	"Exit status: 0 success, 2 ephport could not answer (a usage error, an\n"
 	"unreadable namespace); with --check 0 OK, 1 WARNING, 2 CRITICAL,\n"
 	"3 UNKNOWN (a usage error, or a namespace asked about that could not\n"
 	"be read).\n";
 
-enum { OPT_TOP, OPT_CHECK, OPT_WARNING, OPT_CRITICAL, OPT_ALL, OPT_NO_OWNERS };
+enum {
+	OPT_TOP,
+	OPT_CHECK,
+	OPT_WARNING,
+	OPT_CRITICAL,
+	OPT_ALL,
+	OPT_NO_OWNERS,
+	OPT_WATCH
+};
 
 struct usage {
 	struct cli *cli;
 	size_t top;
-	bool check, all, no_owners, seen_top, seen_warn, seen_crit;
+	bool check, all, no_owners, seen_top, seen_warn, seen_crit, watch;
 	struct eph_thresholds th;
 	/* One namespace, or the fleet. */
 	struct eph_snapshot *snap;
@@ -102,6 +115,9 @@ static int usage_opt(struct cli *cli, int id, const char *arg, void *data)
 		return EXIT_OK;
 	case OPT_ALL:
 		u->all = true;
+		return EXIT_OK;
+	case OPT_WATCH:
+		u->watch = true;
 		return EXIT_OK;
 	default:
 		u->no_owners = true;
@@ -334,6 +350,7 @@ static int usage_main(struct usage *u, int argc, char **argv)
 		{ "critical", 'C', true, OPT_CRITICAL },
 		{ "all-netns", 'a', false, OPT_ALL },
 		{ "no-owners", 0, false, OPT_NO_OWNERS },
+		{ "watch", 'W', false, OPT_WATCH },
 		{ 0 },
 	};
 	struct cli *cli = u->cli;
@@ -344,6 +361,18 @@ static int usage_main(struct usage *u, int argc, char **argv)
 		       &first);
 	if (rc != EXIT_OK)
 		return rc;
+	if (u->watch) {
+		struct usage_watch_opts w = { u->all, u->no_owners, u->top,
+					      u->th };
+
+		if (u->check)
+			return cli_usage_error(cli, "--watch and --check "
+						    "exclude each other");
+		if (u->all && cli->netns)
+			return cli_usage_error(cli, "--all-netns and --netns "
+						    "exclude each other");
+		return usage_watch(cli, argc - first, argv + first, &w);
+	}
 	if (first < argc)
 		return cli_usage_error(cli, "unexpected argument %s",
 				       cli_quote(argv[first], q, sizeof(q)));

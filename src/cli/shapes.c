@@ -288,10 +288,17 @@ void shape_usage(struct json *j, const struct eph_snapshot *s)
 void shape_tuple(struct json *j, const struct eph_rank_row *row,
 		 const char *netns)
 {
+	json_obj(j, NULL);
+	shape_tuple_members(j, row, netns);
+	json_obj_end(j);
+}
+
+void shape_tuple_members(struct json *j, const struct eph_rank_row *row,
+			 const char *netns)
+{
 	const struct eph_usage_tuple *t = row->tuple;
 	char a[64];
 
-	json_obj(j, NULL);
 	if (netns)
 		json_str(j, "netns", netns);
 	json_str(j, "proto", "tcp");
@@ -309,7 +316,6 @@ void shape_tuple(struct json *j, const struct eph_rank_row *row,
 	json_uint(j, "free_min", t->free_min);
 	json_fixed(j, "percent", row->percent, 2);
 	json_str(j, "level", eph_level_name(row->level));
-	json_obj_end(j);
 }
 
 /* Blocked ports grouped by the process that holds them. */

@@ -50,6 +50,9 @@ void shape_usage(struct json *j, const struct eph_snapshot *s);
 /* One destination row; NETNS labels it when not NULL. */
 void shape_tuple(struct json *j, const struct eph_rank_row *row,
 		 const char *netns);
+/* Its members, inside an object already open (the exporter adds more). */
+void shape_tuple_members(struct json *j, const struct eph_rank_row *row,
+			 const char *netns);
 
 /* The audit's "at_risk" array, "reserve" and "reserve_ports" members. */
 void shape_audit(struct json *j, const struct eph_audit *a,
