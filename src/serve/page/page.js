@@ -51,19 +51,20 @@ function endpoint(addr, port) {
   return (addr.includes(":") ? "[" + addr + "]" : addr) + ":" + port;
 }
 
-// One namespace's strip: 0-65535, to scale.
-function strip(ns) {
-  const r = ns.ranges, w = PORTS;
-  const box = el("div", { class: "strip" });
-  const label = ns.label ? ns.label : "this host";
-  box.appendChild(el("div", { class: "label" }, label));
-  const s = svg("svg", { viewBox: "0 0 " + w + " 74",
-    preserveAspectRatio: "none", "data-netns": label });
+// A strip of ports LO..HI, to scale: the privileged ports, the
+// ephemeral range, reserved ports, listeners at risk, and below, other
+// systems' ranges that overlap.
+function band(ns, lo, hi, magnified) {
+  const r = ns.ranges, w = hi - lo + 1;
+  const s = svg("svg", { viewBox: lo + " 0 " + w + " 50",
+    preserveAspectRatio: "none", class: magnified ? "zoom" : "full" });
   const priv = r.unprivileged_port_start || 1024;
-  s.appendChild(svg("rect", { x: 0, y: 8, width: priv, height: 26,
-    fill: "#b9c3ce", class: "priv" },
-    "privileged: 0-" + (priv - 1)));
-  s.appendChild(svg("rect", { x: r.range.low, y: 8,
+  if (priv > lo) {
+    s.appendChild(svg("rect", { x: lo, y: 6, width: Math.min(priv, hi + 1) - lo,
+      height: 26, fill: "#b9c3ce", class: "priv" },
+      "privileged: 0-" + (priv - 1)));
+  }
+  s.appendChild(svg("rect", { x: r.range.low, y: 6,
     width: r.range.high - r.range.low + 1, height: 26, fill: "#5aa0d0",
     class: "eph" },
     "ephemeral range " + r.range.low + "-" + r.range.high + " (" +
@@ -71,40 +72,70 @@ function strip(ns) {
   // Thin marks stay visible at any width: at least 0.2 % of the strip.
   const minw = w / 500;
   for (const [a, b] of ranges(r.reserved.ports)) {
-    s.appendChild(svg("rect", { x: a, y: 8, width: Math.max(b - a + 1, minw),
+    if (b < lo || a > hi) continue;
+    s.appendChild(svg("rect", { x: a, y: 6, width: Math.max(b - a + 1, minw),
       height: 26, fill: "#2f7d32", class: "reserved",
       "data-port": a, "data-last": b },
       "reserved " + (a === b ? a : a + "-" + b)));
   }
-  const risks = ns.audit ? ns.audit.at_risk : [];
-  for (const k of risks) {
-    s.appendChild(svg("rect", { x: k.port - minw / 2, y: 2, width: minw,
+  for (const k of ns.audit ? ns.audit.at_risk : []) {
+    if (k.port < lo || k.port > hi) continue;
+    s.appendChild(svg("rect", { x: k.port - minw / 2, y: 0, width: minw,
       height: 38, fill: "#d9480f", class: "risk", "data-port": k.port },
       k.proto + " " + k.port + " at risk" +
       (k.owner && k.owner.command ? " (" + k.owner.command + ")" : "")));
   }
   let row = 0;
   for (const o of r.os || []) {
-    if (!o.overlaps || o.legacy) continue;
-    s.appendChild(svg("rect", { x: o.low, y: 40 + 6 * row,
-      width: o.high - o.low + 1, height: 4, fill: "#9c6ade", class: "os" },
+    if (!o.overlaps || o.legacy || o.high < lo || o.low > hi) continue;
+    s.appendChild(svg("rect", { x: Math.max(o.low, lo), y: 38 + 4 * row,
+      width: Math.min(o.high, hi) - Math.max(o.low, lo) + 1, height: 3,
+      fill: "#9c6ade", class: "os" },
       o.label + " " + o.low + "-" + o.high + ": " + o.shared_ports +
       " ports shared"));
     row = (row + 1) % 3;
   }
-  for (const p of [0, 16384, 32768, 49152, 65535]) {
-    const t = svg("text", { x: p === 65535 ? p - 2400 : p + 200, y: 70,
-      class: "axis" });
-    t.textContent = p;
-    s.appendChild(t);
+  return s;
+}
+
+// Port numbers under a strip, as text that does not stretch.
+function axis(lo, hi, ticks) {
+  const a = el("div", { class: "axis" });
+  for (const p of ticks) {
+    const t = el("span", {}, String(p));
+    t.style.left = (100 * (p - lo) / (hi - lo + 1)) + "%";
+    a.appendChild(t);
   }
-  box.appendChild(s);
+  return a;
+}
+
+// One namespace: the whole port space, then its ephemeral range magnified.
+function strip(ns) {
+  const r = ns.ranges;
+  const box = el("div", { class: "strip" });
+  const label = ns.label ? ns.label : "this host";
+  box.setAttribute("data-netns", label);
+  box.appendChild(el("div", { class: "label" }, label));
+  box.appendChild(band(ns, 0, PORTS - 1, false));
+  box.appendChild(axis(0, PORTS - 1, [0, 16384, 32768, 49152]));
+  box.appendChild(el("div", { class: "sub" }, "the ephemeral range " +
+    r.range.low + "\u2013" + r.range.high + ", magnified"));
+  box.appendChild(band(ns, r.range.low, r.range.high, true));
+  box.appendChild(axis(r.range.low, r.range.high, [r.range.low,
+    Math.round((r.range.low + r.range.high) / 2)]));
+  const over = (r.os || []).filter((o) => o.overlaps && !o.legacy)
+    .map((o) => o.label + " " + o.low + "\u2013" + o.high);
+  if (over.length) {
+    box.appendChild(el("div", { class: "sub" },
+      "overlapping other systems' ranges: " + over.join(", ")));
+  }
   return box;
 }
 
 function rateText(f) {
   if (!f || f.samples < 2) return "\u2014";
-  return (f.rate >= 0 ? "\u2212" : "+") + Math.abs(f.rate).toFixed(1) + "/s";
+  // Free ports per second: negative while they are being used up.
+  return (f.rate > 0 ? "\u2212" : "+") + Math.abs(f.rate).toFixed(1) + "/s";
 }
 
 function render(snap) {
