@@ -173,10 +173,16 @@ int auth_verify_hashes(const struct auth *a, char *err, size_t errsize)
 	if (!cd)
 		return -ENOMEM;
 	for (size_t i = 0; i < a->n && r == 0; i++) {
+		/* A method this libcrypt lacks or has disabled, a malformed
+		 * setting: crypt_checksalt() says so, and crypt_r() returns
+		 * "*0" or "*1" instead of a hash. (Calling into libcrypt for
+		 * more than crypt_r() also keeps it linked under ASan, whose
+		 * runtime defines a crypt_r() of its own.) */
+		int c = crypt_checksalt(a->u[i].hash);
 		const char *out = crypt_r("", a->u[i].hash, cd);
 
-		/* libcrypt returns "*0"/"*1" for a setting it cannot use. */
-		if (!out || out[0] == '*') {
+		if (c == CRYPT_SALT_INVALID || c == CRYPT_SALT_METHOD_DISABLED ||
+		    !out || out[0] == '*') {
 			snprintf(err, errsize,
 				 "user '%.64s': crypt(3) cannot use this hash",
 				 a->u[i].name);

@@ -354,7 +354,7 @@ while read -r line; do
 done
 EOS
 { examples serve; examples metrics; examples usage | grep -- --watch; } | sed 's|/var/lib/prometheus/node-exporter|.|' >"$TMP/examples"
-EPHPORT=$EPHPORT unshare --mount --propagation private bash "$TMP/ex.sh" "$TMP/ex" "$CLI_NS" <"$TMP/examples" >"$TMP/ex.results" 2>&1
+EPHPORT=$EPHPORT unshare --mount --propagation private bash "$TMP/ex.sh" "$TMP/ex" "$CLI_NS" <"$TMP/examples" >"$TMP/ex.results" 2>"$TMP/ex.err"
 while read -r rc line; do
 	if [ "$rc" = 0 ] || { [ "$rc" = 124 ] && [[ $line == *--watch* ]]; }; then
 		tap_ok "example runs: $line"
