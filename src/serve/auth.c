@@ -181,8 +181,8 @@ int auth_verify_hashes(const struct auth *a, char *err, size_t errsize)
 		int c = crypt_checksalt(a->u[i].hash);
 		const char *out = crypt_r("", a->u[i].hash, cd);
 
-		if (c == CRYPT_SALT_INVALID || c == CRYPT_SALT_METHOD_DISABLED ||
-		    !out || out[0] == '*') {
+		if (c == CRYPT_SALT_INVALID ||
+		    c == CRYPT_SALT_METHOD_DISABLED || !out || out[0] == '*') {
 			snprintf(err, errsize,
 				 "user '%.64s': crypt(3) cannot use this hash",
 				 a->u[i].name);
