@@ -90,6 +90,9 @@ pct() {
 ip netns add "$ns"
 nsx ip link set lo up
 nsx sh -c 'echo "1024 65535" > /proc/sys/net/ipv4/ip_local_port_range'
+# With the range that wide, the exporter's port is in it: reserved, as
+# `ephport reserve` would, or a connection may take it first.
+nsx sh -c "echo $port > /proc/sys/net/ipv4/ip_local_reserved_ports"
 dests=$(((conns + 24999) / 25000))
 note "loadgen: $conns connections to $dests destinations"
 nsx "$LOADGEN" --conns "$conns" --dests "$dests" --time-wait 0 \

@@ -10,11 +10,13 @@
  * TIME_WAIT included, and is never given to another socket before a
  * reboot. A cookie that no earlier scan saw is a connection opened since.
  * One table holds every cookie with the round it was last seen in and its
- * namespace; a round forgets the cookies of each namespace it read that
- * it did not see again, so the table grows with the sockets there are,
- * not with those there were. A connection that comes and goes between two
- * scans without a TIME_WAIT on this side (the peer closed first) is not
- * seen; the first scan counts every connection there is.
+ * namespace. A cookie that the last read of its namespace did not see is
+ * stale: seen again, it counts as new. Stale cookies are dropped only when
+ * the table would otherwise grow, so that a round costs one lookup per
+ * socket and nothing more, and the table grows with the sockets there
+ * are, not with those there were. A connection that comes and goes
+ * between two scans without a TIME_WAIT on this side (the peer closed
+ * first) is not seen; the first scan counts every connection there is.
  */
 #include <errno.h>
 #include <math.h>
@@ -36,9 +38,9 @@ struct dest {
 
 struct source {
 	uint64_t ino;
-	bool live; /* the slot is in use */
-	bool read; /* added in this round */
-	uint32_t seen_round;
+	bool live;	     /* the slot is in use */
+	bool read;	     /* added in this round */
+	uint32_t seen_round; /* the last round it was read in */
 	struct dest *dests;
 	struct eph_sample *ring; /* WINDOW points per destination */
 	size_t n, cap;
@@ -51,6 +53,15 @@ struct cookie {
 	uint64_t cookie; /* 0: an empty slot (the kernel never gives 0) */
 	uint32_t round;
 	uint32_t source;
+};
+
+/* Sockets the observer holds until it looks them up together. */
+#define BATCH 64
+
+struct seen {
+	uint64_t cookie;
+	uint16_t remote_port;
+	uint8_t local[16], remote[16];
 };
 
 struct eph_forecast {
@@ -67,6 +78,11 @@ struct eph_forecast {
 	uint32_t cur_src;
 	int err; /* the observer's: out of memory */
 	struct usage_observer observer;
+	/* Cookies are looked up BATCH at a time, every slot prefetched
+	 * first: a scan of many sockets then waits on memory once per
+	 * batch instead of once per socket. */
+	struct seen batch[BATCH];
+	size_t nbatch;
 };
 
 /* ---- The fit ---- */
@@ -294,17 +310,42 @@ static int cookies_rehash(struct eph_forecast *f, size_t cap,
 	return 0;
 }
 
-static struct cookie *cookie_put(struct eph_forecast *f, uint64_t cookie,
-				 bool *ret_fresh)
+/* A cookie stays while the last read of its namespace saw it, or while
+ * that namespace has not been read since (it may come back). */
+static bool cookie_keep(const struct eph_forecast *f, const struct cookie *c)
 {
-	size_t mask, i;
+	const struct source *s =
+		c->source < f->nsrc ? &f->src[c->source] : NULL;
 
-	if ((f->ncookies + 1) * 2 > f->cookie_cap &&
-	    cookies_rehash(f, f->cookie_cap ? f->cookie_cap * 2 : 1024, NULL) <
-		    0)
-		return NULL;
-	mask = f->cookie_cap - 1;
-	for (i = mix(cookie) & mask;; i = (i + 1) & mask) {
+	return s && s->live && c->round >= s->seen_round;
+}
+
+/* Makes room for N more cookies: drops the stale ones first, and grows
+ * the table only when that is not enough. */
+static int cookies_room(struct eph_forecast *f, size_t n)
+{
+	size_t cap = f->cookie_cap;
+
+	if ((f->ncookies + n) * 2 <= cap)
+		return 0;
+	if (cap && cookies_rehash(f, cap, cookie_keep) < 0)
+		return -ENOMEM;
+	/* Grown when more than a quarter is still live: the next purge is
+	 * then at least as many insertions away. */
+	while ((f->ncookies + n) * 4 > cap)
+		cap = cap ? cap * 2 : 1024;
+	if (cap != f->cookie_cap && cookies_rehash(f, cap, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Finds COOKIE from slot I on, or adds it; the table has room. */
+static struct cookie *cookie_put(struct eph_forecast *f, uint64_t cookie,
+				 size_t i, bool *ret_fresh)
+{
+	size_t mask = f->cookie_cap - 1;
+
+	for (;; i = (i + 1) & mask) {
 		struct cookie *c = &f->cookies[i];
 
 		if (c->cookie == cookie) {
@@ -320,30 +361,60 @@ static struct cookie *cookie_put(struct eph_forecast *f, uint64_t cookie,
 	}
 }
 
-/* A cookie stays while its namespace was not read this round (it may
- * come back) or was read and showed it. */
-static bool cookie_keep(const struct eph_forecast *f, const struct cookie *c)
+/* Looks up the sockets held back, all of the current namespace. */
+static void flush(struct eph_forecast *f)
 {
-	const struct source *s =
-		c->source < f->nsrc ? &f->src[c->source] : NULL;
+	size_t slot[BATCH], n = f->nbatch;
+	struct source *src;
 
-	if (!s || !s->live)
-		return false;
-	return !s->read || c->round == f->round;
+	f->nbatch = 0;
+	if (n == 0 || f->err)
+		return;
+	if (cookies_room(f, n) < 0) {
+		f->err = -ENOMEM;
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		slot[k] = mix(f->batch[k].cookie) & (f->cookie_cap - 1);
+		__builtin_prefetch(&f->cookies[slot[k]], 1);
+	}
+	src = &f->src[f->cur_src];
+	for (size_t k = 0; k < n; k++) {
+		const struct seen *s = &f->batch[k];
+		struct cookie *c;
+		struct dest *d;
+		bool fresh;
+
+		c = cookie_put(f, s->cookie, slot[k], &fresh);
+		/* Seen before, but not by the last read of its namespace: it
+		 * went away for a scan, and counts as new, as it would once
+		 * dropped. */
+		if (!fresh && c->round < src->seen_round)
+			fresh = true;
+		c->round = f->round;
+		c->source = f->cur_src;
+		if (!fresh)
+			continue;
+		d = dest_get(f, src, s->local, s->remote, s->remote_port);
+		if (!d) {
+			f->err = -ENOMEM;
+			return;
+		}
+		d->pending++;
+	}
 }
 
 static void observe(void *data, struct eph_ctx *ctx, const struct eph_sock *s)
 {
 	struct eph_forecast *f = data;
-	struct cookie *c;
-	struct dest *d;
-	bool fresh;
+	struct seen *b;
 
 	if (!s->cookie || f->err)
 		return;
 	if (ctx != f->cur_ctx) {
 		uint64_t dev, ino;
 
+		flush(f);
 		if (eph_ctx_netns_id(ctx, &dev, &ino) < 0)
 			return;
 		f->cur_src = source_get(f, ino);
@@ -353,22 +424,13 @@ static void observe(void *data, struct eph_ctx *ctx, const struct eph_sock *s)
 		}
 		f->cur_ctx = ctx;
 	}
-	c = cookie_put(f, s->cookie, &fresh);
-	if (!c) {
-		f->err = -ENOMEM;
-		return;
-	}
-	c->round = f->round;
-	c->source = f->cur_src;
-	if (!fresh)
-		return;
-	d = dest_get(f, &f->src[f->cur_src], s->local, s->remote,
-		     s->remote_port);
-	if (!d) {
-		f->err = -ENOMEM;
-		return;
-	}
-	d->pending++;
+	b = &f->batch[f->nbatch++];
+	b->cookie = s->cookie;
+	b->remote_port = s->remote_port;
+	memcpy(b->local, s->local, 16);
+	memcpy(b->remote, s->remote, 16);
+	if (f->nbatch == BATCH)
+		flush(f);
 }
 
 /* ---- The forecast ---- */
@@ -425,6 +487,7 @@ EPH_EXPORT void eph_forecast_begin(struct eph_forecast *f)
 {
 	f->round++;
 	f->cur_ctx = NULL;
+	f->nbatch = 0;
 	f->err = 0;
 	for (size_t i = 0; i < f->nsrc; i++)
 		f->src[i].read = false;
@@ -462,9 +525,11 @@ EPH_EXPORT int eph_forecast_add(struct eph_forecast *f, uint64_t source,
 int forecast_add_usage(struct eph_forecast *f, uint64_t source,
 		       const struct eph_usage *u, uint64_t t_ns)
 {
-	uint32_t k = source_get(f, source);
+	uint32_t k;
 	struct source *src;
 
+	flush(f);
+	k = source_get(f, source);
 	if (k == NO_INDEX)
 		return ctx_error(f->ctx, -ENOMEM, "out of memory");
 	src = &f->src[k];
@@ -531,18 +596,18 @@ static void source_end(struct eph_forecast *f, struct source *s)
 
 EPH_EXPORT void eph_forecast_end(struct eph_forecast *f)
 {
+	flush(f);
 	for (size_t i = 0; i < f->nsrc; i++) {
 		struct source *s = &f->src[i];
 
 		if (!s->live)
 			continue;
 		source_end(f, s);
-		/* A namespace unseen for a window of rounds is gone. */
+		/* A namespace unseen for a window of rounds is gone (its
+		 * cookies with it, at the next purge). */
 		if (!s->read && s->seen_round + f->window < f->round)
 			source_clear(s);
 	}
-	if (f->cookie_cap)
-		(void)cookies_rehash(f, f->cookie_cap, cookie_keep);
 	f->cur_ctx = NULL;
 }
 
