@@ -124,7 +124,7 @@ value() {
 	awk -v n="$2" '$1 == n { print $2 }' <<<"$1"
 }
 
-u_wall=() u_cpu=() s_wall=() s_cpu=() k_alive=() k_new=()
+u_wall=() u_cpu=() s_wall=() s_cpu=() s_scan=() k_alive=() k_new=()
 for ((r = 0; r <= runs; r++)); do
 	note "round $r of $runs"
 	# ephport usage --json, as a process.
@@ -138,6 +138,7 @@ for ((r = 0; r <= runs; r++)); do
 	t=$(nsx curl -s -o "$tmp/metrics" -w '%{time_total}' "$url")
 	c1=$(cpu_ms)
 	m=$(cat "$tmp/metrics")
+	note "  usage ${wall} ms (CPU $cpu); scrape $(calc "$t * 1000" 1) ms (CPU $((c1 - c0)), of which the scan $(calc "$(value "$m" ephport_scan_duration_seconds) * 1000" 1) ms)"
 	[ "$(value "$m" ephport_scans_total)" = $((before + 1)) ] ||
 		note "WARNING: the scrape did not scan"
 	est=$(awk '/^ephport_destination_used_ports/ && /state="established"/ { s += $2 } END { print s }' <<<"$m")
@@ -153,6 +154,7 @@ for ((r = 0; r <= runs; r++)); do
 	((r == 0)) && continue
 	u_wall+=("$wall") u_cpu+=("$cpu")
 	s_wall+=("$(calc "$t * 1000")") s_cpu+=("$((c1 - c0))")
+	s_scan+=("$(calc "$(value "$m" ephport_scan_duration_seconds) * 1000")")
 	k_alive+=("${alive[@]:1}") k_new+=("${new[@]}")
 	usage_rss=$rss
 done
@@ -179,6 +181,7 @@ echo "| scrape that scans (\`/metrics\`, last scan older than the interval) | $(
 echo "| scrape from the last scan, kept-alive connection (×$((200 * runs - runs))) | $(calc "$(pct 50 "${k_alive[@]}") * 1000" 3) | $(calc "$(pct 0 "${k_alive[@]}") * 1000" 3) | | $(calc "$(pct 50 "${k_alive[@]}") * 1000 / $uw" 4) |"
 echo "| scrape from the last scan, new connection (×$((20 * runs))) | $(calc "$(pct 50 "${k_new[@]}") * 1000" 3) | $(calc "$(pct 0 "${k_new[@]}") * 1000" 3) | | $(calc "$(pct 50 "${k_new[@]}") * 1000 / $uw" 4) |"
 echo
+echo "- of the scrape that scans, the scan itself (ephport_scan_duration_seconds): median $(calc "$(pct 50 "${s_scan[@]}")" 1) ms; the rest is rendering and HTTP"
 echo "- cached scrape, 99th percentile: kept-alive $(calc "$(pct 99 "${k_alive[@]}") * 1000" 3) ms, new connection $(calc "$(pct 99 "${k_new[@]}") * 1000" 3) ms; the exposition is $bytes bytes"
 echo "- idle exporter, $idle s without a request: $((c1 - c0)) ms of CPU, $((w1 - w0)) context switches, $threads threads"
 echo "- peak RSS: exporter $hwm KiB (its whole life), \`ephport usage\` $usage_rss KiB"
