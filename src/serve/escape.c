@@ -55,7 +55,9 @@ size_t metrics_escape(const char *s, size_t len, char *buf, size_t size)
 	while (i < len) {
 		size_t n = utf8_len(p + i, len - i);
 
-		if (n == 0) {
+		/* A NUL would end the value for whoever reads it as a C
+		 * string: it goes the way of invalid bytes. */
+		if (n == 0 || p[i] == '\0') {
 			PUT("\xef\xbf\xbd", 3);
 			i++;
 		} else if (p[i] == '\\') {
