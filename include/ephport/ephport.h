@@ -16,6 +16,7 @@
 #include "common.h"
 #include "ctx.h"
 #include "diagnose.h"
+#include "forecast.h"
 #include "owners.h"
 #include "pick.h"
 #include "policy.h"
@@ -25,6 +26,7 @@
 #include "snapshot.h"
 #include "consumers.h"
 #include "sysctld.h"
+#include "textfile.h"
 #include "usage.h"
 
 #endif

@@ -118,6 +118,17 @@ int cmd_reserve(struct cli *cli, int argc, char **argv);
 int cmd_unreserve(struct cli *cli, int argc, char **argv);
 int cmd_set_range(struct cli *cli, int argc, char **argv);
 int cmd_pick(struct cli *cli, int argc, char **argv);
+int cmd_serve(struct cli *cli, int argc, char **argv);
+int cmd_metrics(struct cli *cli, int argc, char **argv);
+
+/* usage --watch [S]: ARGV holds S, if given (usage_watch.c). */
+struct usage_watch_opts {
+	bool all, no_owners;
+	size_t top;
+	struct eph_thresholds th;
+};
+int usage_watch(struct cli *cli, int argc, char **argv,
+		const struct usage_watch_opts *o);
 
 struct eph_change;
 struct eph_change_request;

@@ -41,6 +41,10 @@ static const char usage_help[] =
 	"                     running process, each row labelled with its own\n"
 	"      --no-owners    do not look up the processes behind blocked ports\n"
 	"                     (skips the walk of /proc/*/fd)\n"
+	"  -W, --watch [S]    redraw every S seconds (default 2) until Ctrl-C,\n"
+	"                     with each destination's rate (PORTS/S, free ports\n"
+	"                     lost per second), time until none is free, and\n"
+	"                     connections new since the last redraw\n"
 	"  -n, --netns NS     read network namespace NS (name, path or pid:PID)\n"
 	"  -j, --json         print one JSON object\n"
 	"  -h, --help         show this help\n"
@@ -53,6 +57,7 @@ static const char usage_help[] =
 	"  ephport usage --by unit\n"
 	"  ephport usage --by process --top 3\n"
 	"  ephport usage --by container --json | jq '.consumers[0]'\n"
+	"  ephport usage --watch 5\n"
 	"\n"
 	"Exit status: 0 success, 2 ephport could not answer (a usage error, an\n"
 	"unreadable namespace); with --check 0 OK, 1 WARNING, 2 CRITICAL,\n"
@@ -66,13 +71,15 @@ enum {
 	OPT_CRITICAL,
 	OPT_ALL,
 	OPT_NO_OWNERS,
-	OPT_BY
+	OPT_BY,
+	OPT_WATCH
 };
 
 struct usage {
 	struct cli *cli;
 	size_t top;
-	bool check, all, no_owners, seen_top, seen_warn, seen_crit, seen_by;
+	bool check, all, no_owners, seen_top, seen_warn, seen_crit, seen_by,
+		watch;
 	/* --by: who holds the ports */
 	struct shape_by by;
 	struct eph_consumers *consumers;
@@ -135,6 +142,9 @@ static int usage_opt(struct cli *cli, int id, const char *arg, void *data)
 				"user or process",
 				cli_quote(arg, q, sizeof(q)));
 		}
+		return EXIT_OK;
+	case OPT_WATCH:
+		u->watch = true;
 		return EXIT_OK;
 	default:
 		u->no_owners = true;
@@ -396,6 +406,7 @@ static int usage_main(struct usage *u, int argc, char **argv)
 		{ "all-netns", 'a', false, OPT_ALL },
 		{ "no-owners", 0, false, OPT_NO_OWNERS },
 		{ "by", 'b', true, OPT_BY },
+		{ "watch", 'W', false, OPT_WATCH },
 		{ 0 },
 	};
 	struct cli *cli = u->cli;
@@ -406,6 +417,21 @@ static int usage_main(struct usage *u, int argc, char **argv)
 		       &first);
 	if (rc != EXIT_OK)
 		return rc;
+	if (u->watch) {
+		struct usage_watch_opts w = { u->all, u->no_owners, u->top,
+					      u->th };
+
+		if (u->check)
+			return cli_usage_error(cli, "--watch and --check "
+						    "exclude each other");
+		if (u->seen_by)
+			return cli_usage_error(cli, "--watch and --by "
+						    "exclude each other");
+		if (u->all && cli->netns)
+			return cli_usage_error(cli, "--all-netns and --netns "
+						    "exclude each other");
+		return usage_watch(cli, argc - first, argv + first, &w);
+	}
 	if (first < argc)
 		return cli_usage_error(cli, "unexpected argument %s",
 				       cli_quote(argv[first], q, sizeof(q)));

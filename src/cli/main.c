@@ -47,6 +47,13 @@ static const struct command {
 	{ "pick", cmd_pick,
 	  "a server port that is safe here and on the systems you\n"
 	  "                   name; stable per service name" },
+#ifdef HAVE_SERVE
+	{ "serve", cmd_serve,
+	  "Prometheus metrics, forecasts and a live page over HTTP" },
+	{ "metrics", cmd_metrics,
+	  "one scan in the Prometheus text format, or a textfile\n"
+	  "                   for node_exporter" },
+#endif
 };
 
 static const char main_help[] =
@@ -91,7 +98,7 @@ static const char main_help[] =
 
 static void print_help(void)
 {
-	char list[1024];
+	char list[2048];
 	size_t n = 0;
 
 	list[0] = '\0';

@@ -592,10 +592,29 @@ static void shape_shares_text(const struct shape_by *by,
 void shape_tuple(struct json *j, const struct eph_rank_row *row,
 		 const char *netns, const struct shape_by *by)
 {
+	json_obj(j, NULL);
+	shape_tuple_members(j, row, netns);
+	if (by) {
+		const struct eph_consumer_share *sh;
+		size_t n = eph_consumers_of(by->c, by->snaps[row->source],
+					    row->tuple, &sh);
+
+		json_arr(j, "consumers");
+		for (size_t i = 0; i < n; i++)
+			shape_consumer(j, by->by,
+				       eph_consumers_get(by->c, sh[i].consumer),
+				       &sh[i].sockets);
+		json_arr_end(j);
+	}
+	json_obj_end(j);
+}
+
+void shape_tuple_members(struct json *j, const struct eph_rank_row *row,
+			 const char *netns)
+{
 	const struct eph_usage_tuple *t = row->tuple;
 	char a[64];
 
-	json_obj(j, NULL);
 	if (netns)
 		json_str(j, "netns", netns);
 	json_str(j, "proto", "tcp");
@@ -613,19 +632,6 @@ void shape_tuple(struct json *j, const struct eph_rank_row *row,
 	json_uint(j, "free_min", t->free_min);
 	json_fixed(j, "percent", row->percent, 2);
 	json_str(j, "level", eph_level_name(row->level));
-	if (by) {
-		const struct eph_consumer_share *sh;
-		size_t n =
-			eph_consumers_of(by->c, by->snaps[row->source], t, &sh);
-
-		json_arr(j, "consumers");
-		for (size_t i = 0; i < n; i++)
-			shape_consumer(j, by->by,
-				       eph_consumers_get(by->c, sh[i].consumer),
-				       &sh[i].sockets);
-		json_arr_end(j);
-	}
-	json_obj_end(j);
 }
 
 /* Blocked ports grouped by the process that holds them. */

@@ -50,10 +50,7 @@ struct eph_consumers {
 	const struct eph_history *history;
 	/* One observer watches every snapshot and fleet given. */
 	struct usage_observer obs;
-	struct eph_snapshot **snaps;
-	size_t nsnaps, snaps_cap;
-	struct eph_fleet **fleets;
-	size_t nfleets, fleets_cap;
+	struct usage_watches watches;
 	struct dest *dests;
 	size_t ndests, dests_cap;
 	uint32_t *dest_index; /* open addressing: dest number */
@@ -291,12 +288,7 @@ EPH_EXPORT void eph_consumers_free(struct eph_consumers *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nsnaps; i++)
-		snapshot_unobserve(c->snaps[i], &c->obs);
-	for (size_t i = 0; i < c->nfleets; i++)
-		fleet_unobserve(c->fleets[i], &c->obs);
-	free(c->snaps);
-	free(c->fleets);
+	usage_watches_free(&c->watches, &c->obs);
 	free(c->consumer_index);
 	free(c->dests);
 	free(c->dest_index);
@@ -524,40 +516,16 @@ static void watch_begin(void *data, struct eph_ctx *ctx)
 		(void)reindex(c, c->dest_index_cap, c->count_index_cap);
 }
 
-static int watch_fail(struct eph_consumers *c, int r)
-{
-	return ctx_error(c->ctx, r, "consumers: %s",
-			 r == -ENOSPC ? "too many watchers" : "out of memory");
-}
-
 EPH_EXPORT int eph_consumers_watch(struct eph_consumers *c,
 				   struct eph_snapshot *s)
 {
-	int r;
-
-	if (num_grow((void **)&c->snaps, &c->snaps_cap, c->nsnaps,
-		     sizeof(*c->snaps)) < 0)
-		return watch_fail(c, -ENOMEM);
-	r = snapshot_observe(s, &c->obs);
-	if (r < 0)
-		return watch_fail(c, r);
-	c->snaps[c->nsnaps++] = s;
-	return 0;
+	return usage_watch_snapshot(&c->watches, c->ctx, s, &c->obs);
 }
 
 EPH_EXPORT int eph_consumers_watch_fleet(struct eph_consumers *c,
 					 struct eph_fleet *f)
 {
-	int r;
-
-	if (num_grow((void **)&c->fleets, &c->fleets_cap, c->nfleets,
-		     sizeof(*c->fleets)) < 0)
-		return watch_fail(c, -ENOMEM);
-	r = fleet_observe(f, &c->obs);
-	if (r < 0)
-		return watch_fail(c, r);
-	c->fleets[c->nfleets++] = f;
-	return 0;
+	return usage_watch_fleet(&c->watches, c->ctx, f, &c->obs);
 }
 
 /* ---- Naming ---- */

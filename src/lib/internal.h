@@ -412,6 +412,35 @@ void fleet_unobserve(struct eph_fleet *f, const struct usage_observer *o);
 /* The context S was made with. */
 struct eph_ctx *snapshot_ctx(const struct eph_snapshot *s);
 
+/*
+ * The snapshots and fleets one observer watches, so that its owner can
+ * stop watching them all when it is freed (before them, or after).
+ */
+struct usage_watches {
+	struct eph_snapshot **snaps;
+	size_t nsnaps, snaps_cap;
+	struct eph_fleet **fleets;
+	size_t nfleets, fleets_cap;
+};
+
+/* Has O watch S (or every member of F) and remembers it. Returns 0,
+ * -ENOSPC or -ENOMEM, with CTX's error set. */
+int usage_watch_snapshot(struct usage_watches *w, struct eph_ctx *ctx,
+			 struct eph_snapshot *s, const struct usage_observer *o);
+int usage_watch_fleet(struct usage_watches *w, struct eph_ctx *ctx,
+		      struct eph_fleet *f, const struct usage_observer *o);
+/* Stops O watching all of them and frees W's arrays. */
+void usage_watches_free(struct usage_watches *w, const struct usage_observer *o);
+
+/* ---- forecast.c ---- */
+
+/*
+ * eph_forecast_add() with the usage U (NULL: no destination) and the time
+ * T_NS given, for tests that feed usages by hand. Returns 0 or -ENOMEM.
+ */
+int forecast_add_usage(struct eph_forecast *f, uint64_t source,
+		       const struct eph_usage *u, uint64_t t_ns);
+
 /* ---- netns.c ---- */
 
 /*

@@ -432,7 +432,8 @@ int fleet_observe(struct eph_fleet *f, const struct usage_observer *o)
 	if (f->nobservers == USAGE_OBSERVERS)
 		return -ENOSPC;
 	for (size_t i = 0; i < f->n; i++)
-		if ((r = snapshot_observe(f->m[i].snap, o)) < 0) {
+		if (f->m[i].snap &&
+		    (r = snapshot_observe(f->m[i].snap, o)) < 0) {
 			while (i-- > 0)
 				snapshot_unobserve(f->m[i].snap, o);
 			return r;
@@ -450,6 +451,54 @@ void fleet_unobserve(struct eph_fleet *f, const struct usage_observer *o)
 			f->observers[i] = f->observers[--f->nobservers];
 			return;
 		}
+}
+
+static int watch_fail(struct eph_ctx *ctx, int r)
+{
+	return ctx_error(ctx, r, "%s",
+			 r == -ENOSPC ? "too many watchers on one scan"
+				      : "out of memory");
+}
+
+int usage_watch_snapshot(struct usage_watches *w, struct eph_ctx *ctx,
+			 struct eph_snapshot *s, const struct usage_observer *o)
+{
+	int r;
+
+	if (num_grow((void **)&w->snaps, &w->snaps_cap, w->nsnaps,
+		     sizeof(*w->snaps)) < 0)
+		return watch_fail(ctx, -ENOMEM);
+	r = snapshot_observe(s, o);
+	if (r < 0)
+		return watch_fail(ctx, r);
+	w->snaps[w->nsnaps++] = s;
+	return 0;
+}
+
+int usage_watch_fleet(struct usage_watches *w, struct eph_ctx *ctx,
+		      struct eph_fleet *f, const struct usage_observer *o)
+{
+	int r;
+
+	if (num_grow((void **)&w->fleets, &w->fleets_cap, w->nfleets,
+		     sizeof(*w->fleets)) < 0)
+		return watch_fail(ctx, -ENOMEM);
+	r = fleet_observe(f, o);
+	if (r < 0)
+		return watch_fail(ctx, r);
+	w->fleets[w->nfleets++] = f;
+	return 0;
+}
+
+void usage_watches_free(struct usage_watches *w, const struct usage_observer *o)
+{
+	for (size_t i = 0; i < w->nsnaps; i++)
+		snapshot_unobserve(w->snaps[i], o);
+	for (size_t i = 0; i < w->nfleets; i++)
+		fleet_unobserve(w->fleets[i], o);
+	free(w->snaps);
+	free(w->fleets);
+	memset(w, 0, sizeof(*w));
 }
 
 EPH_EXPORT size_t eph_fleet_count(const struct eph_fleet *f)

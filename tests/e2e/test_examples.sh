@@ -8,7 +8,9 @@
 # nothing of the host is read as a namespace or written. They run in the
 # order shown, sharing that state, so that "unreserve" follows "reserve"
 # and "pick --release" a pick. An example must exit 0, or for a verdict
-# (why, audit, pick --explain, usage --check) 0 or 1: never 2.
+# (why, audit, pick --explain, usage --check) 0 or 1: never 2. What runs
+# until stopped (serve, usage --watch) must still run after 2 s and exit 0
+# on SIGTERM or SIGINT; curl examples ask an exporter started for them.
 . "$(dirname "$0")/lib.sh"
 require_root
 command -v jq >/dev/null || skip_all "needs jq (the examples pipe into it)"
@@ -27,6 +29,14 @@ SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 
 ns=$(ns_add examples)
 printf '# planned services\n40003\n9000-9001\n' >"$TMP/ports.txt"
+# What the exporter's examples name: a users file, a certificate and key.
+if grep -q -- '--basic-auth\|--tls-cert' "$TMP/examples"; then
+	command -v openssl >/dev/null || skip_all "needs openssl for the exporter's examples"
+	printf 'prom:%s\n' "$(openssl passwd -6 secret)" >"$TMP/users"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+		-keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1 ||
+		skip_all "openssl could not make a certificate"
+fi
 cat >"$TMP/run-one" <<'SCRIPT'
 set -u
 # A private world: nothing written here reaches the host.
@@ -35,12 +45,48 @@ for d in /etc/sysctl.d /var/lib /run/ephport /run/netns; do
 		mount --bind "$WORK/state$d" "$d" || exit 99
 done
 ip netns add web && ip -n web link set lo up || exit 99
+# node_exporter's textfile directory, as its package makes it.
+mkdir -p /var/lib/prometheus/node-exporter
 mkdir -p "$HOME_BIN"
 ln -sf "$EPHPORT" "$HOME_BIN/ephport"
 export PATH="$HOME_BIN:$PATH"
 cd "$WORK"
-bash -o pipefail -c "$1"
-rc=$?
+case "$1" in
+curl*)
+	# An exporter to ask, on the port the examples use.
+	ephport serve --listen 127.0.0.1:8720 >/dev/null 2>&1 &
+	srv=$!
+	for _ in $(seq 100); do
+		bash -c '</dev/tcp/127.0.0.1/8720' 2>/dev/null && break
+		sleep 0.05
+	done
+	bash -o pipefail -c "$1" >/dev/null
+	rc=$?
+	kill "$srv"
+	wait "$srv" || rc=98
+	;;
+*--watch* | "ephport serve"* | "ephport --netns "*" serve"*)
+	# Runs until stopped: still running after 2 s, then ends cleanly.
+	bash -c "$1" >/dev/null &
+	pid=$!
+	sleep 2
+	if kill -0 "$pid" 2>/dev/null; then
+		pkill -TERM -P "$pid"
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid"
+		rc=$?
+		[ "$rc" -eq 143 ] && rc=0 # bash itself, when the command had gone
+	else
+		wait "$pid"
+		rc=$?
+		[ "$rc" -ne 0 ] || rc=97 # it stopped by itself
+	fi
+	;;
+*)
+	bash -o pipefail -c "$1"
+	rc=$?
+	;;
+esac
 ip netns del web
 exit $rc
 SCRIPT

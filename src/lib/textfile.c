@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Textfile: the metrics file node_exporter's textfile collector reads. */
+#include <unistd.h>
+
+#include "internal.h"
+
+EPH_EXPORT int eph_textfile_write(struct eph_ctx *ctx, const char *dir,
+				  const char *content, size_t len)
+{
+	int fd, r;
+
+	ctx_clear_error(ctx);
+	fd = fileio_lock_dir(ctx, dir, false);
+	if (fd < 0)
+		return fd;
+	r = fileio_replace(ctx, fd, EPH_TEXTFILE_NAME, content, len);
+	close(fd);
+	return r;
+}
