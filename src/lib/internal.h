@@ -426,11 +426,13 @@ struct usage_watches {
 /* Has O watch S (or every member of F) and remembers it. Returns 0,
  * -ENOSPC or -ENOMEM, with CTX's error set. */
 int usage_watch_snapshot(struct usage_watches *w, struct eph_ctx *ctx,
-			 struct eph_snapshot *s, const struct usage_observer *o);
+			 struct eph_snapshot *s,
+			 const struct usage_observer *o);
 int usage_watch_fleet(struct usage_watches *w, struct eph_ctx *ctx,
 		      struct eph_fleet *f, const struct usage_observer *o);
 /* Stops O watching all of them and frees W's arrays. */
-void usage_watches_free(struct usage_watches *w, const struct usage_observer *o);
+void usage_watches_free(struct usage_watches *w,
+			const struct usage_observer *o);
 
 /* ---- forecast.c ---- */
 

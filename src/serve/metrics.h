@@ -18,8 +18,8 @@
  * Escapes S[0..LEN) as a label value of the text format into BUF (cut at
  * SIZE, always NUL-terminated when SIZE > 0): backslash, double quote and
  * newline are escaped, and bytes that are not valid UTF-8 (and NUL)
- * become U+FFFD, since the format is UTF-8. Returns the length of the whole escaped
- * form, excluding the NUL, as snprintf() does.
+ * become U+FFFD, since the format is UTF-8. Returns the length of the whole
+ * escaped form, excluding the NUL, as snprintf() does.
  */
 size_t metrics_escape(const char *s, size_t len, char *buf, size_t size);
 
