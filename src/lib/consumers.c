@@ -838,7 +838,9 @@ EPH_EXPORT int eph_consumers_resolve(struct eph_consumers *c)
 				 r == -ENOMEM ? "out of memory"
 					      : eph_ctx_errmsg(c->ctx));
 	/* Shares: per destination, per consumer, fullest first. */
-	qsort(c->counts, c->ncounts, sizeof(*c->counts), count_dest_cmp);
+	if (c->ncounts > 1)
+		qsort(c->counts, c->ncounts, sizeof(*c->counts),
+		      count_dest_cmp);
 	free(c->shares);
 	c->shares = calloc(c->ncounts ? c->ncounts : 1, sizeof(*c->shares));
 	if (!c->shares)
@@ -902,8 +904,9 @@ EPH_EXPORT int eph_consumers_resolve(struct eph_consumers *c)
 			sorted[i] = c->consumers[order[i]];
 			perm[order[i]] = (uint32_t)i;
 		}
-		memcpy(c->consumers, sorted,
-		       c->nconsumers * sizeof(*c->consumers));
+		if (c->nconsumers)
+			memcpy(c->consumers, sorted,
+			       c->nconsumers * sizeof(*c->consumers));
 		free(order);
 		free(sorted);
 	}

@@ -423,8 +423,8 @@ struct usage_watches {
 	size_t nfleets, fleets_cap;
 };
 
-/* Has O watch S (or every member of F) and remembers it. Returns 0,
- * -ENOSPC or -ENOMEM, with CTX's error set. */
+/* Has O watch S (or every member of F) and remembers it, once however
+ * often asked. Returns 0, -ENOSPC or -ENOMEM, with CTX's error set. */
 int usage_watch_snapshot(struct usage_watches *w, struct eph_ctx *ctx,
 			 struct eph_snapshot *s,
 			 const struct usage_observer *o);

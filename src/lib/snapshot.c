@@ -465,6 +465,9 @@ int usage_watch_snapshot(struct usage_watches *w, struct eph_ctx *ctx,
 {
 	int r;
 
+	for (size_t i = 0; i < w->nsnaps; i++)
+		if (w->snaps[i] == s)
+			return 0;
 	if (num_grow((void **)&w->snaps, &w->snaps_cap, w->nsnaps,
 		     sizeof(*w->snaps)) < 0)
 		return watch_fail(ctx, -ENOMEM);
@@ -480,6 +483,9 @@ int usage_watch_fleet(struct usage_watches *w, struct eph_ctx *ctx,
 {
 	int r;
 
+	for (size_t i = 0; i < w->nfleets; i++)
+		if (w->fleets[i] == f)
+			return 0;
 	if (num_grow((void **)&w->fleets, &w->fleets_cap, w->nfleets,
 		     sizeof(*w->fleets)) < 0)
 		return watch_fail(ctx, -ENOMEM);

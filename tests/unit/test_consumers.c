@@ -512,6 +512,29 @@ static void test_by_process(void **state)
 	eph_snapshot_free(s);
 }
 
+static void test_nothing_counted(void **state)
+{
+	struct eph_consumers *c = NULL;
+	struct eph_usage *u;
+	struct eph_snapshot *s = wrap(&u);
+	const struct eph_consumer_share *sh;
+	struct eph_usage_tuple t = dest(80);
+
+	(void)state;
+	assert_int_equal(eph_consumers_new(ctx, EPH_BY_UNIT, NULL, &c), 0);
+	/* Before any watch or take, and after an empty one. */
+	assert_int_equal(eph_consumers_resolve(c), 0);
+	assert_int_equal(eph_consumers_watch(c, s), 0);
+	assert_int_equal(eph_usage_begin(u, eph_snapshot_policy(s)), 0);
+	assert_int_equal(eph_usage_end(u), 0);
+	assert_int_equal(eph_consumers_resolve(c), 0);
+	assert_int_equal(eph_consumers_count(c), 0);
+	assert_null(eph_consumers_get(c, 0));
+	assert_int_equal(eph_consumers_of(c, s, &t, &sh), 0);
+	eph_consumers_free(c);
+	eph_snapshot_free(s);
+}
+
 static void test_unknown_kind(void **state)
 {
 	struct eph_consumers *c = NULL;
@@ -533,6 +556,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_by_cgroup_and_unit,
 					  cgroups_teardown),
 		cmocka_unit_test(test_by_process),
+		cmocka_unit_test(test_nothing_counted),
 		cmocka_unit_test(test_unknown_kind),
 	};
 
