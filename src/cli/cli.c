@@ -159,6 +159,25 @@ int cli_once(struct cli *cli, bool *seen, const char *name)
 	return EXIT_OK;
 }
 
+int cli_by(struct cli *cli, const char *arg, bool none_ok, bool *set,
+	   enum eph_by *by)
+{
+	char q[96];
+
+	if (none_ok && strcmp(arg, "none") == 0) {
+		*set = false;
+		return EXIT_OK;
+	}
+	if (eph_by_parse(arg, by) < 0)
+		return cli_usage_error(cli,
+				       "--by %s: expected unit, container, "
+				       "cgroup, user%s process",
+				       cli_quote(arg, q, sizeof(q)),
+				       none_ok ? ", process or none" : " or");
+	*set = true;
+	return EXIT_OK;
+}
+
 /* The word getopt stopped at: it has moved optind past it already. */
 static const char *current(char **argv)
 {

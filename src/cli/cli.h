@@ -57,6 +57,10 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 
 /* Flags an option given twice; returns EXIT_OK or EXIT_ERROR. */
 int cli_once(struct cli *cli, bool *seen, const char *name);
+/* --by ARG: a kind of consumer into *BY, *SET true; with NONE_OK "none"
+ * sets *SET false. A usage error otherwise. */
+int cli_by(struct cli *cli, const char *arg, bool none_ok, bool *set,
+	   enum eph_by *by);
 
 /*
  * Quotes S for a message: cut to 60 characters (with "..."), control

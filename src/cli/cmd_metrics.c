@@ -9,7 +9,7 @@
 #include "../serve/metrics.h"
 
 static const char metrics_help[] =
-	"Usage: ephport metrics [--top N] [--all-netns | --netns NS]\n"
+	"Usage: ephport metrics [--top N] [--by KIND] [--all-netns | --netns NS]\n"
 	"                       [--textfile DIR] [--json]\n"
 	"\n"
 	"Scans once and prints the metrics 'ephport serve' exports, in the\n"
@@ -25,6 +25,9 @@ static const char metrics_help[] =
 	"                       remote=\"other\" series per namespace\n"
 	"  -a, --all-netns      every namespace, each series labelled "
 	"netns=\"...\"\n"
+	"  -b, --by KIND        who holds each destination's ports: unit "
+	"(default),\n"
+	"                       container, cgroup, user, process or none\n"
 	"      --textfile DIR   write DIR/ephport.prom (DIR must exist; a "
 	"temporary\n"
 	"                       file beside it is renamed over it)\n"
@@ -41,18 +44,18 @@ static const char metrics_help[] =
 	"\n"
 	"Exit status: 0 done, 2 could not scan or write.\n";
 
-enum { OPT_TOP, OPT_ALL, OPT_TEXTFILE };
+enum { OPT_TOP, OPT_ALL, OPT_TEXTFILE, OPT_BY };
 
 struct metrics {
 	struct collector_opts o;
 	const char *textfile;
-	bool seen[3];
+	bool seen[4];
 };
 
 static int metrics_opt(struct cli *cli, int id, const char *arg, void *data)
 {
 	static const char *const names[] = { "--top", "--all-netns",
-					     "--textfile" };
+					     "--textfile", "--by" };
 	struct metrics *m = data;
 	uint64_t v;
 
@@ -65,6 +68,8 @@ static int metrics_opt(struct cli *cli, int id, const char *arg, void *data)
 		m->o.top = (size_t)v;
 	} else if (id == OPT_ALL) {
 		m->o.all_netns = true;
+	} else if (id == OPT_BY) {
+		return cli_by(cli, arg, true, &m->o.by_set, &m->o.by);
 	} else {
 		m->textfile = arg;
 	}
@@ -131,6 +136,7 @@ int cmd_metrics(struct cli *cli, int argc, char **argv)
 		{ "top", 't', true, OPT_TOP },
 		{ "all-netns", 'a', false, OPT_ALL },
 		{ "textfile", 0, true, OPT_TEXTFILE },
+		{ "by", 'b', true, OPT_BY },
 		{ 0 },
 	};
 	const struct eph_thresholds th = EPH_THRESHOLDS_DEFAULT;
@@ -140,6 +146,8 @@ int cmd_metrics(struct cli *cli, int argc, char **argv)
 	int first, rc;
 
 	m.o.flags = EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS;
+	m.o.by_set = true;
+	m.o.by = EPH_BY_UNIT;
 	rc = cli_parse(cli, argc, argv, opts, true, metrics_help, metrics_opt,
 		       &m, &first);
 	if (rc != EXIT_OK)

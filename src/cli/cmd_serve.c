@@ -15,8 +15,8 @@
 static const char serve_help[] =
 	"Usage: ephport serve [--listen ADDR:PORT] [--interval S] [--top N]\n"
 	"                     [--all-netns | --netns NS] [--client-timeout S]\n"
-	"                     [--tls-cert FILE --tls-key FILE] "
-	"[--basic-auth FILE]\n"
+	"                     [--by KIND] [--tls-cert FILE --tls-key FILE]\n"
+	"                     [--basic-auth FILE]\n"
 	"\n"
 	"Serves what 'ephport usage' and 'ephport audit' see, for Prometheus\n"
 	"and for people, until SIGTERM or SIGINT:\n"
@@ -51,6 +51,13 @@ static const char serve_help[] =
 	"                          remote=\"other\" series per namespace\n"
 	"  -a, --all-netns         every namespace, each series labelled "
 	"netns=\"...\"\n"
+	"  -b, --by KIND           who holds each destination's ports: unit "
+	"(default),\n"
+	"                          container, cgroup, user, process or none; "
+	"the top N\n"
+	"                          of each destination, the rest summed in\n"
+	"                          consumer=\"other\" (process walks "
+	"/proc each scan)\n"
 	"      --client-timeout S  close a connection silent for S seconds "
 	"(default 10)\n"
 	"      --tls-cert FILE     serve HTTPS with this PEM certificate "
@@ -91,12 +98,13 @@ enum {
 	OPT_CERT,
 	OPT_KEY,
 	OPT_AUTH,
+	OPT_BY,
 };
 
 struct serve {
 	struct serve_config cfg;
 	const char *listen;
-	bool seen[OPT_AUTH + 1];
+	bool seen[OPT_BY + 1];
 	struct cli *cli;
 };
 
@@ -164,8 +172,9 @@ static int parse_listen(struct cli *cli, const char *s, const char *scheme,
 static int serve_opt(struct cli *cli, int id, const char *arg, void *data)
 {
 	static const char *const names[] = {
-		"--listen",	    "--interval", "--top",     "--all-netns",
-		"--client-timeout", "--tls-cert", "--tls-key", "--basic-auth",
+		"--listen",    "--interval",	   "--top",
+		"--all-netns", "--client-timeout", "--tls-cert",
+		"--tls-key",   "--basic-auth",	   "--by",
 	};
 	struct serve *s = data;
 	uint64_t v;
@@ -200,6 +209,9 @@ static int serve_opt(struct cli *cli, int id, const char *arg, void *data)
 	case OPT_KEY:
 		s->cfg.tls_key = arg;
 		return EXIT_OK;
+	case OPT_BY:
+		return cli_by(cli, arg, true, &s->cfg.scan.by_set,
+			      &s->cfg.scan.by);
 	default:
 		s->cfg.basic_auth = arg;
 		return EXIT_OK;
@@ -247,6 +259,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 		{ "tls-cert", 0, true, OPT_CERT },
 		{ "tls-key", 0, true, OPT_KEY },
 		{ "basic-auth", 0, true, OPT_AUTH },
+		{ "by", 'b', true, OPT_BY },
 		{ 0 },
 	};
 	const struct eph_thresholds th = EPH_THRESHOLDS_DEFAULT;
@@ -261,6 +274,8 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	s.cfg.scan.forecast = true;
 	s.cfg.scan.th = th;
 	s.cfg.scan.flags = EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS;
+	s.cfg.scan.by_set = true;
+	s.cfg.scan.by = EPH_BY_UNIT;
 	s.cfg.notice = notice;
 	s.cfg.data = &s;
 	rc = cli_parse(cli, argc, argv, opts, true, serve_help, serve_opt, &s,

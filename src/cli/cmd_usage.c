@@ -79,7 +79,7 @@ struct usage {
 	struct cli *cli;
 	size_t top;
 	bool check, all, no_owners, seen_top, seen_warn, seen_crit, seen_by,
-		watch;
+		seen_by_opt, watch;
 	/* --by: who holds the ports */
 	struct shape_by by;
 	struct eph_consumers *consumers;
@@ -131,18 +131,9 @@ static int usage_opt(struct cli *cli, int id, const char *arg, void *data)
 		u->all = true;
 		return EXIT_OK;
 	case OPT_BY:
-		if (cli_once(cli, &u->seen_by, "--by") != EXIT_OK)
+		if (cli_once(cli, &u->seen_by_opt, "--by") != EXIT_OK)
 			return EXIT_ERROR;
-		if (eph_by_parse(arg, &u->by.by) < 0) {
-			char q[96];
-
-			return cli_usage_error(
-				cli,
-				"--by %s: expected unit, container, cgroup, "
-				"user or process",
-				cli_quote(arg, q, sizeof(q)));
-		}
-		return EXIT_OK;
+		return cli_by(cli, arg, false, &u->seen_by, &u->by.by);
 	case OPT_WATCH:
 		u->watch = true;
 		return EXIT_OK;

@@ -19,6 +19,7 @@ struct collector {
 	struct eph_snapshot *snap; /* one namespace */
 	struct eph_fleet *fleet;   /* or all of them */
 	struct eph_forecast *fc;
+	struct eph_consumers *consumers;
 	struct view_ns *ns;
 	size_t n, cap;
 	const struct eph_snapshot **snaps; /* for the overall ranking */
@@ -50,6 +51,14 @@ int collector_new(struct eph_ctx *ctx, const char *netns,
 		r = eph_snapshot_new(ctx, &c->snap);
 	if (r >= 0 && o->forecast)
 		r = eph_forecast_new(ctx, 0, &c->fc);
+	if (r >= 0 && o->by_set) {
+		r = eph_consumers_new(ctx, o->by, NULL, &c->consumers);
+		if (r >= 0)
+			r = c->fleet ? eph_consumers_watch_fleet(c->consumers,
+								 c->fleet)
+				     : eph_consumers_watch(c->consumers,
+							   c->snap);
+	}
 	if (r < 0) {
 		collector_free(c);
 		return r;
@@ -57,6 +66,7 @@ int collector_new(struct eph_ctx *ctx, const char *netns,
 	c->view.label_netns = o->all_netns;
 	c->view.netns = netns;
 	c->view.fc = c->fc;
+	c->view.by = o->by;
 	c->view.version = EPHPORT_VERSION;
 	c->view.interval = o->interval;
 	*ret = c;
@@ -72,6 +82,7 @@ void collector_free(struct collector *c)
 	free(c->ns);
 	free(c->snaps);
 	eph_ranking_free(c->rank);
+	eph_consumers_free(c->consumers);
 	eph_forecast_free(c->fc);
 	eph_snapshot_free(c->snap);
 	eph_fleet_free(c->fleet);
@@ -220,6 +231,12 @@ int collector_scan(struct collector *c)
 	q = rank(c);
 	if (q < 0)
 		return q;
+	/* Who holds the ports: a courtesy; without it the numbers stand. */
+	c->view.consumers =
+		c->consumers && r >= 0 &&
+				eph_consumers_resolve(c->consumers) >= 0
+			? c->consumers
+			: NULL;
 	c->view.scans++;
 	c->view.scan_seconds = now_s(CLOCK_MONOTONIC) - start;
 	c->view.ns = c->ns;

@@ -35,10 +35,13 @@ struct view {
 	const char *netns; /* --netns as given, or NULL */
 	const struct eph_forecast *fc;	/* NULL: one scan, no trend */
 	const struct eph_ranking *rank; /* every namespace's, the top N */
-	uint64_t scans;			/* made since the start */
-	double scan_seconds;		/* the last one took */
-	double scan_time;		/* when it started, Unix seconds */
-	uint32_t interval;		/* seconds between scans, 0: one */
+	/* Who holds each destination's ports (NULL: not counted), by BY. */
+	const struct eph_consumers *consumers;
+	enum eph_by by;
+	uint64_t scans;	     /* made since the start */
+	double scan_seconds; /* the last one took */
+	double scan_time;    /* when it started, Unix seconds */
+	uint32_t interval;   /* seconds between scans, 0: one */
 	const char *version;
 };
 
@@ -49,6 +52,8 @@ struct collector_opts {
 	size_t top;	/* destinations with their own series (0: all) */
 	bool forecast;	/* keep a forecast across scans */
 	uint32_t flags; /* EPH_SNAPSHOT_* */
+	bool by_set;	/* count who holds the ports, by BY */
+	enum eph_by by;
 	struct eph_thresholds th;
 	uint32_t interval; /* seconds between scans, for the view */
 };

@@ -360,6 +360,96 @@ static void dest_family(struct out *o, enum dest_metric m)
 	}
 }
 
+/* ---- Who holds the ports ---- */
+
+/* The consumer label: the name, the path of a cgroup in no unit or
+ * container ("unknown" when gone), "time_wait", "gone". */
+static const char *consumer_label(const struct view *v,
+				  const struct eph_consumer *x, char *buf,
+				  size_t size)
+{
+	switch (x->kind) {
+	case EPH_CONSUMER_NAMED:
+		return shape_consumer_name(v->by, x, buf, size);
+	case EPH_CONSUMER_OUTSIDE:
+		return x->name[0] ? x->name : "unknown";
+	case EPH_CONSUMER_TIME_WAIT:
+		return "time_wait";
+	default:
+		return "gone";
+	}
+}
+
+static const char *const consumer_kinds[] = {
+	[EPH_CONSUMER_NAMED] = "named",
+	[EPH_CONSUMER_OUTSIDE] = "outside",
+	[EPH_CONSUMER_TIME_WAIT] = "time_wait",
+	[EPH_CONSUMER_GONE] = "gone",
+};
+
+/* Per destination of the top N, its top N consumers; the rest of them
+ * summed in consumer="other": at most N x (N + 1) series a namespace. */
+static void consumer_family(struct out *o)
+{
+	const struct view *v = o->v;
+	const char *name = "ephport_destination_consumer_ports";
+
+	if (!v->consumers)
+		return;
+	family(o, name, "gauge",
+	       "Ports of a destination of the top N each consumer holds: by "
+	       "is unit, container, cgroup, user or process; kind is named, "
+	       "outside (a cgroup in no unit or container, by its path), "
+	       "time_wait (closed, no owner left) or gone (exited before it "
+	       "was found). Past the top N of a destination, summed in "
+	       "consumer=\"other\".");
+	for (size_t i = 0; i < v->n; i++) {
+		const struct eph_ranking *r = v->ns[i].rank;
+
+		o->ns = &v->ns[i];
+		if (!o->ns->snap || !r)
+			continue;
+		for (size_t k = 0; k < eph_ranking_shown(r); k++) {
+			const struct eph_usage_tuple *t =
+				eph_ranking_get(r, k)->tuple;
+			const struct eph_consumer_share *sh;
+			size_t n = eph_consumers_of(v->consumers, o->ns->snap,
+						    t, &sh);
+			size_t top = eph_ranking_shown(r);
+			uint64_t rest = 0;
+			struct dest_labels d;
+			char buf[320];
+			size_t nl = tuple_labels(&d, t);
+
+			d.l[nl] = (struct label){ "by", eph_by_name(v->by) };
+			for (size_t c = 0; c < n; c++) {
+				const struct eph_consumer *x =
+					eph_consumers_get(v->consumers,
+							  sh[c].consumer);
+
+				if (c >= top) {
+					rest += sh[c].sockets;
+					continue;
+				}
+				d.l[nl + 1] = (struct label){
+					"consumer",
+					consumer_label(v, x, buf, sizeof(buf))
+				};
+				d.l[nl + 2] = (struct label){
+					"kind", consumer_kinds[x->kind]
+				};
+				sample(o, name, d.l, nl + 3, sh[c].sockets);
+			}
+			if (n > top) {
+				d.l[nl + 1] =
+					(struct label){ "consumer", "other" };
+				d.l[nl + 2] = (struct label){ "kind", "other" };
+				sample(o, name, d.l, nl + 3, (double)rest);
+			}
+		}
+	}
+}
+
 /* ---- Servers at risk ---- */
 
 static void risk_families(struct out *o)
@@ -462,6 +552,7 @@ void metrics_render(FILE *f, const struct view *v)
 	udp_families(&o);
 	for (int m = 0; m < D__COUNT; m++)
 		dest_family(&o, (enum dest_metric)m);
+	consumer_family(&o);
 	risk_families(&o);
 }
 
@@ -545,6 +636,7 @@ void api_render(FILE *f, const struct view *v)
 	json_fixed(&j, "scan_seconds", v->scan_seconds, 6);
 	json_uint(&j, "scans", v->scans);
 	json_uint(&j, "interval", v->interval);
+	json_str(&j, "by", v->consumers ? eph_by_name(v->by) : NULL);
 	json_arr(&j, "namespaces");
 	for (size_t i = 0; i < v->n; i++)
 		if (!v->ns[i].absent)
@@ -563,6 +655,20 @@ void api_render(FILE *f, const struct view *v)
 				    v->label_netns && ns ? ns->label : NULL);
 		if (ns)
 			api_forecast(&j, v, ns, row->tuple);
+		if (ns && ns->snap && v->consumers) {
+			const struct eph_consumer_share *sh;
+			size_t n = eph_consumers_of(v->consumers, ns->snap,
+						    row->tuple, &sh);
+
+			json_arr(&j, "consumers");
+			for (size_t c = 0; c < n; c++)
+				shape_consumer(
+					&j, v->by,
+					eph_consumers_get(v->consumers,
+							  sh[c].consumer),
+					&sh[c].sockets);
+			json_arr_end(&j);
+		}
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);

@@ -92,8 +92,9 @@ expect_eq "the API: the server at risk, as audit --json has it" \
 	"$(jq -c '[.namespaces[0].audit.at_risk[] | [.port, .owner.command]]' <<<"$api")" '[[40100,"python3"]]'
 check "the API: each destination's forecast" \
 	jq -e '.tuples[0].forecast | has("rate") and has("seconds_left") and .opened == 25' <<<"$api"
-run "$EPHPORT" --netns "$ns" usage --json
-expect_eq "the same members as usage --json" \
+# The exporter counts consumers by unit by default, as usage --by unit.
+run "$EPHPORT" --netns "$ns" usage --by unit --json
+expect_eq "the same members as usage --by unit --json" \
 	"$(jq -c '.tuples[0] | keys' <<<"$OUT")" \
 	"$(jq -c '.tuples[0] | del(.forecast) | keys' <<<"$api")"
 
@@ -317,6 +318,23 @@ run "$EPHPORT" metrics --textfile "$TMP/no-such-dir"
 expect_rc "metrics --textfile to a missing directory: exit 2" 2
 run "$EPHPORT" --netns "$ns" metrics --json
 check "metrics --json: the API's JSON" jq -e '.namespaces[0].usage.range.size == 1000' <<<"$OUT"
+
+# Who holds the ports: by unit by default, every socket counted once.
+run "$EPHPORT" --netns "$ns" metrics
+expect_eq "consumers by unit: the destination's series sum to its 25" \
+	"$(grep "^ephport_destination_consumer_ports{.*$dest,by=\"unit\"" <<<"$OUT" | awk '{ s += $2 } END { print s + 0 }')" 25
+run "$EPHPORT" --netns "$ns" metrics --by user
+promtool_ok "metrics --by user: promtool check metrics" "$OUT"
+expect_eq "consumers by user: root holds the 25" \
+	"$(metric "$OUT" ephport_destination_consumer_ports "$dest,by=\"user\",consumer=\"root\",kind=\"named\"")" 25
+run "$EPHPORT" --netns "$ns" metrics --by none
+expect_eq "--by none: no consumer series" "$(grep -c '^ephport_destination_consumer_ports' <<<"$OUT")" 0
+run "$EPHPORT" --netns "$ns" metrics --by user --json
+check "metrics --by user --json: each tuple's consumers" \
+	jq -e '.by == "user" and (.tuples[] | select(.remote_port == 5000) | .consumers[0].user == "root" and .consumers[0].sockets == 25)' <<<"$OUT"
+run "$EPHPORT" --netns "$ns" metrics --by pod
+expect_rc "--by pod is refused" 2
+expect_in "--by pod: says what is expected" "process or none" "$ERR"
 
 # ---- usage --watch ----
 timeout 2.5 "$EPHPORT" --netns "$ns" usage --watch 1 >"$TMP/watch" 2>&1
