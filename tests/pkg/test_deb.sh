@@ -29,7 +29,7 @@ check "debian/libephport0.symbols lists libephport.map (scripts/deb-symbols)" \
 # files the package configures), and the Debian package that provides it;
 # cmocka is for the unit tests, which the package build turns off.
 declare -A provider=([libmnl]=libmnl-dev [libmicrohttpd]=libmicrohttpd-dev
-	[libcrypt]=libcrypt-dev [libbpf]=libbpf-dev [threads]=
+	[libcrypt]=libcrypt-dev [libbpf]=libbpf-dev [threads]=""
 	[python3]=python3 [clang]=clang [bpftool]=bpftool)
 build_deps=$(sed -n '/^Build-Depends:/,/^[^ ]/p' debian/control)
 unmet=
