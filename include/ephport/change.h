@@ -37,7 +37,8 @@ extern "C" {
 
 /*
  * The rule behind EPH_CHANGE_REFUSED_TOO_LITTLE_LEFT: a change must leave
- * autobind at least half of the range and at least this many ports.
+ * autobind at least half of the range, and at least this many ports when
+ * it had that many before (a range already smaller was chosen so).
  */
 #define EPH_CHANGE_MIN_LEFT 1000u
 
@@ -68,9 +69,10 @@ enum eph_change_refusal_code {
 	EPH_CHANGE_REFUSED_NONE = 0,
 	/*
 	 * Autobind would be left LEFT of the SIZE ports of LOW..HIGH: under
-	 * half of them, or under EPH_CHANGE_MIN_LEFT. For set-range, ports
-	 * reserved and ports listening (TCP) or bound (UDP) inside the new
-	 * range count as taken.
+	 * half of them, or under EPH_CHANGE_MIN_LEFT when it had at least
+	 * that many before (LEFT_BEFORE). Ports reserved and ports listening
+	 * (TCP) or bound (UDP) in the range count as taken: reserving a
+	 * server's port takes nothing from autobind.
 	 */
 	EPH_CHANGE_REFUSED_TOO_LITTLE_LEFT,
 	/* set-range: LOW == HIGH, a range of one port. */
@@ -96,6 +98,7 @@ struct eph_change_refusal {
 	enum eph_change_refusal_code code;
 	bool force_overrides;  /* EPH_CHANGE_FORCE would do it anyway */
 	uint32_t left, size;   /* TOO_LITTLE_LEFT */
+	uint32_t left_before;  /* TOO_LITTLE_LEFT: what autobind had */
 	uint16_t low, high;    /* the range concerned */
 	uint32_t unprivileged; /* BELOW_UNPRIVILEGED */
 	const struct eph_portset *ports; /* LISTENERS, NOT_RESERVED */

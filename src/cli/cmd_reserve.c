@@ -33,9 +33,13 @@ static const char reserve_help[] =
 	"\n"
 	"Refused without --force: a reservation or a range that leaves "
 	"autobind\n"
-	"under half of the range or under 1000 ports (reserved and listening\n"
-	"ports count), a range of one port, a range over listening ports. "
-	"Always\n"
+	"under half of the range, or under 1000 ports when it has 1000 or "
+	"more now\n"
+	"(reserved ports and the ports of listeners and bound UDP sockets "
+	"count as\n"
+	"taken: reserving a server's port takes nothing), a range of one "
+	"port, a\n"
+	"range over listening ports. Always\n"
 	"refused: a range below ip_unprivileged_port_start, unreserving ports\n"
 	"reserved nowhere, and a drop-in or a boot value ephport cannot read.\n"
 	"\n"
@@ -178,13 +182,15 @@ static char *refusal_message(const struct cli *cli, const struct eph_change *c)
 	case EPH_CHANGE_REFUSED_TOO_LITTLE_LEFT:
 		fprintf(f,
 			"only %u of the %u ports of the range %u-%u would be "
-			"left for connect() and bind(0)%s (under half, or "
-			"under %u); --force to do it anyway",
-			no->left, no->size, no->low, no->high,
-			eph_change_kind(c) == EPH_CHANGE_SET_RANGE
-				? ", with the reserved and listening ports out"
-				: "",
-			EPH_CHANGE_MIN_LEFT);
+			"left for connect() and bind(0), with the reserved and "
+			"listening ports out (",
+			no->left, no->size, no->low, no->high);
+		if (no->left < no->size / 2)
+			fputs("under half", f);
+		else
+			fprintf(f, "under %u, from %u now", EPH_CHANGE_MIN_LEFT,
+				no->left_before);
+		fputs("); --force to do it anyway", f);
 		break;
 	case EPH_CHANGE_REFUSED_ONE_PORT:
 		fprintf(f,
@@ -305,8 +311,9 @@ static char *note_message(const struct cli *cli, const struct eph_change *c,
 			l, plural ? "were" : "was");
 		break;
 	case EPH_CHANGE_NOTE_SAME_PARITY:
-		fputs("bounds of the same parity: connect() never tries one of "
-		      "the ports",
+		fputs("bounds of the same parity: each connect() misses one "
+		      "edge port (the low or the high one, drawn anew each "
+		      "time), so the last free port may be missed",
 		      f);
 		if (n->high) {
 			fputs("; ", f);

@@ -186,25 +186,32 @@ static void refuse_file(struct eph_change *c, enum eph_change_refusal_code code,
 	c->refusal.detail = c->refusal_detail;
 }
 
-/* Does the change leave autobind too little of LO..HI, with TAKEN out? */
+/*
+ * Does the change leave autobind too little of LO..HI, with TAKEN out?
+ * Under half of it; or under EPH_CHANGE_MIN_LEFT ports when autobind had
+ * at least that many before (LEFT_BEFORE): a range already that small
+ * was chosen so, and only the half rule holds there.
+ */
 static bool too_little_left(const struct eph_portset *taken, uint16_t lo,
-			    uint16_t hi, uint32_t *ret_left, uint32_t *ret_size)
+			    uint16_t hi, uint32_t left_before,
+			    uint32_t *ret_left, uint32_t *ret_size)
 {
 	uint32_t size = (uint32_t)hi - lo + 1;
 	uint32_t left = size - eph_portset_count_range(taken, lo, hi);
 
 	*ret_left = left;
 	*ret_size = size;
-	return left < size / 2 || left < EPH_CHANGE_MIN_LEFT;
+	return left < size / 2 || (left < EPH_CHANGE_MIN_LEFT &&
+				   left_before >= EPH_CHANGE_MIN_LEFT);
 }
 
 /* Refuses TOO_LITTLE_LEFT, or notes it when forced. */
 static int check_left(struct eph_change *c, const struct eph_portset *taken,
-		      uint16_t lo, uint16_t hi)
+		      uint16_t lo, uint16_t hi, uint32_t left_before)
 {
 	struct eph_change_note n = { .code = EPH_CHANGE_NOTE_LITTLE_LEFT };
 
-	if (!too_little_left(taken, lo, hi, &n.left, &n.size))
+	if (!too_little_left(taken, lo, hi, left_before, &n.left, &n.size))
 		return 0;
 	n.low = lo;
 	n.high = hi;
@@ -215,6 +222,7 @@ static int check_left(struct eph_change *c, const struct eph_portset *taken,
 	c->refusal.size = n.size;
 	c->refusal.low = lo;
 	c->refusal.high = hi;
+	c->refusal.left_before = left_before;
 	return 0;
 }
 
@@ -423,45 +431,70 @@ static int add_sock(const struct eph_sock *s, void *data)
 	return 0;
 }
 
+/* The ports of LO..HI that TCP listeners and bound UDP sockets hold: the
+ * servers audit looks at, which autobind cannot take either. */
 static int listeners_in(struct eph_change *c, uint16_t lo, uint16_t hi,
 			struct eph_portset *ret)
 {
 	static const struct eph_scan_ops ops = { NULL, add_sock };
-	struct eph_scan_filter f = { 0 };
 	struct eph_scan *scan;
 	int r;
 
 	r = eph_scan_new(c->ctx, &scan);
 	if (r < 0)
 		return r;
-	f.port_range = true;
-	f.port_lo = lo;
-	f.port_hi = hi;
-	f.protos = EPH_PROTO_TCP;
-	f.states = 1u << EPH_TCP_LISTEN;
-	r = eph_scan_run(scan, &f, &ops, ret);
-	if (r >= 0) {
-		f.protos = EPH_PROTO_UDP;
-		f.states = 0;
-		f.explicit_only = true;
-		r = eph_scan_run(scan, &f, &ops, ret);
-	}
+	r = audit_scan_servers(scan, lo, hi, &ops, ret);
 	eph_scan_free(scan);
 	return r < 0 ? r : 0;
+}
+
+/* What autobind has of LO..HI with the ports of TAKEN out. */
+static uint32_t left_of(const struct eph_portset *taken, uint16_t lo,
+			uint16_t hi)
+{
+	return (uint32_t)hi - lo + 1 - eph_portset_count_range(taken, lo, hi);
+}
+
+/* What autobind has now: the range as it is, less what is reserved and
+ * what servers hold in it (UINT32_MAX when they cannot be read: the
+ * stricter rule then holds). */
+static uint32_t left_now(struct eph_change *c)
+{
+	struct eph_portset now = { 0 };
+	uint16_t lo, hi;
+
+	eph_policy_range(c->policy, &lo, &hi);
+	if (listeners_in(c, lo, hi, &now) < 0)
+		return UINT32_MAX;
+	eph_portset_union(&now, &c->before);
+	return left_of(&now, lo, hi);
 }
 
 /* ---- Deciding ---- */
 
 static int plan_reserve(struct eph_change *c)
 {
+	struct eph_portset servers = { 0 }, before, after;
 	uint16_t lo, hi;
+	int r;
 
 	eph_policy_range(c->policy, &lo, &hi);
 	eph_portset_union(&c->after, &c->ports);
-	/* Only a change that takes more of the range can leave too little. */
-	if (eph_portset_count_range(&c->after, lo, hi) >
-	    eph_portset_count_range(&c->before, lo, hi))
-		return check_left(c, &c->after, lo, hi);
+	/*
+	 * Autobind cannot take a port a server holds either: reserving a
+	 * listener's port (what audit advises) takes nothing from it. Only
+	 * a change that takes more of the range can leave too little.
+	 */
+	r = listeners_in(c, lo, hi, &servers);
+	if (r < 0)
+		return ctx_error(c->ctx, r, "listening sockets: %s",
+				 eph_ctx_errmsg(c->ctx));
+	eph_portset_copy(&before, &c->before);
+	eph_portset_union(&before, &servers);
+	eph_portset_copy(&after, &c->after);
+	eph_portset_union(&after, &servers);
+	if (left_of(&after, lo, hi) < left_of(&before, lo, hi))
+		return check_left(c, &after, lo, hi, left_of(&before, lo, hi));
 	return 0;
 }
 
@@ -538,7 +571,7 @@ static int plan_set_range(struct eph_change *c)
 			return r;
 	}
 	eph_portset_union(&taken, &c->before);
-	r = check_left(c, &taken, c->low, c->high);
+	r = check_left(c, &taken, c->low, c->high, left_now(c));
 	if (r < 0 || c->refused)
 		return r;
 	if ((c->low & 1) == (c->high & 1)) {

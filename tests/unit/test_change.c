@@ -306,6 +306,20 @@ static void test_too_little_left(void **state)
 	assert_int_equal(n->left, 49);
 	eph_change_free(c);
 
+	/* A range of 4 ports: 3 left is more than half; the 1000-port
+	 * floor is for ranges that had that many. */
+	c = plan_fix("empty", "small", EPH_CHANGE_RESERVE, "40001", 0, 0, DRY);
+	assert_null(eph_change_refusal(c));
+	eph_change_free(c);
+	c = plan_fix("empty", "small", EPH_CHANGE_RESERVE, "40001-40002", 0, 0,
+		     DRY);
+	assert_null(eph_change_refusal(c));
+	eph_change_free(c);
+	c = plan_fix("empty", "small", EPH_CHANGE_RESERVE, "40001-40003", 0, 0,
+		     DRY);
+	assert_int_equal(refusal(c)->code, EPH_CHANGE_REFUSED_TOO_LITTLE_LEFT);
+	eph_change_free(c);
+
 	/* Outside the range, nothing is taken from autobind. */
 	c = plan_fix("empty", "heavy-reserved", EPH_CHANGE_RESERVE, "50001", 0,
 		     0, DRY);
@@ -541,18 +555,25 @@ static void test_set_range_listeners(void **state)
 	close(udp);
 
 	/*
-	 * 40000-41049 with 40000-40049 reserved leaves 1000 ports: enough.
-	 * A listener on a reserved port changes nothing; one more on a
-	 * free port leaves 999, too few.
+	 * From the default range with 40000-40049 reserved, 40000-41049
+	 * leaves 1000 ports: enough. A listener on a reserved port changes
+	 * nothing; one more on a free port leaves 999, too few.
 	 */
 	res = sock_on(SOCK_STREAM, 40010);
-	c = plan_fix("empty", "heavy-reserved", EPH_CHANGE_SET_RANGE, NULL,
+	c = plan_fix("empty", "wide-reserved", EPH_CHANGE_SET_RANGE, NULL,
 		     40000, 41049, DRY);
 	assert_null(eph_change_refusal(c));
 	assert_null(find_note(c, EPH_CHANGE_NOTE_LITTLE_LEFT));
 	eph_change_free(c);
 	tcp = sock_on(SOCK_STREAM, 41000);
+	/* From a range already that small (100 ports, 50 reserved), the
+	 * same 999 are more than autobind has now: only the half rule
+	 * (forced past the listener, no note of too little left). */
 	c = plan_fix("empty", "heavy-reserved", EPH_CHANGE_SET_RANGE, NULL,
+		     40000, 41049, DRY | EPH_CHANGE_FORCE);
+	assert_null(find_note(c, EPH_CHANGE_NOTE_LITTLE_LEFT));
+	eph_change_free(c);
+	c = plan_fix("empty", "wide-reserved", EPH_CHANGE_SET_RANGE, NULL,
 		     40000, 41049, DRY | EPH_CHANGE_FORCE);
 	n = note(c, EPH_CHANGE_NOTE_LITTLE_LEFT);
 	assert_int_equal(n->left, 999);
@@ -562,6 +583,19 @@ static void test_set_range_listeners(void **state)
 	eph_change_free(c);
 	close(tcp);
 	close(res);
+
+	/*
+	 * 40000-40099 with 40000-40049 reserved: reserving 40060 leaves 49
+	 * of 100, refused; with a server on 40060 it takes nothing from
+	 * autobind, and audit's advice is accepted as given.
+	 */
+	tcp = sock_on(SOCK_STREAM, 40060);
+	c = plan_fix("empty", "heavy-reserved", EPH_CHANGE_RESERVE, "40060", 0,
+		     0, DRY);
+	assert_null(eph_change_refusal(c));
+	assert_null(find_note(c, EPH_CHANGE_NOTE_LITTLE_LEFT));
+	eph_change_free(c);
+	close(tcp);
 }
 
 /* ---- Which namespace the files set up ---- */
