@@ -16,6 +16,7 @@
 #include "common.h"
 #include "ctx.h"
 #include "diagnose.h"
+#include "history.h"
 #include "owners.h"
 #include "pick.h"
 #include "policy.h"
@@ -24,6 +25,7 @@
 #include "services.h"
 #include "snapshot.h"
 #include "sysctld.h"
+#include "trace.h"
 #include "usage.h"
 
 #endif
