@@ -118,6 +118,7 @@ int cmd_reserve(struct cli *cli, int argc, char **argv);
 int cmd_unreserve(struct cli *cli, int argc, char **argv);
 int cmd_set_range(struct cli *cli, int argc, char **argv);
 int cmd_pick(struct cli *cli, int argc, char **argv);
+int cmd_trace(struct cli *cli, int argc, char **argv);
 
 /* ---- Being replaced: the commands not yet on cli_parse() use these ---- */
 

@@ -47,6 +47,11 @@ static const struct command {
 	{ "pick", cmd_pick,
 	  "a server port that is safe here and on the systems you\n"
 	  "                   name; stable per service name" },
+#if EPHPORT_BPF
+	{ "trace", cmd_trace,
+	  "every port allocation and bind/connect failure, live,\n"
+	  "                   with its process; --record keeps the history" },
+#endif
 };
 
 static const char main_help[] =
@@ -80,6 +85,9 @@ static const char main_help[] =
 	"  ephport reserve 36601        keep the kernel off port 36601\n"
 	"  ephport pick api-server      a port for api-server, the same "
 	"everywhere\n"
+#if EPHPORT_BPF
+	"  ephport trace --failures     every bind/connect failure, live\n"
+#endif
 	"  ephport --netns web ranges --json\n"
 	"\n"
 	"Exit status, for every command: 0 yes or done, 1 the answer is no "
