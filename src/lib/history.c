@@ -571,6 +571,20 @@ void history_set_lost(struct eph_record *r, uint64_t lost)
 	r->h->lost = lost;
 }
 
+void history_stamp(struct eph_record *r, int64_t since, uint64_t since_boot,
+		   int64_t now, uint64_t now_boot)
+{
+	if (!r->h->created || r->h->created > since)
+		r->h->created = since;
+	r->h->since = since;
+	r->h->since_boot_ns = since_boot;
+	r->h->written = now;
+	r->h->written_boot_ns = now_boot;
+	r->h->writer_pid = (int32_t)getpid();
+	if (now_boot > r->now_boot)
+		r->now_boot = now_boot;
+}
+
 uint32_t history_count(const struct eph_record *r)
 {
 	return r->n;
@@ -582,6 +596,9 @@ uint64_t history_evicted_info(const struct eph_record *r)
 }
 
 /* ---- Making one ---- */
+
+static int lookup(void *data, const struct eph_sock *s,
+		  struct eph_history_entry *ret);
 
 static void reset_lists(struct eph_record *r)
 {
@@ -601,6 +618,8 @@ static struct eph_record *record_alloc(struct eph_ctx *ctx,
 	r->mode = mode;
 	r->limit = limit;
 	r->lock_fd = r->dir_fd = -1;
+	r->source.lookup = lookup;
+	r->source.data = r;
 	reset_lists(r);
 	r->buf = calloc(1, EPH_RECORD_HEADER_SIZE);
 	if (!r->buf) {
@@ -666,13 +685,21 @@ static uint64_t checksum(const uint8_t *buf, size_t len)
 	return h;
 }
 
+void history_seal(void *buf, size_t len)
+{
+	struct rec_header *h = buf;
+
+	if (len >= sizeof(*h))
+		h->checksum = checksum(buf, len);
+}
+
 int history_format(struct eph_record *r, const void **ret_buf, size_t *ret_len)
 {
 	size_t len = EPH_RECORD_HEADER_SIZE + (size_t)r->n * sizeof(*r->e);
 
 	r->h->count = r->n;
 	r->h->capacity = r->limit;
-	r->h->checksum = checksum(r->buf, len);
+	history_seal(r->buf, len);
 	*ret_buf = r->buf;
 	*ret_len = len;
 	return 0;
@@ -899,12 +926,6 @@ eph_record_history(const struct eph_record *r)
 	return r && r->state == EPH_RECORD_USABLE ? &r->source : NULL;
 }
 
-static void source_init(struct eph_record *r)
-{
-	r->source.lookup = lookup;
-	r->source.data = r;
-}
-
 /* ---- Reading it ---- */
 
 static uint64_t clock_ns(clockid_t id)
@@ -983,7 +1004,6 @@ static int record_state(struct eph_ctx *ctx, enum eph_record_state state,
 		return ctx_error(ctx, -ENOMEM, "out of memory");
 	r->state = state;
 	snprintf(r->detail, sizeof(r->detail), "%s", detail ? detail : "");
-	source_init(r);
 	*ret = r;
 	return 0;
 }
@@ -1024,7 +1044,6 @@ EPH_EXPORT int eph_record_read(struct eph_ctx *ctx, const char *path,
 	if (err < 0)
 		return record_state(ctx, EPH_RECORD_CORRUPT,
 				    eph_ctx_errmsg(ctx), ret);
-	source_init(r);
 	r->now_boot = clock_ns(CLOCK_BOOTTIME);
 	if (!writer_alive(path))
 		r->state = EPH_RECORD_STOPPED;
@@ -1173,18 +1192,12 @@ int history_open_writer(struct eph_ctx *ctx, const char *path, uint32_t limit,
 		history_free(old);
 		old = NULL;
 	}
-	r->h->since = now_wall;
-	r->h->since_boot_ns = now_boot;
-	r->h->written = now_wall;
-	r->h->written_boot_ns = now_boot;
-	r->h->writer_pid = (int32_t)getpid();
-	r->now_boot = now_boot;
+	history_stamp(r, now_wall, now_boot, now_wall, now_boot);
 	r->lock_fd = lock_fd;
 	r->dir_fd = dir_fd;
 	snprintf(r->name, sizeof(r->name), "%s", base_name(path));
 	snprintf(r->detail, sizeof(r->detail), "%s", discarded);
 	r->dirty = true;
-	source_init(r);
 	err = history_flush(r, true);
 	if (err < 0) {
 		history_free(r);

@@ -482,6 +482,14 @@ void history_set_keep_range(struct eph_record *r, uint16_t lo, uint16_t hi);
 /* Events the tracer lost since the record began to be kept. */
 void history_set_lost(struct eph_record *r, uint64_t lost);
 
+/*
+ * Sets the header's times: recorded without a break since SINCE (wall
+ * clock, s) and SINCE_BOOT (CLOCK_BOOTTIME), written at NOW and NOW_BOOT,
+ * by this process.
+ */
+void history_stamp(struct eph_record *r, int64_t since, uint64_t since_boot,
+		   int64_t now, uint64_t now_boot);
+
 uint32_t history_count(const struct eph_record *r);
 uint64_t history_evicted_info(const struct eph_record *r);
 
@@ -501,6 +509,9 @@ int history_format(struct eph_record *r, const void **ret_buf, size_t *ret_len);
 int history_parse(struct eph_ctx *ctx, const void *buf, size_t len,
 		  const uint8_t boot_id[16], uint64_t view_netns,
 		  struct eph_record **ret);
+
+/* Sets the checksum of the record in BUF[0..LEN) (tests and fuzzers). */
+void history_seal(void *buf, size_t len);
 
 /* This boot's id (/proc/sys/kernel/random/boot_id) as 16 bytes. */
 int history_boot_id(struct eph_ctx *ctx, uint8_t ret[16]);
