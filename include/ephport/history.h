@@ -73,7 +73,8 @@ struct eph_record_info {
 struct eph_record;
 
 /*
- * Reads the record at PATH (NULL: EPH_RECORD_PATH) for CTX's namespace.
+ * Reads the record at PATH (NULL: eph_ctx_record_path(), by default
+ * EPH_RECORD_PATH) for CTX's namespace.
  * Returns 0 and sets *RET whatever the record's state (see
  * eph_record_info(): a missing or corrupt record is a state, not a
  * failure), or -ENOMEM.

@@ -167,7 +167,7 @@ struct eph_tracer_opts {
 	bool all_netns; /* every namespace; else only the context's (the
 			   others are filtered out in the kernel) */
 	bool record;	/* keep the record (history.h) */
-	const char *record_path; /* NULL: EPH_RECORD_PATH */
+	const char *record_path; /* NULL: eph_ctx_record_path() */
 	uint32_t record_entries; /* its bound; 0: EPH_RECORD_ENTRIES */
 };
 

@@ -407,9 +407,7 @@ static void preamble(struct trace *t, struct eph_tracer *tr)
 		json_bool(&j, "mounted_tracefs", eph_tracer_mounted(tr));
 		if (rec) {
 			json_obj(&j, "record");
-			json_str(&j, "path",
-				 t->o.record_path ? t->o.record_path
-						  : EPH_RECORD_PATH);
+			json_str(&j, "path", eph_ctx_record_path(t->cli->ctx));
 			json_uint(&j, "entries", ri.entries);
 			json_uint(&j, "capacity", ri.capacity);
 			json_str(&j, "discarded",
@@ -434,7 +432,8 @@ static void preamble(struct trace *t, struct eph_tracer *tr)
 		fprintf(stderr,
 			"ephport: trace: keeping the record in %s (%u entries "
 			"now, %u at most)\n",
-			EPH_RECORD_PATH, ri.entries, ri.capacity);
+			eph_ctx_record_path(t->cli->ctx), ri.entries,
+			ri.capacity);
 }
 
 int cmd_trace(struct cli *cli, int argc, char **argv)

@@ -228,6 +228,12 @@ int main(int argc, char **argv)
 	}
 	if (eph_ctx_new(&cli.ctx) < 0)
 		errx(EXIT_ERROR, "out of memory");
+	/* The tracer's record, elsewhere than /run/ephport (tests). */
+	if (getenv("EPHPORT_RECORD") &&
+	    eph_ctx_set_record_path(cli.ctx, getenv("EPHPORT_RECORD")) < 0) {
+		rc = cli_fail(&cli, "EPHPORT_RECORD");
+		goto out;
+	}
 
 	argc -= first;
 	argv += first;

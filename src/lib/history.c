@@ -1019,7 +1019,7 @@ EPH_EXPORT int eph_record_read(struct eph_ctx *ctx, const char *path,
 
 	ctx_clear_error(ctx);
 	if (!path)
-		path = EPH_RECORD_PATH;
+		path = eph_ctx_record_path(ctx);
 	err = fileio_read(ctx, AT_FDCWD, path, NULL, O_NOFOLLOW,
 			  EPH_RECORD_HEADER_SIZE +
 				  (size_t)EPH_RECORD_ENTRIES_MAX *

@@ -401,7 +401,8 @@ static int tracer_alloc(struct eph_ctx *ctx, const struct eph_tracer_opts *o,
 	history_set_on_end(t->follow, on_end, t);
 	if (o->record) {
 		snprintf(t->record_path, sizeof(t->record_path), "%s",
-			 o->record_path ? o->record_path : EPH_RECORD_PATH);
+			 o->record_path ? o->record_path
+					: eph_ctx_record_path(ctx));
 		t->o.record_path = t->record_path;
 		r = history_open_writer(ctx, t->record_path,
 					o->record_entries ? o->record_entries
