@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "history_words.h"
 #include "json.h"
 #include "shapes.h"
 
@@ -477,7 +476,7 @@ static void print_text(const struct why *w)
 		 svc ? svc : "none in /etc/services");
 	cli_wrap(stdout, "  ", line);
 	if (eph_record_history(w->rec) || doubts(d))
-		history_text(stdout, "  ", w->rec, doubts(d));
+		shape_history_text(stdout, "  ", w->rec, doubts(d));
 	printf("\nVerdict\n");
 	verdict(w, line, sizeof(line));
 	cli_wrap(stdout, "  ", line);
@@ -621,7 +620,7 @@ static void print_json(const struct why *w)
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
-	history_json(&j, w->rec, doubts(d));
+	shape_history(&j, w->rec, doubts(d));
 	verdict(w, line, sizeof(line));
 	json_str(&j, "verdict", line);
 	json_arr(&j, "remedies");

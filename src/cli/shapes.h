@@ -73,4 +73,27 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		      uint64_t os_mask, bool persistent, const char *prefix,
 		      FILE *f);
 
+/* ---- The tracer's record: when history is used, and without it, what
+ * could be off ---- */
+
+/* What the blind spots of a socket dump can make wrong (a mask). */
+#define HISTORY_DOUBT_BLOCKING                                                 \
+	(1u << 0)			   /* free counts: bound-first and     \
+					      accepted connections */
+#define HISTORY_DOUBT_TIMESTAMPS (1u << 1) /* TIME_WAIT reuse */
+#define HISTORY_DOUBT_KINDS                                                    \
+	(1u << 2) /* why: holder kinds, and a                                  \
+		     TIME_WAIT's process */
+
+/*
+ * One paragraph on REC (NULL: none was read), wrapped after INDENT; with
+ * the record unused, what DOUBTS could be off.
+ */
+void shape_history_text(FILE *f, const char *indent,
+			const struct eph_record *rec, uint32_t doubts);
+
+/* The "history" member: {"state","used","since","recorder_pid",...}. */
+void shape_history(struct json *j, const struct eph_record *rec,
+		   uint32_t doubts);
+
 #endif
