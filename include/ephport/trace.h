@@ -38,7 +38,8 @@ enum eph_trace_kind {
 				     (EPH_TRACE_REUSED). The kernel does not
 				     say so: the library works it out */
 	EPH_TRACE_CLOSE,	  /* a bound-first or accepted connection
-				     closed without TIME_WAIT */
+				     closed without TIME_WAIT (reported
+				     while the record is kept) */
 	EPH_TRACE__COUNT
 };
 

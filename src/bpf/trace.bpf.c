@@ -62,6 +62,9 @@ const volatile __u32 target_netns = 0;
 const volatile __u16 filter_port = 0;
 const volatile __s32 filter_pid = 0;
 const volatile bool failures_only = false;
+/* The closes of bound-first and accepted connections matter to the record
+ * only. */
+const volatile bool emit_close = false;
 /* Wake the reader once this much is waiting; it also polls on a timer. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -315,6 +318,11 @@ static __always_inline int exit_call(struct trace_event_raw_sys_exit *ctx,
 		return 0;
 	sk = (struct sock *)p->sk;
 	ok = ret == 0 || (is_connect && ret == -EINPROGRESS);
+	/* What the filters drop needs no work at all: a connection of
+	 * another process will not be shown when it closes either. */
+	if ((ok && failures_only) ||
+	    (filter_pid && (__s32)(id >> 32) != filter_pid))
+		goto out;
 	/* A connect() that failed for a reason other than its port (the
 	 * peer refused, no route) says nothing about ports; nor does a
 	 * UDP connect() that only set the peer of a socket with a port. */
@@ -426,7 +434,10 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u32 netns;
 
 	/* Most changes are of no interest: leave before reading anything. */
-	if (ctx->protocol != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP || failures_only)
+		return 0;
+	if (filter_port && ctx->sport != filter_port &&
+	    ctx->dport != filter_port)
 		return 0;
 	if (new != ST_LISTEN &&new != ST_CLOSE &&
 	    !(old == ST_SYN_RECV && new == ST_ESTABLISHED))
@@ -502,7 +513,7 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		e->type = EPHTRACE_TIME_WAIT;
 		if (BPF_CORE_READ(tp, rx_opt.ts_recent_stamp) != 0)
 			e->flags |= EPHTRACE_F_TIMESTAMPS;
-	} else if (found &&
+	} else if (emit_close && found &&
 		   (o.flags & (EPHTRACE_F_BOUND_FIRST | EPHTRACE_F_ACCEPTED))) {
 		e = reserve();
 		if (!e)

@@ -93,6 +93,7 @@ int trace_open(struct eph_ctx *ctx, const struct trace_config *c,
 	l->skel->rodata->filter_port = c->port;
 	l->skel->rodata->filter_pid = c->pid;
 	l->skel->rodata->failures_only = c->failures;
+	l->skel->rodata->emit_close = c->closes;
 	r = trace_bpf__load(l->skel);
 	if (r < 0) {
 		r = fail(ctx, r, "cannot load the BPF program into the kernel");

@@ -567,6 +567,8 @@ struct trace_config {
 	uint16_t port;
 	int32_t pid;
 	bool failures;
+	bool closes; /* report closes of bound-first and accepted connections
+			(the record needs them) */
 };
 
 struct trace_loader;

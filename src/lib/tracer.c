@@ -515,6 +515,7 @@ EPH_EXPORT int eph_tracer_new(struct eph_ctx *ctx,
 	if (r < 0)
 		goto fail;
 	c.netns = (uint32_t)t->netns;
+	c.closes = o->record;
 	/* The record needs every event: then the filter works here. */
 	if (!o->record) {
 		c.port = o->filter.port;
