@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The side-by-side benchmark of 'ephport why PORT': on a namespace with
-# 100,000 connections (loadgen) plus 2,000 idle processes holding a few
-# listeners each (idle), who holds one idle process's port? Measured, taking
-# turns: 'ephport why PORT --tcp', 'ss -tanp sport = :PORT' and
-# 'lsof -nP -iTCP:PORT'. Each must name the same process.
+# 100,000 connections (loadgen, whose workers hold up to 20,000 descriptors
+# each) plus 2,000 idle processes holding a few listeners each (idle), who
+# holds a port? With --holder idle (the default) one idle process's
+# listener; with --holder conn one loadgen connection's source port.
+# Measured, taking turns: 'ephport why PORT --tcp', 'ss -tanp sport =
+# :PORT' and 'lsof -nP -iTCP:PORT'. Each must name the same process.
 #
-#   bench/why.sh [--conns N] [--procs P] [--runs R] [--builddir DIR]
+#   bench/why.sh [--conns N] [--procs P] [--holder idle|conn] [--runs R]
+#                [--builddir DIR]
 #
 # Root only (it makes a namespace). Prints a markdown table.
 set -euo pipefail
@@ -15,6 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 conns=100000
 procs=2000
 runs=5
+holder=idle
 builddir=$root/build-bench
 
 die() {
@@ -31,8 +35,13 @@ while [ $# -gt 0 ]; do
 	--conns) conns=$(number --conns "${2-}" 0 400000); shift ;;
 	--procs) procs=$(number --procs "${2-}" 1 20000); shift ;;
 	--runs) runs=$(number --runs "${2-}" 1 100); shift ;;
+	--holder)
+		holder=${2-}
+		[ "$holder" = idle ] || [ "$holder" = conn ] || die "--holder is idle or conn"
+		shift
+		;;
 	--builddir) builddir=${2-}; [ -n "$builddir" ] || die "--builddir needs a value"; shift ;;
-	-h | --help) sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (see --help)" ;;
 	esac
 	shift
@@ -82,6 +91,12 @@ pids+=($!)
 for _ in $(seq 600); do [ -s "$tmp/idle" ] && break; sleep 0.2; done
 [ -s "$tmp/idle" ] || die "idle not ready"
 port=$(cat "$tmp/idle")
+if [ "$holder" = conn ]; then
+	((conns > 0)) || die "--holder conn needs connections"
+	# A client's source port (the clients connect to port 5000).
+	port=$(ip netns exec "$ns" ss -Htn 'dport = :5000' | awk 'NR == 2000 { n = split($4, a, ":"); print a[n] }')
+	[ -n "$port" ] || die "no loadgen connection found"
+fi
 sockets=$(ip netns exec "$ns" ss -Htan | wc -l)
 nprocs=$(ip netns pids "$ns" | wc -l)
 echo "why.sh: port $port; $sockets TCP sockets, $nprocs processes in the namespace" >&2
@@ -95,8 +110,8 @@ name[ss]="\`ss -tanp 'sport = :PORT'\`"
 name[lsof]="\`lsof -nP -iTCP:PORT\`"
 cols=(ephport ss lsof)
 
-# Every tool must name the same holder: the idle process's pid.
-owner=$(ip netns exec "$ns" ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1)
+# Every tool must name the same holder: the process's pid.
+owner=$(ip netns exec "$ns" ss -Htanp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1)
 for c in "${cols[@]}"; do
 	# shellcheck disable=SC2086
 	out=$(ip netns exec "$ns" ${cmd[$c]} 2>&1 || true)
@@ -114,7 +129,7 @@ done
 
 echo "### ephport why benchmark, $(date -u +%Y-%m-%d)"
 echo
-echo "$conns connections, $procs idle processes (3 listeners each); $sockets TCP sockets, $nprocs processes; $runs runs each."
+echo "$conns connections, $procs idle processes (3 listeners each); $sockets TCP sockets, $nprocs processes; the holder: $([ "$holder" = conn ] && echo "a loadgen connection's source port" || echo "an idle process's listener"); $runs runs each."
 echo
 echo "| command | median ms | CPU ms | peak RSS KiB | × ephport |"
 echo "|---|---:|---:|---:|---:|"

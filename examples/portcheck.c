@@ -6,9 +6,10 @@
  *   cc -o portcheck portcheck.c $(pkg-config --cflags --libs libephport)
  *   ./portcheck 8080
  *
- * It prints the fullest destination of this namespace, then whether PORT
- * can be bound and the codes of the remedies if not. Exit status: 0 the
- * port can be bound, 1 it cannot, 2 an error.
+ * It prints the fullest destination of this namespace, the port pick
+ * would give a service called "portcheck" here, then whether PORT can be
+ * bound and the codes of the remedies if not. Exit status: 0 the port can
+ * be bound, 1 it cannot, 2 an error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,29 @@ static int fullest(struct eph_ctx *ctx)
 out:
 	eph_ranking_free(r);
 	eph_snapshot_free(s);
+	return rc;
+}
+
+static int pick(struct eph_ctx *ctx)
+{
+	struct eph_pick_options opts = { 0 };
+	struct eph_pick_result res;
+	struct eph_pick *p = NULL;
+	uint16_t port;
+	int rc = -1;
+
+	if (eph_os_parse_list(ctx, EPH_PICK_SYSTEMS_DEFAULT, &opts.systems) <
+		    0 ||
+	    eph_pick_new(ctx, &opts, &p) < 0 ||
+	    eph_pick_run(p, "portcheck", 1, &port, &res) < 0)
+		goto out;
+	if (res.outcome == EPH_PICK_DONE)
+		printf("pick: portcheck would get port %u\n", port);
+	else
+		printf("pick: no port passes every rule here\n");
+	rc = 0;
+out:
+	eph_pick_free(p);
 	return rc;
 }
 
@@ -84,7 +108,8 @@ int main(int argc, char **argv)
 		return 2;
 	printf("libephport %s\n", eph_version());
 	if (eph_num_parse_str(ctx, argv[1], 1, 65535, "port", &port) < 0 ||
-	    fullest(ctx) < 0 || (rc = check(ctx, (uint16_t)port)) < 0) {
+	    fullest(ctx) < 0 || pick(ctx) < 0 ||
+	    (rc = check(ctx, (uint16_t)port)) < 0) {
 		fprintf(stderr, "portcheck: %s\n", eph_ctx_errmsg(ctx));
 		eph_ctx_free(ctx);
 		return 2;

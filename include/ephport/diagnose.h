@@ -131,6 +131,8 @@ struct eph_remedy {
 	uint32_t seconds;		/* WAIT, STOP_CLIENT */
 	uint16_t range_low, range_high; /* MOVE */
 	bool persistent;		/* RESERVE */
+	bool elevate; /* FIND_OWNER: the walk could not read every process;
+			 as root it can (else the owner is gone or hidden) */
 };
 
 struct eph_diag_request {

@@ -24,6 +24,7 @@
 #include "scan.h"
 #include "services.h"
 #include "snapshot.h"
+#include "consumers.h"
 #include "sysctld.h"
 #include "trace.h"
 #include "usage.h"

@@ -4,6 +4,7 @@
 #define EPHPORT_OWNERS_H
 
 #include "common.h"
+#include "scan.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,13 +29,23 @@ void eph_owners_clear(struct eph_owners *o);
 /* Adds a socket inode to look for (0 is ignored). Returns 0 or -ENOMEM. */
 int eph_owners_want(struct eph_owners *o, uint32_t inode);
 /*
+ * Adds socket S to look for, with what the dump says about its owner:
+ * its user and its cgroup, which the walk looks at first (the cgroup
+ * lists its members). Returns 0 or -ENOMEM.
+ */
+int eph_owners_want_sock(struct eph_owners *o, const struct eph_sock *s);
+/*
  * Walks /proc/PID/fd once for every inode wanted, stopping when all are
- * found, cheapest processes first: those in the context's network
- * namespace (where a socket's owner usually is) before the others, and
- * among them those with the fewest descriptors. Processes that vanish or
- * cannot be read are skipped (so an unprivileged caller finds only its
- * own). Returns the number of inodes found, or a negative errno when
- * /proc cannot be read.
+ * found, likeliest and cheapest processes first: the members of the
+ * wanted sockets' cgroups, then the processes of the context's network
+ * namespace running as the sockets' users, then the namespace's others,
+ * then the rest; among equals, those with the fewest descriptors. A
+ * process with thousands of descriptors is searched by bisection first
+ * (sockets it opened one after another hold rising inodes) and walked
+ * whole only if that misses: every owner is read from a link, never
+ * guessed. Processes that vanish or cannot be read are skipped (so an
+ * unprivileged caller finds only its own). Returns the number of inodes
+ * found, or a negative errno when /proc cannot be read.
  */
 int eph_owners_resolve(struct eph_owners *o);
 /* INODE's owner after a resolve, or NULL when none was found. */

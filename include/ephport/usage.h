@@ -55,11 +55,22 @@ struct eph_usage_blocker {
 /*
  * UDP, for one kind of socket: autobind (bind(0), or connect() and
  * sendto() on an unbound socket) is not destination aware, so every
- * socket needs a port that no socket overlapping its address holds.
- * For IPv4 (0.0.0.0), those are the IPv4 sockets and the IPv6 sockets
- * without IPV6_V6ONLY; for IPv6 ([::]), every UDP socket, or with
- * net.ipv6.bindv6only = 1 the IPv6 sockets not bound to a v4-mapped
- * address. Sockets sharing a port (SO_REUSEADDR, SO_REUSEPORT) take one.
+ * socket needs a port that no socket overlapping its address holds
+ * (udp_lib_lport_inuse(), inet_rcv_saddr_equal()). Sockets sharing a port
+ * (SO_REUSEADDR, SO_REUSEPORT) take one. Which sockets overlap:
+ *
+ * - an IPv4 socket on 0.0.0.0: every socket but the IPv6-only ones (an
+ *   IPv6 socket is IPv6-only with IPV6_V6ONLY, or once bound to an IPv6
+ *   address that is neither :: nor v4-mapped);
+ * - an IPv6 socket on [::]: every socket; with IPV6_V6ONLY (or, for a
+ *   new socket, net.ipv6.bindv6only = 1) the IPv6 sockets not on a
+ *   v4-mapped address;
+ * - an IPv4 socket bound to address A: the sockets on A, on 0.0.0.0 and
+ *   on [::] without IPV6_V6ONLY. The kernel gives an IPv6 socket that
+ *   connect() gave its address (so without IPV6_V6ONLY) the IPv4 address
+ *   127.0.0.6: such sockets are on 127.0.0.6 as well (for IPv4 sockets;
+ *   an IPv6 socket bound to ::ffff:127.0.0.6 does not overlap them);
+ * - an IPv6 socket bound to address A: the IPv6 sockets on A and on [::].
  */
 struct eph_usage_udp {
 	uint32_t sockets;  /* sockets that overlap, with a port in the range */
@@ -68,25 +79,43 @@ struct eph_usage_udp {
 	uint32_t free;
 };
 
+/* The budget of UDP sockets bound to one address some UDP socket is on. */
+struct eph_usage_udp_addr {
+	uint8_t family;	   /* AF_INET (v4-mapped address) or AF_INET6 */
+	uint8_t local[16]; /* as in struct eph_sock */
+	struct eph_usage_udp udp;
+};
+
 /* The namespace as a whole. */
 struct eph_usage_summary {
 	uint16_t range_low, range_high;
 	uint32_t range_size;
-	uint32_t reserved; /* reserved ports inside the range */
-	uint32_t blocked;  /* ports of the range, not reserved, blocked for
-			      every destination by explicit binders */
-	bool same_parity;  /* range bounds of one parity: each connect()
-			      misses one port (see free_min) */
-	uint32_t capacity; /* per TCP destination: range - reserved -
-			      blocked */
+	uint32_t reserved;     /* reserved ports inside the range */
+	uint32_t blocked;      /* ports of the range, not reserved, blocked for
+				  every destination by explicit binders */
+	bool same_parity;      /* range bounds of one parity: each connect()
+				  misses one port (see free_min) */
+	uint32_t capacity;     /* per TCP destination: range - reserved -
+				  blocked */
+	uint32_t capacity_min; /* the fewest a destination with no socket
+				  yet can get: capacity - 1 when the bounds
+				  have one parity and an edge port is open
+				  (see free_min), else capacity */
 	uint32_t tuples;
 	uint32_t tcp_sockets; /* TCP sockets with a port in the range */
 	uint32_t tcp_by_state[EPH_TCP_MAX_STATES];
-	uint32_t tcp_on_blocked;  /* of them, on blocked ports */
-	uint32_t tcp_on_reserved; /* of them, on reserved ports */
-	uint32_t tcp_ports;	  /* distinct ports they hold */
-	uint32_t udp_sockets;	  /* UDP sockets with a port in the range */
-	struct eph_usage_udp udp4, udp6;
+	uint32_t tcp_on_blocked;   /* of them, on blocked ports */
+	uint32_t tcp_on_reserved;  /* of them, on reserved ports */
+	uint32_t tcp_ports;	   /* distinct ports they hold */
+	uint32_t udp_sockets;	   /* UDP sockets with a port in the range */
+	struct eph_usage_udp udp4; /* an IPv4 socket on 0.0.0.0 */
+	struct eph_usage_udp udp6; /* an IPv6 socket on [::], as made by
+				      default (net.ipv6.bindv6only) */
+	struct eph_usage_udp udp6only; /* one with IPV6_V6ONLY */
+	/* Sockets bound to an address no UDP socket of the range is on (the
+	 * others are in eph_usage_udp_addr()): they overlap only the
+	 * wildcard sockets. */
+	struct eph_usage_udp udp4_addr, udp6_addr;
 };
 
 struct eph_usage;
@@ -137,6 +166,16 @@ const struct eph_usage_blocker *eph_usage_blocker(const struct eph_usage *u,
 						  size_t i);
 /* The blocked ports as a set. */
 const struct eph_portset *eph_usage_blocked(const struct eph_usage *u);
+
+/*
+ * UDP budgets of sockets bound to an address, for each address that a UDP
+ * socket with a port in the range is bound to (or was given by connect()),
+ * IPv4 first, by address. Returns NULL past the end; valid until the next
+ * scan or end.
+ */
+size_t eph_usage_udp_addr_count(const struct eph_usage *u);
+const struct eph_usage_udp_addr *eph_usage_udp_addr(const struct eph_usage *u,
+						    size_t i);
 
 #ifdef __cplusplus
 }

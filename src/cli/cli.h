@@ -120,6 +120,28 @@ int cmd_set_range(struct cli *cli, int argc, char **argv);
 int cmd_pick(struct cli *cli, int argc, char **argv);
 int cmd_trace(struct cli *cli, int argc, char **argv);
 
+struct eph_change;
+struct eph_change_request;
+
+/*
+ * Plans and applies REQ in the context's namespace and root (cmd_reserve.c).
+ * A refusal or a failure is reported, and returns EXIT_NO or EXIT_ERROR;
+ * on EXIT_OK *RET holds the change done (or, with EPH_CHANGE_DRY_RUN,
+ * planned), for the caller to render and free.
+ */
+int change_do(struct cli *cli, const struct eph_change_request *req,
+	      struct eph_change **ret);
+/* Renders change C as text on F, or as members of an open JSON object. */
+void change_print_text(const struct cli *cli, const struct eph_change *c,
+		       FILE *f);
+void change_json_members(const struct cli *cli, struct json *j,
+			 const struct eph_change *c);
+/*
+ * Says so on stderr when the persisted value is not what boots; returns
+ * EXIT_NO then (done, but not a yes), else EXIT_OK.
+ */
+int change_boot_check(const struct cli *cli, const struct eph_change *c);
+
 /* ---- Being replaced: the commands not yet on cli_parse() use these ---- */
 
 #include <getopt.h>
@@ -138,8 +160,6 @@ int cli_common_option(struct cli *cli, int c, const char *help, bool *done);
 const char *cli_argv_current(void);
 int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
 		 size_t *n, size_t max);
-int reserve_ports(struct cli *cli, const struct eph_portset *ports,
-		  const char *reason);
 int ranges_load(struct cli *cli, struct eph_policy **ret);
 
 #endif

@@ -12,6 +12,9 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	struct eph_snapshot *s = NULL;
 	const struct eph_snapshot *one;
 	struct eph_ranking *rank = NULL;
+	struct eph_consumers *units = NULL;
+	struct shape_by by = { .by = EPH_BY_UNIT, .per_dest = 2 };
+	const struct shape_by *held = NULL;
 	const char *label = "";
 	char prefix[320];
 	int rc = EXIT_OK;
@@ -20,13 +23,24 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	(void)argv;
 	if (cli_apply_netns(cli) != EXIT_OK)
 		return EXIT_ERROR;
+	/* Who holds the fullest destinations' ports, by systemd unit: it
+	 * comes with every socket, so it costs next to nothing. */
 	if (eph_snapshot_new(cli->ctx, &s) < 0 ||
+	    eph_consumers_new(cli->ctx, EPH_BY_UNIT, NULL, &units) < 0 ||
+	    eph_consumers_watch(units, s) < 0 ||
 	    eph_snapshot_take(s, EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS) <
-		    0) {
+		    0 ||
+	    eph_consumers_resolve(units) < 0) {
 		rc = cli_fail(cli, NULL);
 		goto out;
 	}
 	one = s;
+	by.c = units;
+	by.snaps = &one;
+	/* Named only where systemd names something. */
+	for (size_t i = 0; i < eph_consumers_count(units); i++)
+		if (eph_consumers_get(units, i)->kind == EPH_CONSUMER_NAMED)
+			held = &by;
 	if (eph_ranking_new(&one, 1, &th, OVERVIEW_TOP, &rank) < 0) {
 		rc = cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
 		goto out;
@@ -42,7 +56,7 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		shape_usage(&j, s);
 		json_arr(&j, "tuples");
 		for (size_t i = 0; i < eph_ranking_shown(rank); i++)
-			shape_tuple(&j, eph_ranking_get(rank, i), NULL);
+			shape_tuple(&j, eph_ranking_get(rank, i), NULL, &by);
 		json_arr_end(&j);
 		json_obj_end(&j);
 		shape_audit(&j, eph_snapshot_audit(s), eph_snapshot_policy(s));
@@ -56,7 +70,7 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	printf("\nEphemeral port usage\n");
 	shape_usage_text(s, "", stdout);
 	printf("\nFullest destinations\n");
-	shape_table_text(rank, &label, false, stdout);
+	shape_table_text(rank, &label, false, held, stdout);
 	printf("\n");
 	cli_heading(cli, "Server ports at risk");
 	shape_audit_text(eph_snapshot_audit(s), eph_snapshot_policy(s), 0,
@@ -69,6 +83,7 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		 "'ephport why PORT' for one port.");
 out:
 	eph_ranking_free(rank);
+	eph_consumers_free(units);
 	eph_snapshot_free(s);
 	return rc;
 }

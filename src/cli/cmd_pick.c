@@ -117,7 +117,8 @@ struct args {
 
 static void print_ports(struct cli *cli, const struct args *a,
 			const struct eph_pick *pk, const uint16_t *ports,
-			const struct eph_pick_result *r)
+			const struct eph_pick_result *r,
+			const struct eph_change *reserved)
 {
 	struct json j;
 
@@ -132,10 +133,21 @@ static void print_ports(struct cli *cli, const struct args *a,
 	if (!cli->json) {
 		for (uint32_t i = 0; i < r->found; i++)
 			printf("%u\n", ports[i]);
+		/* Standard output is the port; the reservation's report
+		 * goes beside it. */
+		if (reserved)
+			change_print_text(cli, reserved, stderr);
 		return;
 	}
 	cli_json_begin(cli, &j);
 	json_str(&j, "name", a->name);
+	if (reserved) {
+		json_obj(&j, "reservation");
+		change_json_members(cli, &j, reserved);
+		json_obj_end(&j);
+	} else {
+		json_null(&j, "reservation");
+	}
 	json_arr(&j, "ports");
 	for (uint32_t i = 0; i < r->found; i++)
 		json_uint(&j, NULL, ports[i]);
@@ -212,6 +224,7 @@ static int do_pick(struct cli *cli, const struct args *a,
 		   struct eph_pick *pk)
 {
 	uint16_t *ports = calloc(a->count, sizeof(*ports));
+	struct eph_change *reserved = NULL;
 	struct eph_pick_result r;
 	int rc = EXIT_OK;
 
@@ -225,8 +238,9 @@ static int do_pick(struct cli *cli, const struct args *a,
 		rc = pick_say_short(w, a->count, &r);
 	if (rc != EXIT_OK)
 		goto out;
-	print_ports(cli, a, pk, ports, &r);
+	/* Reserved first: a refused reservation records nothing. */
 	if (a->reserve) {
+		struct eph_change_request req = { 0 };
 		struct eph_portset *ps = NULL;
 		char reason[128];
 
@@ -239,24 +253,24 @@ static int do_pick(struct cli *cli, const struct args *a,
 			eph_portset_add(ps, ports[i], ports[i]);
 		snprintf(reason, sizeof(reason), "picked for %s",
 			 a->name ? a->name : "a service");
-		/*
-		 * THE call into reserve, and the only one. Its report is the
-		 * reserve command's and follows pick's on standard output. It
-		 * comes before the assignment is recorded, so that a refused
-		 * reservation records nothing. When reserve moves into the
-		 * library (eph_change_*), this becomes a library call whose
-		 * result pick renders itself.
-		 */
-		rc = reserve_ports(cli, ps, reason);
+		req.kind = EPH_CHANGE_RESERVE;
+		req.ports = ps;
+		req.reason = reason;
+		req.flags = EPH_CHANGE_RUNTIME | EPH_CHANGE_PERSIST;
+		rc = change_do(cli, &req, &reserved);
 		eph_portset_free(ps);
 		if (rc != EXIT_OK)
 			goto out;
 	}
+	print_ports(cli, a, pk, ports, &r, reserved);
+	if (reserved)
+		rc = change_boot_check(cli, reserved);
 	if (a->name && r.keep != EPH_PICK_KEPT &&
 	    (eph_assignments_set(store, a->name, ports[0]) < 0 ||
 	     eph_assignments_commit(store) < 0))
 		rc = cli_fail(cli, NULL);
 out:
+	eph_change_free(reserved);
 	free(ports);
 	return rc;
 }

@@ -65,7 +65,7 @@ static const char reserve_help[] =
 	"Examples:\n"
 	"  ephport reserve 36601 --reason 'api server'\n"
 	"  ephport reserve 9000-9010 --dry-run\n"
-	"  ephport unreserve 9005\n"
+	"  ephport unreserve 36601\n"
 	"  ephport set-range 40000 60999\n"
 	"\n"
 	"Exit status: 0 done; 1 refused (nothing changed), or done but the\n"
@@ -336,7 +336,8 @@ static char *note_message(const struct cli *cli, const struct eph_change *c,
 
 /* ---- Output ---- */
 
-static void print_text(const struct cli *cli, const struct eph_change *c)
+void change_print_text(const struct cli *cli, const struct eph_change *c,
+		       FILE *f)
 {
 	const struct eph_change_runtime *rt = eph_change_runtime(c);
 	const struct eph_change_persist *ps = eph_change_persist(c);
@@ -347,33 +348,33 @@ static void print_text(const struct cli *cli, const struct eph_change *c)
 		char *b = runtime_value(c, false), *a = runtime_value(c, true);
 
 		if (rt->changed)
-			printf("%s %s: \"%s\" -> \"%s\"%s\n",
-			       dry ? "Would change" : "Changed",
-			       eph_change_key(c), b ? b : "?", a ? a : "?",
-			       dry ? "" : " (read back)");
+			fprintf(f, "%s %s: \"%s\" -> \"%s\"%s\n",
+				dry ? "Would change" : "Changed",
+				eph_change_key(c), b ? b : "?", a ? a : "?",
+				dry ? "" : " (read back)");
 		else
-			printf("Unchanged %s: \"%s\"\n", eph_change_key(c),
-			       b ? b : "?");
+			fprintf(f, "Unchanged %s: \"%s\"\n", eph_change_key(c),
+				b ? b : "?");
 		free(b);
 		free(a);
 	}
 	if (ps->enabled && !ps->changed)
-		printf("Unchanged %s\n", ps->path);
+		fprintf(f, "Unchanged %s\n", ps->path);
 	else if (ps->enabled)
-		printf("%s %s:\n", dry ? "Would write" : "Wrote", ps->path);
+		fprintf(f, "%s %s:\n", dry ? "Would write" : "Wrote", ps->path);
 	for (size_t i = 0;
 	     ps->enabled && ps->changed && i < eph_change_diff_count(c); i++) {
 		const struct eph_change_diff *d = eph_change_diff(c, i);
 
-		printf("  %c%.*s\n",
-		       d->op == EPH_CHANGE_DIFF_ADDED	  ? '+'
-		       : d->op == EPH_CHANGE_DIFF_REMOVED ? '-'
-							  : ' ',
-		       (int)d->len, d->text);
+		fprintf(f, "  %c%.*s\n",
+			d->op == EPH_CHANGE_DIFF_ADDED	   ? '+'
+			: d->op == EPH_CHANGE_DIFF_REMOVED ? '-'
+							   : ' ',
+			(int)d->len, d->text);
 	}
 	for (size_t i = 0; i < eph_change_note_count(c); i++) {
 		msg = note_message(cli, c, eph_change_note(c, i));
-		cli_wrap(stdout, "warning: ", msg ? msg : "out of memory");
+		cli_wrap(f, "warning: ", msg ? msg : "out of memory");
 		free(msg);
 	}
 }
@@ -404,14 +405,14 @@ static void json_setting(const struct cli *cli, struct json *j, const char *key,
 	json_obj_end(j);
 }
 
-static void print_json(struct cli *cli, const struct eph_change *c)
+void change_json_members(const struct cli *cli, struct json *jp,
+			 const struct eph_change *c)
 {
 	const struct eph_change_runtime *rt = eph_change_runtime(c);
 	const struct eph_change_persist *ps = eph_change_persist(c);
+	struct json j = *jp;
 	char *msg, *s;
-	struct json j;
 
-	cli_json_begin(cli, &j);
 	json_str(&j, "action", action_name(eph_change_kind(c)));
 	json_str(&j, "key", eph_change_key(c));
 	json_bool(&j, "dry_run", eph_change_flags(c) & EPH_CHANGE_DRY_RUN);
@@ -481,18 +482,65 @@ static void print_json(struct cli *cli, const struct eph_change *c)
 		free(msg);
 	}
 	json_arr_end(&j);
-	cli_json_finish(&j);
+	*jp = j;
 }
 
 /* ---- Running ---- */
+
+int change_do(struct cli *cli, const struct eph_change_request *req,
+	      struct eph_change **ret)
+{
+	struct eph_change *c = NULL;
+	char *msg;
+	int rc;
+
+	if (eph_change_plan(cli->ctx, req, &c) < 0)
+		return cli_fail(cli, NULL);
+	if (eph_change_refusal(c)) {
+		msg = refusal_message(cli, c);
+		rc = cli_error(
+			cli,
+			eph_change_refusal_name(eph_change_refusal(c)->code),
+			EXIT_NO, "%s", msg ? msg : "refused");
+		free(msg);
+		eph_change_free(c);
+		return rc;
+	}
+	if (!(req->flags & EPH_CHANGE_DRY_RUN) && eph_change_apply(c) < 0) {
+		rc = cli_fail(cli, NULL);
+		eph_change_free(c);
+		return rc;
+	}
+	*ret = c;
+	return EXIT_OK;
+}
+
+int change_boot_check(const struct cli *cli, const struct eph_change *c)
+{
+	const struct eph_change_persist *ps = eph_change_persist(c);
+	const struct eph_sysctld_setting *w;
+	char path[4096];
+
+	/* Done, but what boots is another file's value: not a yes. */
+	if (eph_change_boots(c))
+		return EXIT_OK;
+	w = ps->wins ? ps->winner_system : ps->winner;
+	fprintf(stderr,
+		"ephport: %s: %s, but %s:%u sets %s after the drop-in and "
+		"wins%s\n",
+		cli->cmd,
+		eph_change_flags(c) & EPH_CHANGE_DRY_RUN ? "planned" : "done",
+		shown(cli, w->file, path, sizeof(path)), w->line,
+		eph_change_key(c),
+		ps->wins ? " under `sysctl --system`" : " at boot");
+	return EXIT_NO;
+}
 
 static int run(struct cli *cli, const struct opts *o,
 	       const struct eph_change_request *base)
 {
 	struct eph_change_request req = *base;
-	const struct eph_change_persist *ps;
 	struct eph_change *c = NULL;
-	char *msg, path[4096];
 	int rc;
 
 	rc = cli_apply_netns(cli);
@@ -505,43 +553,19 @@ static int run(struct cli *cli, const struct opts *o,
 		    (o->runtime_only ? 0 : EPH_CHANGE_PERSIST) |
 		    (o->force ? EPH_CHANGE_FORCE : 0) |
 		    (o->dry_run ? EPH_CHANGE_DRY_RUN : 0);
-	if (eph_change_plan(cli->ctx, &req, &c) < 0)
-		return cli_fail(cli, NULL);
-	if (eph_change_refusal(c)) {
-		msg = refusal_message(cli, c);
-		rc = cli_error(
-			cli,
-			eph_change_refusal_name(eph_change_refusal(c)->code),
-			EXIT_NO, "%s", msg ? msg : "refused");
-		free(msg);
-		eph_change_free(c);
+	rc = change_do(cli, &req, &c);
+	if (rc != EXIT_OK)
 		return rc;
-	}
-	if (!o->dry_run && eph_change_apply(c) < 0) {
-		rc = cli_fail(cli, NULL);
-		eph_change_free(c);
-		return rc;
-	}
-	if (cli->json)
-		print_json(cli, c);
-	else
-		print_text(cli, c);
-	/* Done, but what boots is another file's value: not a yes. */
-	rc = EXIT_OK;
-	ps = eph_change_persist(c);
-	if (!eph_change_boots(c)) {
-		const struct eph_sysctld_setting *w =
-			ps->wins ? ps->winner_system : ps->winner;
+	if (cli->json) {
+		struct json j;
 
-		fprintf(stderr,
-			"ephport: %s: %s, but %s:%u sets %s after the "
-			"drop-in and wins%s\n",
-			cli->cmd, o->dry_run ? "planned" : "done",
-			shown(cli, w->file, path, sizeof(path)), w->line,
-			eph_change_key(c),
-			ps->wins ? " under `sysctl --system`" : " at boot");
-		rc = EXIT_NO;
+		cli_json_begin(cli, &j);
+		change_json_members(cli, &j, c);
+		cli_json_finish(&j);
+	} else {
+		change_print_text(cli, c, stdout);
 	}
+	rc = change_boot_check(cli, c);
 	eph_change_free(c);
 	return rc;
 }
@@ -652,16 +676,6 @@ static int change_main(struct cli *cli, int argc, char **argv,
 	}
 	eph_portset_free(ps);
 	return rc;
-}
-
-int reserve_ports(struct cli *cli, const struct eph_portset *ports,
-		  const char *reason)
-{
-	struct eph_change_request req = { .kind = EPH_CHANGE_RESERVE,
-					  .ports = ports };
-	struct opts o = { .reason = reason };
-
-	return run(cli, &o, &req);
 }
 
 int cmd_reserve(struct cli *cli, int argc, char **argv)

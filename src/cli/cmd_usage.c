@@ -9,8 +9,9 @@
 #include "shapes.h"
 
 static const char usage_help[] =
-	"Usage: ephport usage [--top N] [--check [--warning T] [--critical T]]\n"
-	"                     [--all-netns | --netns NS] [--no-owners] [--json]\n"
+	"Usage: ephport usage [--top N] [--by KIND] [--check [--warning T]\n"
+	"                     [--critical T]] [--all-netns | --netns NS]\n"
+	"                     [--no-owners] [--json]\n"
 	"\n"
 	"Ephemeral ports in use and left, per destination: TCP's budget is per\n"
 	"(local IP, remote IP, remote port), so each destination has its own.\n"
@@ -26,6 +27,11 @@ static const char usage_help[] =
 	"Options:\n"
 	"  -t, --top N        show the N fullest destinations (default 10, 0 for\n"
 	"                     all), in the table and in JSON; the rest are summed\n"
+	"  -b, --by KIND      who holds the ports: unit (systemd), container\n"
+	"                     (docker, containerd, Kubernetes, CRI-O, podman, LXC,\n"
+	"                     nspawn), cgroup, user or process; named under each\n"
+	"                     destination and summed over all of them. A TIME_WAIT\n"
+	"                     has no owner left and is counted as such\n"
 	"  -c, --check        print one monitoring-plugin status line with perfdata\n"
 	"                     and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	"  -w, --warning T    warning threshold: P% (at or above P percent used)\n"
@@ -44,18 +50,32 @@ static const char usage_help[] =
 	"  ephport usage --top 0 --json | jq '.tuples[] | select(.percent > 50)'\n"
 	"  ephport usage --check --warning 5000 --critical 1000\n"
 	"  ephport usage --all-netns\n"
+	"  ephport usage --by unit\n"
+	"  ephport usage --by process --top 3\n"
+	"  ephport usage --by container --json | jq '.consumers[0]'\n"
 	"\n"
 	"Exit status: 0 success, 2 ephport could not answer (a usage error, an\n"
 	"unreadable namespace); with --check 0 OK, 1 WARNING, 2 CRITICAL,\n"
 	"3 UNKNOWN (a usage error, or a namespace asked about that could not\n"
 	"be read).\n";
 
-enum { OPT_TOP, OPT_CHECK, OPT_WARNING, OPT_CRITICAL, OPT_ALL, OPT_NO_OWNERS };
+enum {
+	OPT_TOP,
+	OPT_CHECK,
+	OPT_WARNING,
+	OPT_CRITICAL,
+	OPT_ALL,
+	OPT_NO_OWNERS,
+	OPT_BY
+};
 
 struct usage {
 	struct cli *cli;
 	size_t top;
-	bool check, all, no_owners, seen_top, seen_warn, seen_crit;
+	bool check, all, no_owners, seen_top, seen_warn, seen_crit, seen_by;
+	/* --by: who holds the ports */
+	struct shape_by by;
+	struct eph_consumers *consumers;
 	struct eph_thresholds th;
 	/* One namespace, or the fleet. */
 	struct eph_snapshot *snap;
@@ -103,6 +123,19 @@ static int usage_opt(struct cli *cli, int id, const char *arg, void *data)
 	case OPT_ALL:
 		u->all = true;
 		return EXIT_OK;
+	case OPT_BY:
+		if (cli_once(cli, &u->seen_by, "--by") != EXIT_OK)
+			return EXIT_ERROR;
+		if (eph_by_parse(arg, &u->by.by) < 0) {
+			char q[96];
+
+			return cli_usage_error(
+				cli,
+				"--by %s: expected unit, container, cgroup, "
+				"user or process",
+				cli_quote(arg, q, sizeof(q)));
+		}
+		return EXIT_OK;
 	default:
 		u->no_owners = true;
 		return EXIT_OK;
@@ -128,6 +161,8 @@ static int load(struct usage *u)
 		if (cli_apply_netns(cli) != EXIT_OK)
 			return -EINVAL;
 		if (eph_snapshot_new(cli->ctx, &u->snap) < 0 ||
+		    (u->consumers &&
+		     eph_consumers_watch(u->consumers, u->snap) < 0) ||
 		    eph_snapshot_take(u->snap, flags) < 0)
 			return -EIO;
 		u->n = 1;
@@ -139,6 +174,9 @@ static int load(struct usage *u)
 		return 0;
 	}
 	if (eph_fleet_new(cli->ctx, &u->fleet) < 0)
+		return -ENOMEM;
+	if (u->consumers &&
+	    eph_consumers_watch_fleet(u->consumers, u->fleet) < 0)
 		return -ENOMEM;
 	r = eph_fleet_scan(u->fleet, flags);
 	if (r < 0)
@@ -196,6 +234,20 @@ static void print_check(const struct usage *u)
 		       row->percent, row->tuple->free, row->tuple->capacity);
 	else
 		printf("no TCP destination uses the range");
+	if (row && u->consumers) {
+		const struct eph_consumer_share *sh;
+		char name[320];
+
+		if (eph_consumers_of(u->consumers, u->snaps[row->source],
+				     row->tuple, &sh))
+			printf(", most held by %s (%u)",
+			       shape_consumer_label(
+				       u->by.by,
+				       eph_consumers_get(u->consumers,
+							 sh[0].consumer),
+				       name, sizeof(name)),
+			       sh[0].sockets);
+	}
 	printf("; UDP %.1f%% used, %u of %u free", eph_usage_udp_percent(udp),
 	       udp->free, udp->capacity);
 	if (u->unread)
@@ -281,10 +333,13 @@ static void print_json(const struct usage *u)
 	for (size_t i = 0; i < eph_ranking_shown(u->rank); i++) {
 		const struct eph_rank_row *row = eph_ranking_get(u->rank, i);
 
-		shape_tuple(&j, row, u->all ? u->labels[row->source] : NULL);
+		shape_tuple(&j, row, u->all ? u->labels[row->source] : NULL,
+			    u->consumers ? &u->by : NULL);
 	}
 	json_arr_end(&j);
 	json_rollup(&j, eph_ranking_rest_total(u->rank));
+	if (u->consumers)
+		shape_consumers(&j, &u->by, u->top);
 	cli_json_finish(&j);
 }
 
@@ -312,12 +367,18 @@ static void print_text(const struct usage *u)
 		shape_usage_text(u->snaps[i], u->all ? "  " : "", stdout);
 	}
 	putchar('\n');
-	shape_table_text(u->rank, u->labels, u->all, stdout);
+	shape_table_text(u->rank, u->labels, u->all,
+			 u->consumers ? &u->by : NULL, stdout);
+	if (u->consumers) {
+		putchar('\n');
+		shape_consumers_text(&u->by, u->top, stdout);
+	}
 }
 
 static void usage_free(struct usage *u)
 {
 	eph_ranking_free(u->rank);
+	eph_consumers_free(u->consumers);
 	free(u->snaps);
 	free(u->labels);
 	eph_snapshot_free(u->snap);
@@ -334,6 +395,7 @@ static int usage_main(struct usage *u, int argc, char **argv)
 		{ "critical", 'C', true, OPT_CRITICAL },
 		{ "all-netns", 'a', false, OPT_ALL },
 		{ "no-owners", 0, false, OPT_NO_OWNERS },
+		{ "by", 'b', true, OPT_BY },
 		{ 0 },
 	};
 	struct cli *cli = u->cli;
@@ -350,6 +412,9 @@ static int usage_main(struct usage *u, int argc, char **argv)
 	if (u->all && cli->netns)
 		return cli_usage_error(cli, "--all-netns and --netns exclude "
 					    "each other");
+	if (u->seen_by &&
+	    eph_consumers_new(cli->ctx, u->by.by, NULL, &u->consumers) < 0)
+		return cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
 	r = load(u);
 	if (r == -ENODATA)
 		return cli_error(cli, "ENODATA", EXIT_ERROR,
@@ -361,6 +426,14 @@ static int usage_main(struct usage *u, int argc, char **argv)
 	if (eph_ranking_new(u->snaps, u->n, &u->th,
 			    u->check ? 0 : (u->top ? u->top : 0), &u->rank) < 0)
 		return cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
+	if (u->consumers) {
+		/* By process this is the walk of /proc. */
+		if (eph_consumers_resolve(u->consumers) < 0)
+			return cli_fail(cli, NULL);
+		u->by.c = u->consumers;
+		u->by.snaps = u->snaps;
+		u->by.per_dest = 3;
+	}
 	if (u->check && !cli->json)
 		print_check(u);
 	else if (cli->json)

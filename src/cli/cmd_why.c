@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -150,7 +149,7 @@ static const char *errno_name(int e)
 static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 {
 	const struct eph_sock *s = &x->sock;
-	char l[80], r[80], text[768], user[64], proc[64];
+	char l[80], r[80], text[768], user[64], proc[64], cg[320];
 	size_t n = 0;
 
 	printf("  %s%s%s%s %-10s %s -> %s\n", x->netns ? "[" : "",
@@ -172,10 +171,9 @@ static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 				      shape_user(s->uid, user, sizeof(user)),
 				      x->owner.pid < 0 ? ", process not found"
 						       : "");
-	if (x->owner.pid >= 0 && x->owner.cgroup[0] &&
-	    strcmp(x->owner.cgroup, "/") != 0)
-		n += (size_t)snprintf(text + n, sizeof(text) - n, ", cgroup %s",
-				      x->owner.cgroup);
+	if (x->owner.pid >= 0 &&
+	    shape_cgroup_text(x->owner.cgroup, cg, sizeof(cg)))
+		n += (size_t)snprintf(text + n, sizeof(text) - n, ", %s", cg);
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s%s",
 			      n ? ": " : "", kind_words(x->kind),
 			      x->kind_certain ? "" : " (likely)");
@@ -319,11 +317,11 @@ static void remedy_words(const struct why *w, const struct eph_remedy *r,
 			 r->comm, r->seconds);
 		break;
 	case EPH_REMEDY_FIND_OWNER:
-		if (geteuid() != 0)
+		if (r->elevate)
 			snprintf(cmd, csize, "sudo %swhy %u", w->prefix,
 				 r->port);
 		snprintf(why, wsize,
-			 geteuid() != 0
+			 r->elevate
 				 ? "the process was not found: as root, every "
 				   "process's sockets can be seen"
 				 : "no process holds the socket any more, or "

@@ -13,19 +13,7 @@
 #include "cli.h"
 #include "json.h"
 #include "pick_words.h"
-
-static void system_list(uint64_t mask, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < eph_os_count() && n < size; i++)
-		if (mask >> i & 1)
-			n += (size_t)snprintf(
-				buf + n, size - n, "%s%s %u-%u", n ? ", " : "",
-				eph_os_get(i)->name, eph_os_get(i)->low,
-				eph_os_get(i)->high);
-}
+#include "shapes.h"
 
 static const char *family_name(int family)
 {
@@ -57,7 +45,7 @@ void pick_why(const struct pick_words *w, const struct eph_pick_verdict *v,
 	case EPH_PICK_RULE_OS_RANGE:
 		if (!v->pass) {
 			n = snprintf(buf, size, "inside ");
-			system_list(v->systems, buf + n, size - (size_t)n);
+			shape_systems(v->systems, buf + n, size - (size_t)n);
 			return;
 		}
 		n = __builtin_popcountll(w->systems);

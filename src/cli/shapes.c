@@ -48,6 +48,58 @@ const char *shape_process(const struct eph_owner *o, uint32_t uid, char *buf,
 	return buf;
 }
 
+const char *shape_cgroup_short(const char *path, char *buf, size_t size)
+{
+	struct eph_container c;
+	char unit[256];
+
+	if (!path || !path[0])
+		return NULL;
+	if (eph_cgroup_container(path, &c))
+		snprintf(buf, size, "%s:%.12s", c.runtime, c.id);
+	else if (eph_cgroup_unit(path, unit, sizeof(unit)))
+		snprintf(buf, size, "%s", unit);
+	else
+		return NULL;
+	return buf;
+}
+
+const char *shape_cgroup_text(const char *path, char *buf, size_t size)
+{
+	struct eph_container c;
+	char unit[256];
+
+	if (!path || !path[0] || !strcmp(path, "/"))
+		return NULL;
+	if (eph_cgroup_container(path, &c))
+		snprintf(buf, size, "container %s:%.12s%s%s", c.runtime, c.id,
+			 c.pod[0] ? " of pod " : "", c.pod);
+	else if (eph_cgroup_unit(path, unit, sizeof(unit)))
+		snprintf(buf, size, "unit %s", unit);
+	else
+		snprintf(buf, size, "cgroup %s", path);
+	return buf;
+}
+
+/* The "unit" and "container" members of cgroup PATH (NULL: unknown). */
+static void shape_cgroup_members(struct json *j, const char *path)
+{
+	struct eph_container c;
+	char unit[256];
+
+	json_str(j, "unit",
+		 path ? eph_cgroup_unit(path, unit, sizeof(unit)) : NULL);
+	if (!path || !eph_cgroup_container(path, &c)) {
+		json_null(j, "container");
+		return;
+	}
+	json_obj(j, "container");
+	json_str(j, "runtime", c.runtime);
+	json_str(j, "id", c.id);
+	json_str(j, "pod", c.pod[0] ? c.pod : NULL);
+	json_obj_end(j);
+}
+
 void shape_owner(struct json *j, const char *key, const struct eph_owner *o,
 		 bool has_uid, uint32_t uid)
 {
@@ -70,6 +122,7 @@ void shape_owner(struct json *j, const char *key, const struct eph_owner *o,
 		json_null(j, "uid");
 	}
 	json_str(j, "cgroup", known && o->cgroup[0] ? o->cgroup : NULL);
+	shape_cgroup_members(j, known && o->cgroup[0] ? o->cgroup : NULL);
 	json_obj_end(j);
 }
 
@@ -210,10 +263,13 @@ void shape_warnings_text(const struct eph_policy *p, FILE *f)
 
 /* ---- Usage ---- */
 
-static void shape_udp(struct json *j, const char *key,
+/* One UDP budget: member KEY, or an array element for address LOCAL. */
+static void shape_udp(struct json *j, const char *key, const char *local,
 		      const struct eph_usage_udp *u)
 {
 	json_obj(j, key);
+	if (local)
+		json_str(j, "local", local);
 	json_uint(j, "sockets", u->sockets);
 	json_uint(j, "used", u->used);
 	json_uint(j, "capacity", u->capacity);
@@ -236,6 +292,7 @@ void shape_usage(struct json *j, const struct eph_snapshot *s)
 	json_uint(j, "reserved", sum->reserved);
 	json_bool(j, "same_parity", sum->same_parity);
 	json_uint(j, "capacity", sum->capacity);
+	json_uint(j, "capacity_min", sum->capacity_min);
 	json_obj_end(j);
 	json_uint(j, "blocked_ports", sum->blocked);
 	json_arr(j, "blocked");
@@ -281,13 +338,258 @@ void shape_usage(struct json *j, const struct eph_snapshot *s)
 	json_obj_end(j);
 	json_obj(j, "udp");
 	json_uint(j, "sockets", sum->udp_sockets);
-	shape_udp(j, "ipv4", &sum->udp4);
-	shape_udp(j, "ipv6", &sum->udp6);
+	shape_udp(j, "ipv4", NULL, &sum->udp4);
+	shape_udp(j, "ipv6", NULL, &sum->udp6);
+	shape_udp(j, "ipv6only", NULL, &sum->udp6only);
+	shape_udp(j, "ipv4_address", NULL, &sum->udp4_addr);
+	shape_udp(j, "ipv6_address", NULL, &sum->udp6_addr);
+	json_arr(j, "addresses");
+	for (size_t i = 0; i < eph_usage_udp_addr_count(u); i++) {
+		const struct eph_usage_udp_addr *ua = eph_usage_udp_addr(u, i);
+
+		shape_udp(j, NULL, eph_addr_format(ua->local, a, sizeof(a)),
+			  &ua->udp);
+	}
+	json_arr_end(j);
 	json_obj_end(j);
 }
 
+/* ---- Consumers ---- */
+
+/* Long hex ids (container ids in unit names and cgroup paths) cut to
+ * their first 12 digits and "...", as container tools show them. */
+static void short_ids(char *s)
+{
+	char *p = s, *w = s;
+
+	while (*p) {
+		size_t n = strspn(p, "0123456789abcdef");
+
+		if (n >= 32) {
+			memmove(w, p, 12);
+			memcpy(w + 12, "...", 3);
+			w += 15;
+		} else {
+			memmove(w, p, n ? n : 1);
+			w += n ? n : 1;
+		}
+		p += n ? n : 1;
+	}
+	*w = '\0';
+}
+
+const char *shape_consumer_label(enum eph_by by, const struct eph_consumer *x,
+				 char *buf, size_t size)
+{
+	shape_consumer_name(by, x, buf, size);
+	short_ids(buf);
+	return buf;
+}
+
+const char *shape_consumer_name(enum eph_by by, const struct eph_consumer *x,
+				char *buf, size_t size)
+{
+	switch (x->kind) {
+	case EPH_CONSUMER_TIME_WAIT:
+		snprintf(buf, size, "(TIME_WAIT, closed)");
+		break;
+	case EPH_CONSUMER_GONE:
+		snprintf(buf, size, "(exited, uid %u)", x->uid);
+		break;
+	case EPH_CONSUMER_OUTSIDE:
+		snprintf(buf, size, "%s",
+			 by == EPH_BY_CONTAINER ? "(host, no container)"
+			 : by == EPH_BY_UNIT	? "(no unit)"
+						: "(cgroup unknown)");
+		break;
+	default:
+		if (by == EPH_BY_USER)
+			return shape_user(x->uid, buf, size);
+		if (by == EPH_BY_PROCESS)
+			snprintf(buf, size, "%s[%d]", x->name, x->pid);
+		else
+			snprintf(buf, size, "%s", x->name);
+	}
+	return buf;
+}
+
+static const char *const consumer_kinds[] = {
+	[EPH_CONSUMER_NAMED] = "named",
+	[EPH_CONSUMER_OUTSIDE] = "outside",
+	[EPH_CONSUMER_TIME_WAIT] = "time_wait",
+	[EPH_CONSUMER_GONE] = "gone",
+};
+
+void shape_consumer(struct json *j, enum eph_by by,
+		    const struct eph_consumer *x, const uint32_t *share)
+{
+	bool named = x->kind == EPH_CONSUMER_NAMED;
+	char buf[320];
+
+	json_obj(j, NULL);
+	json_str(j, "kind", consumer_kinds[x->kind]);
+	json_str(j, "name",
+		 named || x->kind == EPH_CONSUMER_OUTSIDE
+			 ? shape_consumer_name(by, x, buf, sizeof(buf))
+			 : NULL);
+	switch (by) {
+	case EPH_BY_USER:
+		json_str(j, "user", named ? buf : NULL);
+		if (named)
+			json_uint(j, "uid", x->uid);
+		else
+			json_null(j, "uid");
+		break;
+	case EPH_BY_PROCESS:
+		if (named) {
+			json_int(j, "pid", x->pid);
+			json_str(j, "command", x->name);
+		} else {
+			json_null(j, "pid");
+			json_null(j, "command");
+		}
+		json_str(j, "cgroup", x->cgroup[0] ? x->cgroup : NULL);
+		shape_cgroup_members(j, x->cgroup[0] ? x->cgroup : NULL);
+		break;
+	case EPH_BY_CONTAINER:
+		if (!named) {
+			json_null(j, "container");
+			break;
+		}
+		json_obj(j, "container");
+		json_str(j, "runtime", x->container.runtime);
+		json_str(j, "id", x->container.id);
+		json_str(j, "pod",
+			 x->container.pod[0] ? x->container.pod : NULL);
+		json_obj_end(j);
+		break;
+	default:
+		json_str(j, "cgroup", x->cgroup[0] ? x->cgroup : NULL);
+		break;
+	}
+	if (share) {
+		json_uint(j, "sockets", *share);
+	} else {
+		json_uint(j, "sockets", x->sockets);
+		json_uint(j, "destinations", x->destinations);
+	}
+	json_obj_end(j);
+}
+
+void shape_consumers(struct json *j, const struct shape_by *by, size_t top)
+{
+	size_t n = eph_consumers_count(by->c);
+	uint64_t rest = 0;
+
+	json_str(j, "by", eph_by_name(by->by));
+	json_arr(j, "consumers");
+	for (size_t i = 0; i < n; i++) {
+		const struct eph_consumer *x = eph_consumers_get(by->c, i);
+
+		if (top && i >= top)
+			rest += x->sockets;
+		else
+			shape_consumer(j, by->by, x, NULL);
+	}
+	json_arr_end(j);
+	json_obj(j, "other_consumers");
+	json_uint(j, "consumers", top && n > top ? n - top : 0);
+	json_uint(j, "sockets", rest);
+	json_obj_end(j);
+}
+
+void shape_consumers_text(const struct shape_by *by, size_t top, FILE *f)
+{
+	size_t n = eph_consumers_count(by->c), shown = top && top < n ? top : n;
+	int w = 8;
+	char name[320], svc[96];
+	uint64_t rest = 0;
+
+	fprintf(f, "Ports held by %s, toward every destination\n",
+		eph_by_name(by->by));
+	if (!n) {
+		fprintf(f,
+			"  none: no connection holds a port of the range.\n");
+		return;
+	}
+	for (size_t i = 0; i < shown; i++) {
+		int l = (int)strlen(shape_consumer_label(
+			by->by, eph_consumers_get(by->c, i), name,
+			sizeof(name)));
+
+		w = l > w ? l : w;
+	}
+	w = w > 60 ? 60 : w;
+	fprintf(f, "  %-*s %7s %12s%s\n", w,
+		by->by == EPH_BY_PROCESS     ? "PROCESS"
+		: by->by == EPH_BY_USER	     ? "USER"
+		: by->by == EPH_BY_UNIT	     ? "UNIT"
+		: by->by == EPH_BY_CONTAINER ? "CONTAINER"
+					     : "CGROUP",
+		"PORTS", "DESTINATIONS",
+		by->by == EPH_BY_PROCESS ? "  SERVICE" : "");
+	for (size_t i = 0; i < n; i++) {
+		const struct eph_consumer *x = eph_consumers_get(by->c, i);
+
+		if (i >= shown) {
+			rest += x->sockets;
+			continue;
+		}
+		fprintf(f, "  %-*.*s %7" PRIu64 " %12u", w, w,
+			shape_consumer_label(by->by, x, name, sizeof(name)),
+			x->sockets, x->destinations);
+		if (by->by == EPH_BY_PROCESS)
+			fprintf(f, "  %s",
+				shape_cgroup_short(x->cgroup, svc, sizeof(svc))
+					? svc
+					: "-");
+		fputc('\n', f);
+	}
+	if (shown < n)
+		fprintf(f, "  ... %zu more holding %" PRIu64 " ports\n",
+			n - shown, rest);
+}
+
+/* "held by: A 412, B 3, 2 more 7" under a destination row. */
+static void shape_shares_text(const struct shape_by *by,
+			      const struct eph_rank_row *row,
+			      const char *indent, FILE *f)
+{
+	const struct eph_consumer_share *sh;
+	size_t n = eph_consumers_of(by->c, by->snaps[row->source], row->tuple,
+				    &sh);
+	size_t shown = n < by->per_dest ? n : by->per_dest;
+	char line[1024], name[320];
+	size_t len;
+	uint32_t rest = 0;
+
+	if (!n)
+		return;
+	len = (size_t)snprintf(line, sizeof(line), "held by: ");
+	for (size_t i = 0; i < n; i++) {
+		if (i >= shown) {
+			rest += sh[i].sockets;
+			continue;
+		}
+		len += (size_t)snprintf(
+			line + len, sizeof(line) - len, "%s%s %u",
+			i ? ", " : "",
+			shape_consumer_label(
+				by->by,
+				eph_consumers_get(by->c, sh[i].consumer), name,
+				sizeof(name)),
+			sh[i].sockets);
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+	}
+	if (shown < n)
+		snprintf(line + len, sizeof(line) - len, ", %zu more %u",
+			 n - shown, rest);
+	cli_wrap(f, indent, line);
+}
+
 void shape_tuple(struct json *j, const struct eph_rank_row *row,
-		 const char *netns)
+		 const char *netns, const struct shape_by *by)
 {
 	const struct eph_usage_tuple *t = row->tuple;
 	char a[64];
@@ -310,6 +612,18 @@ void shape_tuple(struct json *j, const struct eph_rank_row *row,
 	json_uint(j, "free_min", t->free_min);
 	json_fixed(j, "percent", row->percent, 2);
 	json_str(j, "level", eph_level_name(row->level));
+	if (by) {
+		const struct eph_consumer_share *sh;
+		size_t n =
+			eph_consumers_of(by->c, by->snaps[row->source], t, &sh);
+
+		json_arr(j, "consumers");
+		for (size_t i = 0; i < n; i++)
+			shape_consumer(j, by->by,
+				       eph_consumers_get(by->c, sh[i].consumer),
+				       &sh[i].sockets);
+		json_arr_end(j);
+	}
 	json_obj_end(j);
 }
 
@@ -424,7 +738,7 @@ void shape_usage_text(const struct eph_snapshot *s, const char *indent, FILE *f)
 }
 
 void shape_table_text(const struct eph_ranking *r, const char *const *labels,
-		      bool with_ns, FILE *f)
+		      bool with_ns, const struct shape_by *by, FILE *f)
 {
 	size_t n = eph_ranking_count(r), shown = eph_ranking_shown(r);
 	const struct eph_rollup *rest = eph_ranking_rest_total(r);
@@ -478,6 +792,8 @@ void shape_table_text(const struct eph_ranking *r, const char *const *labels,
 			row->level == EPH_LEVEL_CRITICAL  ? "  CRITICAL"
 			: row->level == EPH_LEVEL_WARNING ? "  WARNING"
 							  : "");
+		if (by)
+			shape_shares_text(by, row, "      ", f);
 	}
 	if (shown < n)
 		fprintf(f,
@@ -495,8 +811,7 @@ static const char *risk_proto(const struct eph_risk *r)
 	return r->proto ? eph_proto_name(r->proto) : "planned";
 }
 
-/* The other systems of MASK, "freebsd 10000-65535, ...", into BUF. */
-static const char *systems(uint64_t mask, char *buf, size_t size)
+const char *shape_systems(uint64_t mask, char *buf, size_t size)
 {
 	size_t n = 0;
 
@@ -521,7 +836,7 @@ static const char *risk_reason(const struct eph_risk *r,
 	uint16_t lo, hi;
 
 	eph_policy_range(p, &lo, &hi);
-	systems(r->os_mask, os, sizeof(os));
+	shape_systems(r->os_mask, os, sizeof(os));
 	if (r->in_range)
 		snprintf(
 			buf, size,
@@ -574,7 +889,7 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		      uint64_t os_mask, bool persistent, const char *prefix,
 		      FILE *f)
 {
-	char proc[64], first[128], why[640], *need, *merged;
+	char proc[64], first[128], why[640], svc[96], *need, *merged;
 	bool any_here = false;
 	uint16_t lo, hi;
 
@@ -588,7 +903,8 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		cli_wrap(f, "  ", why);
 		return false;
 	}
-	fprintf(f, "  %-6s %-8s %-22s %s\n", "PORT", "PROTO", "PROCESS", "WHY");
+	fprintf(f, "  %-6s %-8s %-22s %-20s %s\n", "PORT", "PROTO", "PROCESS",
+		"SERVICE", "WHY");
 	for (size_t i = 0; i < eph_audit_count(a); i++) {
 		const struct eph_risk *r = eph_audit_get(a, i);
 
@@ -596,9 +912,12 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 			snprintf(proc, sizeof(proc), "-");
 		else
 			shape_process(&r->owner, r->uid, proc, sizeof(proc));
+		if (!r->proto || r->owner.pid < 0 ||
+		    !shape_cgroup_short(r->owner.cgroup, svc, sizeof(svc)))
+			snprintf(svc, sizeof(svc), "-");
 		risk_reason(r, p, why, sizeof(why));
-		snprintf(first, sizeof(first), "  %-6u %-8s %-22.22s ", r->port,
-			 risk_proto(r), proc);
+		snprintf(first, sizeof(first), "  %-6u %-8s %-22.22s %-20.20s ",
+			 r->port, risk_proto(r), proc, svc);
 		cli_wrap(f, first, why);
 		any_here |= r->in_range;
 	}

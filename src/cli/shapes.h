@@ -22,6 +22,9 @@ const char *shape_user(uint32_t uid, char *buf, size_t size);
 const char *shape_endpoint(const uint8_t addr[16], uint16_t port, char *buf,
 			   size_t size);
 
+/* The systems of MASK, "freebsd 10000-65535, ...", into BUF. Returns BUF. */
+const char *shape_systems(uint64_t mask, char *buf, size_t size);
+
 /* "comm[pid]", or "uid N (process not found)" when O is NULL. */
 const char *shape_process(const struct eph_owner *o, uint32_t uid, char *buf,
 			  size_t size);
@@ -47,9 +50,42 @@ void shape_policy(struct json *j, const struct eph_policy *p, bool with_os);
  */
 void shape_usage(struct json *j, const struct eph_snapshot *s);
 
-/* One destination row; NETNS labels it when not NULL. */
+/*
+ * Who holds the ports (usage --by): the consumers counted, and the
+ * snapshots of the ranking's sources they were counted from.
+ */
+struct shape_by {
+	enum eph_by by;
+	const struct eph_consumers *c;
+	const struct eph_snapshot *const *snaps;
+	size_t per_dest; /* text: consumers named under each destination */
+};
+
+/* One destination row; NETNS labels it when not NULL; BY (or NULL) adds
+ * its "consumers". */
 void shape_tuple(struct json *j, const struct eph_rank_row *row,
-		 const char *netns);
+		 const char *netns, const struct shape_by *by);
+/* A consumer's name as the tables print it ("nginx.service", "curl[42]",
+ * "(TIME_WAIT, closed)"), into BUF. Returns BUF. */
+const char *shape_consumer_name(enum eph_by by, const struct eph_consumer *x,
+				char *buf, size_t size);
+/* The same for text, with long hex ids cut ("docker-0123456789ab....scope"). */
+const char *shape_consumer_label(enum eph_by by, const struct eph_consumer *x,
+				 char *buf, size_t size);
+/* {"kind","name",...,"sockets"[,"destinations"]}: SHARE (or NULL: its
+ * totals) is its count toward one destination. */
+void shape_consumer(struct json *j, enum eph_by by,
+		    const struct eph_consumer *x, const uint32_t *share);
+/* "by", "consumers" (the TOP fullest; 0: all), "other_consumers". */
+void shape_consumers(struct json *j, const struct shape_by *by, size_t top);
+/* Text: the consumers' table, the TOP fullest (0: all). */
+void shape_consumers_text(const struct shape_by *by, size_t top, FILE *f);
+/* "container docker:0123456789ab [of pod UID]", "unit nginx.service" or
+ * "cgroup PATH" for a cgroup path, into BUF; NULL for "/" or "". */
+const char *shape_cgroup_text(const char *path, char *buf, size_t size);
+/* The same, short: "docker:0123456789ab", "nginx.service"; NULL when the
+ * path names neither. */
+const char *shape_cgroup_short(const char *path, char *buf, size_t size);
 
 /* The audit's "at_risk" array, "reserve" and "reserve_ports" members. */
 void shape_audit(struct json *j, const struct eph_audit *a,
@@ -63,9 +99,10 @@ void shape_warnings_text(const struct eph_policy *p, FILE *f);
 void shape_usage_text(const struct eph_snapshot *s, const char *indent,
 		      FILE *f);
 
-/* Text: the destinations table; WITH_NS adds a NETNS column from LABELS. */
+/* Text: the destinations table; WITH_NS adds a NETNS column from LABELS;
+ * BY (or NULL) names who holds each destination's ports. */
 void shape_table_text(const struct eph_ranking *r, const char *const *labels,
-		      bool with_ns, FILE *f);
+		      bool with_ns, const struct shape_by *by, FILE *f);
 
 /* Text: the audit's table and the reservation that fixes it; PREFIX is
  * "ephport [--netns NS] ". Returns true when something is at risk. */

@@ -134,6 +134,17 @@ void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o)
 	}
 }
 
+/* Asks O for the owner of risk R, with what the dump said about it. */
+int audit_want_owner(struct eph_owners *o, const struct eph_risk *r)
+{
+	struct eph_sock s = { 0 };
+
+	s.inode = r->inode;
+	s.uid = r->uid;
+	s.cgroup_id = r->cgroup_id;
+	return eph_owners_want_sock(o, &s);
+}
+
 /* Looks up the processes behind the sockets at risk, in one walk. */
 static void resolve_owners(struct eph_ctx *ctx, struct eph_audit *a)
 {
@@ -142,7 +153,7 @@ static void resolve_owners(struct eph_ctx *ctx, struct eph_audit *a)
 	if (eph_owners_new(ctx, &o) < 0)
 		return;
 	for (size_t i = 0; i < a->n; i++)
-		if (eph_owners_want(o, a->risks[i].inode) < 0)
+		if (audit_want_owner(o, &a->risks[i]) < 0)
 			goto out;
 	/* Owners are a courtesy: without them the verdict stands. */
 	if (eph_owners_resolve(o) >= 0)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -347,7 +348,7 @@ static void resolve_owners(struct eph_ctx *ctx, struct eph_diagnosis *d)
 	if (eph_owners_new(ctx, &o) < 0)
 		return;
 	for (size_t i = 0; i < d->nholders; i++)
-		if (eph_owners_want(o, d->holders[i].sock.inode) < 0)
+		if (eph_owners_want_sock(o, &d->holders[i].sock) < 0)
 			goto out;
 	/* Owners are a courtesy: without them the verdict stands. */
 	if (eph_owners_resolve(o) < 0)
@@ -481,8 +482,10 @@ static void stop_remedy(struct eph_diagnosis *d,
 	struct eph_remedy *r;
 
 	if (x->owner.pid < 0) {
-		if (x->sock.inode && !has_remedy(d, EPH_REMEDY_FIND_OWNER, -1))
-			remedy(d, EPH_REMEDY_FIND_OWNER);
+		if (x->sock.inode &&
+		    !has_remedy(d, EPH_REMEDY_FIND_OWNER, -1) &&
+		    (r = remedy(d, EPH_REMEDY_FIND_OWNER)))
+			r->elevate = geteuid() != 0;
 		return;
 	}
 	if (has_remedy(d, code, x->owner.pid))

@@ -238,7 +238,30 @@ bool sockdiag_addr_is_loopback(const uint8_t addr[16]);
 /* Is ADDR the wildcard (0.0.0.0 mapped, or ::)? */
 bool sockdiag_addr_is_any(const uint8_t addr[16]);
 
+/* ---- cgroup.c ---- */
+
+/* Where the cgroup v2 hierarchy is mounted, into BUF; -ENOENT: nowhere. */
+int cgroup_mount(char *buf, size_t size);
+
+/*
+ * Opens the directory of cgroup ID (its inode, as sock_diag reports it)
+ * on the hierarchy mounted at MOUNTFD, without walking the tree
+ * (open_by_handle_at: needs CAP_DAC_READ_SEARCH). Returns the descriptor,
+ * or a negative errno (-ESTALE when the cgroup is gone).
+ */
+int cgroup_open(int mountfd, uint64_t id, int flags);
+
+/* The path of cgroup ID below the hierarchy's root ("/a/b"), into BUF. */
+int cgroup_path(int mountfd, const char *mount, uint64_t id, char *buf,
+		size_t size);
+
+/* The processes in cgroup ID, into a new array. Returns 0 or -errno. */
+int cgroup_pids(int mountfd, uint64_t id, int32_t **ret, size_t *ret_n);
+
 /* ---- owner.c ---- */
+
+/* The readlinks the last resolve cost: the tests check the shortcuts. */
+size_t owner_readlinks(const struct eph_owners *o);
 
 /*
  * Reads a process's name from PATH (its comm file, relative to DIRFD) into
@@ -324,6 +347,9 @@ int audit_decide(const struct eph_policy *p,
 		 const struct eph_sock *socks, size_t n,
 		 struct eph_audit **ret);
 
+/* Asks O for the owner of risk R, with what the dump said about it. */
+int audit_want_owner(struct eph_owners *o, const struct eph_risk *r);
+
 /* Copies the owners O found into the risks of A. */
 void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o);
 
@@ -340,6 +366,29 @@ int diagnose_decide(const struct eph_diag_request *req,
 		    const struct eph_sock *socks, size_t nsocks,
 		    struct eph_diagnosis **ret);
 
+/* ---- usage.c ---- */
+
+/*
+ * Sees every socket a usage counts toward a destination, as it is counted
+ * (in the thread that calls the scan), and begin() whenever what was
+ * counted is dropped and counted again (a new round, a redone dump, a
+ * second pass): an observer then drops what it gathered from that usage
+ * since its last begin(). CTX is the usage's context: one observer may
+ * watch the usages of many namespaces. begin may be NULL.
+ */
+struct usage_observer {
+	void (*begin)(void *data, struct eph_ctx *ctx);
+	void (*sock)(void *data, struct eph_ctx *ctx, const struct eph_sock *s);
+	void *data;
+};
+
+#define USAGE_OBSERVERS 4
+
+/* Has O watch U's scans and hand feeds (once, however often asked);
+ * unobserve stops it. Returns 0 or -ENOSPC. */
+int usage_observe(struct eph_usage *u, const struct usage_observer *o);
+void usage_unobserve(struct eph_usage *u, const struct usage_observer *o);
+
 /* ---- snapshot.c ---- */
 
 /*
@@ -348,6 +397,20 @@ int diagnose_decide(const struct eph_diag_request *req,
  */
 int snapshot_wrap(struct eph_ctx *ctx, struct eph_policy *p,
 		  struct eph_usage *u, struct eph_snapshot **ret);
+
+/*
+ * Has O watch the usage of S (made now if need be), or of every
+ * namespace of F, those read already and those found later; at the start
+ * of each scan of F, O's begin() is called with no context (members may
+ * have gone). Returns 0, -ENOSPC or -ENOMEM. Unobserve stops it.
+ */
+int snapshot_observe(struct eph_snapshot *s, const struct usage_observer *o);
+void snapshot_unobserve(struct eph_snapshot *s, const struct usage_observer *o);
+int fleet_observe(struct eph_fleet *f, const struct usage_observer *o);
+void fleet_unobserve(struct eph_fleet *f, const struct usage_observer *o);
+
+/* The context S was made with. */
+struct eph_ctx *snapshot_ctx(const struct eph_snapshot *s);
 
 /* ---- netns.c ---- */
 

@@ -19,11 +19,20 @@
 
 #include "internal.h"
 
+/* Where a wanted socket's owner is likely to be. */
+struct hint {
+	uint32_t uid;
+	bool has_uid;
+	uint64_t cgroup_id;
+};
+
 struct eph_owners {
 	struct eph_ctx *ctx;
 	struct eph_owner *items; /* sorted by inode once resolved */
-	size_t n, cap;
+	struct hint *hint;	 /* beside each item */
+	size_t n, cap, hint_cap;
 	size_t found;
+	size_t readlinks; /* the last resolve's cost */
 	bool sorted;
 	char proc[64];
 };
@@ -46,6 +55,7 @@ EPH_EXPORT void eph_owners_free(struct eph_owners *o)
 	if (!o)
 		return;
 	free(o->items);
+	free(o->hint);
 	free(o);
 }
 
@@ -56,40 +66,89 @@ EPH_EXPORT void eph_owners_clear(struct eph_owners *o)
 	o->sorted = true;
 }
 
-EPH_EXPORT int eph_owners_want(struct eph_owners *o, uint32_t inode)
+/* Adds INODE with hint H (NULL: none). */
+static int want(struct eph_owners *o, uint32_t inode, const struct hint *h)
 {
+	size_t hcap = o->hint_cap;
+
 	if (inode == 0)
 		return 0;
-	if (num_grow((void **)&o->items, &o->cap, o->n, sizeof(*o->items)) < 0)
+	if (num_grow((void **)&o->items, &o->cap, o->n, sizeof(*o->items)) <
+		    0 ||
+	    num_grow((void **)&o->hint, &hcap, o->n, sizeof(*o->hint)) < 0)
 		return ctx_error(o->ctx, -ENOMEM, "out of memory");
+	o->hint_cap = hcap;
 	memset(&o->items[o->n], 0, sizeof(o->items[0]));
 	o->items[o->n].inode = inode;
 	o->items[o->n].pid = -1;
+	if (h)
+		o->hint[o->n] = *h;
+	else
+		memset(&o->hint[o->n], 0, sizeof(o->hint[0]));
 	o->n++;
 	o->sorted = false;
 	return 0;
 }
 
-static int owner_cmp(const void *a, const void *b)
+EPH_EXPORT int eph_owners_want(struct eph_owners *o, uint32_t inode)
 {
-	const struct eph_owner *x = a, *y = b;
-
-	return x->inode < y->inode ? -1 : x->inode > y->inode;
+	return want(o, inode, NULL);
 }
 
-static void sort_unique(struct eph_owners *o)
+EPH_EXPORT int eph_owners_want_sock(struct eph_owners *o,
+				    const struct eph_sock *s)
 {
+	struct hint h = { s->uid, true, s->cgroup_id };
+
+	return want(o, s->inode, &h);
+}
+
+size_t owner_readlinks(const struct eph_owners *o)
+{
+	return o->readlinks;
+}
+
+/* An item with its hint, for sorting them together. */
+struct pair {
+	struct eph_owner item;
+	struct hint hint;
+};
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+
+	return x->item.inode < y->item.inode ? -1
+					     : x->item.inode > y->item.inode;
+}
+
+/* Sorts the wanted inodes, once each. Returns 0 or -ENOMEM. */
+static int sort_unique(struct eph_owners *o)
+{
+	struct pair *p;
 	size_t w = 0;
 
 	if (o->sorted)
-		return;
+		return 0;
+	p = malloc((o->n ? o->n : 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->n; i++) {
+		p[i].item = o->items[i];
+		p[i].hint = o->hint[i];
+	}
 	if (o->n > 1)
-		qsort(o->items, o->n, sizeof(*o->items), owner_cmp);
-	for (size_t i = 0; i < o->n; i++)
-		if (w == 0 || o->items[w - 1].inode != o->items[i].inode)
-			o->items[w++] = o->items[i];
+		qsort(p, o->n, sizeof(*p), pair_cmp);
+	for (size_t i = 0; i < o->n; i++) {
+		if (w && o->items[w - 1].inode == p[i].item.inode)
+			continue;
+		o->items[w] = p[i].item;
+		o->hint[w++] = p[i].hint;
+	}
+	free(p);
 	o->n = w;
 	o->sorted = true;
+	return 0;
 }
 
 /* Returns the slot of INODE in the sorted table, or SIZE_MAX. */
@@ -183,81 +242,286 @@ static bool socket_inode(const char *link, size_t len, uint32_t *ret)
 	return i > 8;
 }
 
-/* Looks through one process's descriptors. Returns owners newly found. */
-static size_t scan_pid(struct eph_owners *o, int procfd, const char *pid)
-{
-	char link[64];
-	struct dirent *de;
-	size_t found = 0;
+/* The descriptors of one process, and what their links were found to be. */
+struct fdtable {
 	int pidfd, fdfd;
-	DIR *d;
+	int32_t pid;
+	int *fds;	 /* ascending, as /proc/PID/fd lists them */
+	uint32_t *inode; /* 0: not read yet; NOT_SOCKET: not a socket */
+	size_t n, cap;
+	size_t readlinks; /* the walk's cost, for the tests */
+};
 
-	pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pidfd < 0)
-		return 0;
-	fdfd = openat(pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fdfd >= 0 ? fdopendir(fdfd) : NULL;
+#define NOT_SOCKET UINT32_MAX
+
+static void fdtable_close(struct fdtable *t)
+{
+	if (t->fdfd >= 0)
+		close(t->fdfd);
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	t->fdfd = t->pidfd = -1;
+	t->n = 0;
+}
+
+/* Lists PID's descriptors. Returns 0, or -1 when it is gone or not ours. */
+static int fdtable_open(struct fdtable *t, int procfd, const char *pid)
+{
+	struct dirent *de;
+	DIR *d;
+	int dup_fd;
+
+	t->n = 0;
+	t->pid = (int32_t)strtol(pid, NULL, 10);
+	t->pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->pidfd < 0)
+		return -1;
+	t->fdfd = openat(t->pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dup_fd = t->fdfd >= 0 ? fcntl(t->fdfd, F_DUPFD_CLOEXEC, 0) : -1;
+	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	if (!d) {
-		if (fdfd >= 0)
-			close(fdfd);
-		close(pidfd);
-		return 0; /* gone, or not ours to read */
+		if (dup_fd >= 0)
+			close(dup_fd);
+		fdtable_close(t);
+		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		struct eph_owner *owner;
-		uint32_t inode;
-		size_t slot;
-		ssize_t n;
-
 		if (de->d_name[0] == '.')
 			continue;
-		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link));
-		if (n <= 0 || (size_t)n >= sizeof(link) ||
-		    !socket_inode(link, (size_t)n, &inode))
-			continue;
-		slot = lookup(o, inode);
-		if (slot == SIZE_MAX || o->items[slot].pid >= 0)
-			continue;
-		owner = &o->items[slot];
-		owner->pid = (int32_t)strtol(pid, NULL, 10);
-		owner_read_comm(pidfd, "comm", owner->comm,
-				sizeof(owner->comm));
-		read_cgroup(pidfd, owner->cgroup, sizeof(owner->cgroup));
-		found++;
-		if (o->found + found == o->n)
-			break;
+		if (t->n == t->cap) {
+			size_t c = t->cap ? t->cap * 2 : 256;
+			int *f = realloc(t->fds, c * sizeof(*f));
+			uint32_t *in = realloc(t->inode, c * sizeof(*in));
+
+			if (f)
+				t->fds = f;
+			if (in)
+				t->inode = in;
+			if (!f || !in)
+				break;
+			t->cap = c;
+		}
+		t->fds[t->n] = (int)strtol(de->d_name, NULL, 10);
+		t->inode[t->n++] = 0;
 	}
 	closedir(d);
-	close(pidfd);
-	return found;
+	return 0;
+}
+
+/* The socket inode descriptor I links to, or NOT_SOCKET; read once. */
+static uint32_t fdtable_inode(struct fdtable *t, size_t i)
+{
+	char name[16], link[64];
+	uint32_t inode;
+	ssize_t n;
+
+	if (t->inode[i])
+		return t->inode[i];
+	snprintf(name, sizeof(name), "%d", t->fds[i]);
+	n = readlinkat(t->fdfd, name, link, sizeof(link));
+	t->readlinks++;
+	if (n <= 0 || (size_t)n >= sizeof(link) ||
+	    !socket_inode(link, (size_t)n, &inode) || inode == 0 ||
+	    inode == NOT_SOCKET)
+		inode = NOT_SOCKET;
+	return t->inode[i] = inode;
+}
+
+/* Records that T's process holds the wanted socket in SLOT. */
+static void claim(struct eph_owners *o, struct fdtable *t, size_t slot)
+{
+	struct eph_owner *owner = &o->items[slot];
+
+	owner->pid = t->pid;
+	owner_read_comm(t->pidfd, "comm", owner->comm, sizeof(owner->comm));
+	read_cgroup(t->pidfd, owner->cgroup, sizeof(owner->cgroup));
+	o->found++;
+}
+
+/* Reads every descriptor of T until all wanted sockets are found. */
+static void walk_all(struct eph_owners *o, struct fdtable *t)
+{
+	for (size_t i = 0; i < t->n && o->found < o->n; i++) {
+		uint32_t inode = fdtable_inode(t, i);
+		size_t slot;
+
+		if (inode == NOT_SOCKET)
+			continue;
+		slot = lookup(o, inode);
+		if (slot != SIZE_MAX && o->items[slot].pid < 0)
+			claim(o, t, slot);
+	}
+}
+
+/* The index of a socket descriptor near I (looking after it first). */
+static size_t near_socket(struct fdtable *t, size_t i, size_t lo, size_t hi)
+{
+	for (size_t k = 0; k < 8; k++) {
+		if (i + k < hi && fdtable_inode(t, i + k) != NOT_SOCKET)
+			return i + k;
+		if (i >= lo + k + 1 &&
+		    fdtable_inode(t, i - k - 1) != NOT_SOCKET)
+			return i - k - 1;
+	}
+	return SIZE_MAX;
+}
+
+/*
+ * Looks for INODE among T's descriptors by bisection. Socket inodes come
+ * from a counter, so a process that opens sockets one after another holds
+ * them, descriptor by descriptor, in rising order; where that holds, the
+ * bisection finds a socket in a few dozen readlinks among 20,000. Where it
+ * does not (descriptors reused, handed over), it just misses: a hit is
+ * always a real one, read from the link, and a miss leaves the process
+ * for the full walk. Returns the index, or SIZE_MAX.
+ */
+static size_t bisect(struct fdtable *t, uint32_t inode)
+{
+	size_t lo = 0, hi = t->n, pos, i;
+
+	while (hi - lo > 16) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t at;
+
+		pos = near_socket(t, mid, lo, hi);
+		if (pos == SIZE_MAX)
+			return SIZE_MAX;
+		at = fdtable_inode(t, pos);
+		if (at == inode)
+			return pos;
+		if (at < inode)
+			lo = pos + 1;
+		else
+			hi = pos;
+	}
+	/* The last stretch, and a margin for the counter's per-CPU runs. */
+	pos = lo;
+	lo = pos > 32 ? pos - 32 : 0;
+	hi = hi + 32 < t->n ? hi + 32 : t->n;
+	for (i = lo; i < hi; i++)
+		if (fdtable_inode(t, i) == inode)
+			return i;
+	return SIZE_MAX;
+}
+
+/* Where bisection pays: many descriptors, few sockets still wanted. */
+static bool worth_bisecting(const struct eph_owners *o, const struct fdtable *t)
+{
+	return t->n > 512 && o->n - o->found <= 64;
+}
+
+/*
+ * Bisects T for every socket still wanted. Returns true when it found
+ * them all there, false when the process may hold more of them and is
+ * left for the full walk.
+ */
+static bool probe(struct eph_owners *o, struct fdtable *t)
+{
+	for (size_t s = 0; s < o->n; s++) {
+		size_t i;
+
+		if (o->items[s].pid >= 0)
+			continue;
+		i = bisect(t, o->items[s].inode);
+		if (i != SIZE_MAX)
+			claim(o, t, s);
+	}
+	return o->found == o->n;
 }
 
 /* A process to look through, and what it costs to. */
 struct candidate {
 	char pid[16];
-	bool in_ns;    /* in the target namespace */
+	int tier;      /* 0: in a wanted socket's cgroup; 1: in the target
+			  namespace, running as a wanted socket's user; 2: in
+			  the target namespace; 3: the others */
 	uint64_t nfds; /* open descriptors, where the kernel says (6.2+) */
 };
 
 /*
- * Cheapest first: the target namespace's processes before the others (a
- * socket's owner is usually in its namespace), and among them the ones
- * with the fewest descriptors, since each costs one readlink per
- * descriptor. The order changes only how soon the walk can stop.
+ * Likeliest and cheapest first: a socket's owner is in the socket's
+ * cgroup, usually runs as its user, and is usually in its namespace; among
+ * equals, the fewest descriptors first, since each costs a readlink. The
+ * order changes only how soon the walk can stop.
  */
 static int candidate_cmp(const void *a, const void *b)
 {
 	const struct candidate *x = a, *y = b;
 
-	if (x->in_ns != y->in_ns)
-		return x->in_ns ? -1 : 1;
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
 	if (x->nfds != y->nfds)
 		return x->nfds < y->nfds ? -1 : 1;
 	return strcmp(x->pid, y->pid);
 }
 
-static int list_candidates(int procfd, DIR *d, bool have_ns, uint64_t dev,
-			   uint64_t ino, struct candidate **ret, size_t *ret_n)
+/* What the wanted sockets say about where their owners are. */
+struct hints {
+	bool have_ns;
+	uint64_t dev, ino;
+	uint32_t *uids;
+	size_t nuids;
+	int32_t *pids; /* the members of the wanted sockets' cgroups, sorted */
+	size_t npids;
+};
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int i32_cmp(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Gathers the users and the cgroups' members of the wanted sockets. */
+static void gather_hints(struct eph_owners *o, struct hints *h)
+{
+	char mount[4096];
+	int mountfd = -1;
+
+	h->uids = calloc(o->n ? o->n : 1, sizeof(*h->uids));
+	for (size_t i = 0; h->uids && i < o->n; i++)
+		if (o->hint[i].has_uid)
+			h->uids[h->nuids++] = o->hint[i].uid;
+	if (h->nuids > 1)
+		qsort(h->uids, h->nuids, sizeof(*h->uids), u32_cmp);
+	/* A cgroup lists its members: no walk needed to find them. It
+	 * takes open_by_handle_at(), which needs CAP_DAC_READ_SEARCH; a
+	 * caller without it simply walks in the other order. */
+	if (cgroup_mount(mount, sizeof(mount)) == 0)
+		mountfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; mountfd >= 0 && i < o->n; i++) {
+		uint64_t id = o->hint[i].cgroup_id;
+		int32_t *pids, *m;
+		size_t n, k;
+		bool seen = false;
+
+		for (k = 0; k < i && id; k++)
+			seen |= o->hint[k].cgroup_id == id;
+		if (!id || seen || cgroup_pids(mountfd, id, &pids, &n) < 0)
+			continue;
+		m = realloc(h->pids, (h->npids + n + 1) * sizeof(*m));
+		if (m) {
+			h->pids = m;
+			memcpy(h->pids + h->npids, pids, n * sizeof(*pids));
+			h->npids += n;
+		}
+		free(pids);
+	}
+	if (mountfd >= 0)
+		close(mountfd);
+	if (h->npids > 1)
+		qsort(h->pids, h->npids, sizeof(*h->pids), i32_cmp);
+}
+
+static int list_candidates(int procfd, DIR *d, const struct hints *h,
+			   struct candidate **ret, size_t *ret_n)
 {
 	struct candidate *c = NULL;
 	size_t n = 0, cap = 0;
@@ -266,33 +530,44 @@ static int list_candidates(int procfd, DIR *d, bool have_ns, uint64_t dev,
 	while ((de = readdir(d)) != NULL) {
 		char path[64];
 		struct stat st;
+		int32_t pid;
+		uint32_t uid;
+		bool in_ns;
 
 		if (!isdigit((unsigned char)de->d_name[0]) ||
 		    strlen(de->d_name) >= sizeof(c->pid))
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 256;
-			struct candidate *m = realloc(c, nc * sizeof(*m));
-
-			if (!m) {
-				free(c);
-				return -ENOMEM;
-			}
-			c = m;
-			cap = nc;
+		if (num_grow((void **)&c, &cap, n, sizeof(*c)) < 0) {
+			free(c);
+			return -ENOMEM;
 		}
 		/* Checked above: the name fits, with its NUL. */
 		memcpy(c[n].pid, de->d_name, strlen(de->d_name) + 1);
+		pid = (int32_t)strtol(c[n].pid, NULL, 10);
 		snprintf(path, sizeof(path), "%.15s/ns/net", c[n].pid);
-		c[n].in_ns = have_ns && fstatat(procfd, path, &st, 0) == 0 &&
-			     (uint64_t)st.st_dev == dev &&
-			     (uint64_t)st.st_ino == ino;
+		in_ns = h->have_ns && fstatat(procfd, path, &st, 0) == 0 &&
+			(uint64_t)st.st_dev == h->dev &&
+			(uint64_t)st.st_ino == h->ino;
 		/* /proc/PID/fd reports its count as its size from 6.2;
-		 * before, every size is 0 and the order is the pids'. */
+		 * before, every size is 0 and the order is the pids'. Its
+		 * owner is the process's user. */
 		snprintf(path, sizeof(path), "%.15s/fd", c[n].pid);
-		c[n].nfds = fstatat(procfd, path, &st, 0) == 0
-				    ? (uint64_t)st.st_size
-				    : 0;
+		if (fstatat(procfd, path, &st, 0) == 0) {
+			c[n].nfds = (uint64_t)st.st_size;
+			uid = (uint32_t)st.st_uid;
+		} else {
+			c[n].nfds = 0;
+			uid = UINT32_MAX;
+		}
+		if (h->npids &&
+		    bsearch(&pid, h->pids, h->npids, sizeof(*h->pids), i32_cmp))
+			c[n].tier = 0;
+		else if (in_ns && h->nuids &&
+			 bsearch(&uid, h->uids, h->nuids, sizeof(*h->uids),
+				 u32_cmp))
+			c[n].tier = 1;
+		else
+			c[n].tier = in_ns ? 2 : 3;
 		n++;
 	}
 	*ret = c;
@@ -303,37 +578,76 @@ static int list_candidates(int procfd, DIR *d, bool have_ns, uint64_t dev,
 EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 {
 	struct eph_ctx *ctx = o->ctx;
+	struct fdtable t = { .pidfd = -1, .fdfd = -1 };
+	struct hints h = { 0 };
 	struct candidate *c = NULL;
-	uint64_t dev = 0, ino = 0;
-	size_t n = 0;
-	bool have_ns;
+	size_t n = 0, *later = NULL, nlater = 0;
 	DIR *d;
 	int r;
 
 	ctx_clear_error(ctx);
-	sort_unique(o);
+	if (sort_unique(o) < 0)
+		return ctx_error(ctx, -ENOMEM, "out of memory");
 	o->found = 0;
+	o->readlinks = 0;
 	for (size_t i = 0; i < o->n; i++)
 		o->items[i].pid = -1;
 	if (o->n == 0)
 		return 0;
-	have_ns = eph_ctx_netns_id(ctx, &dev, &ino) == 0;
+	h.have_ns = eph_ctx_netns_id(ctx, &h.dev, &h.ino) == 0;
+	gather_hints(o, &h);
 	d = opendir(o->proc);
-	if (!d)
-		return ctx_error(ctx, -errno, "cannot list %s: %s", o->proc,
-				 strerror(errno));
-	r = list_candidates(dirfd(d), d, have_ns, dev, ino, &c, &n);
+	if (!d) {
+		r = ctx_error(ctx, -errno, "cannot list %s: %s", o->proc,
+			      strerror(errno));
+		goto out;
+	}
+	r = list_candidates(dirfd(d), d, &h, &c, &n);
 	if (r < 0) {
-		closedir(d);
-		return ctx_error(ctx, r, "out of memory");
+		ctx_error(ctx, r, "out of memory");
+		goto out;
 	}
 	if (n > 1)
 		qsort(c, n, sizeof(*c), candidate_cmp);
-	for (size_t i = 0; i < n && o->found < o->n; i++)
-		o->found += scan_pid(o, dirfd(d), c[i].pid);
+	later = calloc(n ? n : 1, sizeof(*later));
+	if (!later) {
+		r = ctx_error(ctx, -ENOMEM, "out of memory");
+		goto out;
+	}
+	/* First pass: small processes whole, big ones by bisection. */
+	for (size_t i = 0; i < n && o->found < o->n; i++) {
+		if (fdtable_open(&t, dirfd(d), c[i].pid) < 0)
+			continue;
+		if (worth_bisecting(o, &t)) {
+			if (!probe(o, &t))
+				later[nlater++] = i;
+		} else {
+			walk_all(o, &t);
+		}
+		o->readlinks += t.readlinks;
+		t.readlinks = 0;
+		fdtable_close(&t);
+	}
+	/* Second pass: the big ones bisection did not settle, whole. */
+	for (size_t i = 0; i < nlater && o->found < o->n; i++) {
+		if (fdtable_open(&t, dirfd(d), c[later[i]].pid) < 0)
+			continue;
+		walk_all(o, &t);
+		o->readlinks += t.readlinks;
+		t.readlinks = 0;
+		fdtable_close(&t);
+	}
+	r = (int)o->found;
+out:
+	if (d)
+		closedir(d);
+	free(t.fds);
+	free(t.inode);
+	free(later);
 	free(c);
-	closedir(d);
-	return (int)o->found;
+	free(h.uids);
+	free(h.pids);
+	return r;
 }
 
 EPH_EXPORT const struct eph_owner *eph_owners_find(const struct eph_owners *o,

@@ -141,12 +141,18 @@ static void resolve_owners(struct eph_snapshot *s)
 	if (!s->owners && eph_owners_new(s->ctx, &s->owners) < 0)
 		return;
 	eph_owners_clear(s->owners);
-	for (size_t i = 0; r >= 0 && i < eph_usage_blocker_count(u); i++)
-		r = eph_owners_want(s->owners, eph_usage_blocker(u, i)->inode);
+	for (size_t i = 0; r >= 0 && i < eph_usage_blocker_count(u); i++) {
+		const struct eph_usage_blocker *b = eph_usage_blocker(u, i);
+		struct eph_sock sk = { 0 };
+
+		sk.inode = b->inode;
+		sk.uid = b->uid;
+		sk.cgroup_id = b->cgroup_id;
+		r = eph_owners_want_sock(s->owners, &sk);
+	}
 	for (size_t i = 0; r >= 0 && s->audit && i < eph_audit_count(s->audit);
 	     i++)
-		r = eph_owners_want(s->owners,
-				    eph_audit_get(s->audit, i)->inode);
+		r = audit_want_owner(s->owners, eph_audit_get(s->audit, i));
 	/* Owners are a courtesy: without them the numbers still stand. */
 	if (r < 0 || eph_owners_resolve(s->owners) < 0)
 		return;
@@ -242,6 +248,26 @@ EPH_EXPORT uint64_t eph_snapshot_duration_ns(const struct eph_snapshot *s)
 	return s->duration_ns;
 }
 
+int snapshot_observe(struct eph_snapshot *s, const struct usage_observer *o)
+{
+	int r;
+
+	if (!s->usage && (r = eph_usage_new(s->ctx, &s->usage)) < 0)
+		return r;
+	return usage_observe(s->usage, o);
+}
+
+struct eph_ctx *snapshot_ctx(const struct eph_snapshot *s)
+{
+	return s->ctx;
+}
+
+void snapshot_unobserve(struct eph_snapshot *s, const struct usage_observer *o)
+{
+	if (s && s->usage)
+		usage_unobserve(s->usage, o);
+}
+
 /* ---- Every namespace ---- */
 
 struct member {
@@ -259,6 +285,9 @@ struct eph_fleet {
 	size_t n, cap;
 	uint32_t flags; /* of the scan under way */
 	int read;	/* namespaces read by it */
+	/* Who watches every member's usage, the new ones too. */
+	const struct usage_observer *observers[USAGE_OBSERVERS];
+	size_t nobservers;
 };
 
 EPH_EXPORT int eph_fleet_new(struct eph_ctx *ctx, struct eph_fleet **ret)
@@ -336,6 +365,8 @@ static int fleet_one(struct eph_ctx *nctx, const struct eph_netns *ns,
 		r = eph_ctx_set_netns(m->ctx, ns->spec);
 		if (r >= 0)
 			r = eph_snapshot_new(m->ctx, &m->snap);
+		for (size_t i = 0; r >= 0 && i < f->nobservers; i++)
+			r = snapshot_observe(m->snap, f->observers[i]);
 		if (r < 0) {
 			r = member_fail(m, m->ctx, r);
 			member_free(m);
@@ -373,6 +404,10 @@ EPH_EXPORT int eph_fleet_scan(struct eph_fleet *f, uint32_t flags)
 		f->m[i].seen = false;
 	f->flags = flags;
 	f->read = 0;
+	/* Members may go: the observers start again from nothing. */
+	for (size_t i = 0; i < f->nobservers; i++)
+		if (f->observers[i]->begin)
+			f->observers[i]->begin(f->observers[i]->data, NULL);
 	r = netns_walk(f->ctx, false, fleet_one, f);
 	/* Namespaces that are gone since the last scan go too. */
 	for (size_t i = 0; i < f->n; i++) {
@@ -385,6 +420,36 @@ EPH_EXPORT int eph_fleet_scan(struct eph_fleet *f, uint32_t flags)
 	if (f->n > 1)
 		qsort(f->m, f->n, sizeof(*f->m), member_cmp);
 	return r < 0 ? r : f->read;
+}
+
+int fleet_observe(struct eph_fleet *f, const struct usage_observer *o)
+{
+	int r;
+
+	for (size_t i = 0; i < f->nobservers; i++)
+		if (f->observers[i] == o)
+			return 0;
+	if (f->nobservers == USAGE_OBSERVERS)
+		return -ENOSPC;
+	for (size_t i = 0; i < f->n; i++)
+		if ((r = snapshot_observe(f->m[i].snap, o)) < 0) {
+			while (i-- > 0)
+				snapshot_unobserve(f->m[i].snap, o);
+			return r;
+		}
+	f->observers[f->nobservers++] = o;
+	return 0;
+}
+
+void fleet_unobserve(struct eph_fleet *f, const struct usage_observer *o)
+{
+	for (size_t i = 0; i < f->n; i++)
+		snapshot_unobserve(f->m[i].snap, o);
+	for (size_t i = 0; i < f->nobservers; i++)
+		if (f->observers[i] == o) {
+			f->observers[i] = f->observers[--f->nobservers];
+			return;
+		}
 }
 
 EPH_EXPORT size_t eph_fleet_count(const struct eph_fleet *f)

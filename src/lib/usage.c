@@ -11,11 +11,13 @@
  * bind bucket for every destination. A TIME_WAIT toward the destination
  * uses its port unless connect() may reuse it now (tcp_tw_reuse, the
  * loopback rule for 2, timestamps, tcp_tw_reuse_delay). UDP autobind is
- * not destination aware: every UDP socket takes a port of its own.
+ * not destination aware: every UDP socket takes a port of its own from
+ * the sockets whose local addresses overlap its own.
  *
- * Memory grows with the number of destinations and blocked ports, never
- * with the number of sockets: each socket is folded into its destination's
- * counters as it streams past.
+ * Memory grows with the number of destinations, blocked ports and local
+ * addresses of UDP sockets, never with the number of sockets: each socket
+ * is folded into its destination's (or address's) counters as it streams
+ * past.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,6 +56,13 @@ struct binders {
 	int result;
 };
 
+/* UDP sockets on one address: what binding to it would overlap. */
+struct udp_addr {
+	struct eph_usage_udp_addr pub;
+	struct eph_portset ports; /* of the sockets on this address */
+	uint32_t sockets;
+};
+
 struct eph_usage {
 	struct eph_ctx *ctx;
 	struct eph_scan *scan; /* opened on the first scan, then reused */
@@ -69,8 +78,19 @@ struct eph_usage {
 	struct eph_portset blocked;
 	struct eph_portset preseed; /* blocked ports kept for a refeed */
 	struct eph_portset tcp_ports;
-	struct eph_portset udp4_ports; /* taken from IPv4 autobind */
-	struct eph_portset udp6_ports; /* taken from IPv6 autobind */
+
+	/* UDP ports, by the kinds of socket they overlap (see
+	 * struct eph_usage_udp); sockets on reserved ports are counted but
+	 * their ports are not. */
+	struct eph_portset udp4_ports;	   /* all but IPv6-only sockets */
+	struct eph_portset udp_all_ports;  /* every socket */
+	struct eph_portset udp6_ports;	   /* IPv6 sockets, not v4-mapped */
+	struct eph_portset udp_any4_ports; /* IPv4 address 0.0.0.0 */
+	struct eph_portset udp_any6_ports; /* on [::] */
+	uint32_t udp_any4, udp_any6;	   /* their sockets */
+	struct udp_addr *udp_addrs; /* the sockets on each other address */
+	size_t nudp_addrs, udp_addrs_cap;
+	struct eph_portset scratch;
 
 	/* Sockets fed by hand, kept until eph_usage_end() folds them. */
 	struct eph_sock *fed;
@@ -87,6 +107,9 @@ struct eph_usage {
 	uint32_t *port_counted; /* port -> sockets counted to a tuple */
 	bool refeed;
 	bool ended;
+	/* Who sees each socket counted toward a destination. */
+	const struct usage_observer *observers[USAGE_OBSERVERS];
+	size_t nobservers;
 
 	struct eph_usage_summary sum;
 };
@@ -128,6 +151,7 @@ EPH_EXPORT void eph_usage_free(struct eph_usage *u)
 	free(u->blocker_of);
 	free(u->port_counted);
 	free(u->fed);
+	free(u->udp_addrs);
 	free(u);
 }
 
@@ -151,6 +175,12 @@ static void clear_tcp(struct eph_usage *u)
 {
 	int32_t port;
 
+	/* What is counted toward destinations starts again: so do the
+	 * observers (a redone dump, a second pass, a new round). */
+	for (size_t i = 0; i < u->nobservers; i++)
+		if (u->observers[i]->begin)
+			u->observers[i]->begin(u->observers[i]->data, u->ctx);
+
 	/* Ports that carry counted sockets are exactly the TCP ports seen. */
 	for (port = eph_portset_next(&u->tcp_ports, 0); port >= 0;
 	     port = eph_portset_next(&u->tcp_ports, (uint32_t)port + 1))
@@ -170,10 +200,16 @@ static void clear_tcp(struct eph_usage *u)
 static void clear_udp(struct eph_usage *u)
 {
 	eph_portset_clear(&u->udp4_ports);
+	eph_portset_clear(&u->udp_all_ports);
 	eph_portset_clear(&u->udp6_ports);
+	eph_portset_clear(&u->udp_any4_ports);
+	eph_portset_clear(&u->udp_any6_ports);
+	u->udp_any4 = u->udp_any6 = 0;
+	u->nudp_addrs = 0;
 	u->sum.udp_sockets = 0;
-	u->sum.udp4.sockets = 0;
-	u->sum.udp6.sockets = 0;
+	memset(&u->sum.udp4, 0, sizeof(u->sum.udp4));
+	memset(&u->sum.udp6, 0, sizeof(u->sum.udp6));
+	memset(&u->sum.udp6only, 0, sizeof(u->sum.udp6only));
 }
 
 /*
@@ -390,31 +426,85 @@ static bool blocks_port(const struct eph_sock *s)
 	}
 }
 
+/* The sockets on address A, made on first sight; NULL without memory. */
+static struct udp_addr *udp_addr_get(struct eph_usage *u, const uint8_t a[16])
+{
+	struct udp_addr *e;
+
+	/* A host has few addresses: a linear search is enough. */
+	for (size_t i = 0; i < u->nudp_addrs; i++)
+		if (memcmp(u->udp_addrs[i].pub.local, a, 16) == 0)
+			return &u->udp_addrs[i];
+	if (num_grow((void **)&u->udp_addrs, &u->udp_addrs_cap, u->nudp_addrs,
+		     sizeof(*u->udp_addrs)) < 0)
+		return NULL;
+	e = &u->udp_addrs[u->nudp_addrs++];
+	memset(&e->pub, 0, sizeof(e->pub));
+	e->pub.family = sockdiag_addr_is_mapped(a) ? AF_INET : AF_INET6;
+	memcpy(e->pub.local, a, 16);
+	eph_portset_clear(&e->ports);
+	e->sockets = 0;
+	return e;
+}
+
+static void udp_take(struct eph_portset *ps, uint32_t *sockets, uint16_t port,
+		     bool reserved)
+{
+	(*sockets)++;
+	if (!reserved)
+		ps_set(ps, port);
+}
+
 /*
- * Which autobinds a UDP socket takes its port from (see struct
- * eph_usage_udp): IPv4's, when it is IPv4 or an IPv6 socket without
- * IPV6_V6ONLY; IPv6's, always, unless bindv6only makes new IPv6 sockets
- * IPv6-only, which then overlap IPv6 sockets not on v4-mapped addresses.
+ * Files a UDP socket under every kind of autobind it overlaps (see struct
+ * eph_usage_udp). An IPv6 socket without IPV6_V6ONLY on a specific IPv6
+ * address got it from connect() (bind() would have made it IPv6-only):
+ * the kernel gives it the IPv4 address 127.0.0.6 (LOOPBACK4_IPV6) too, so
+ * it is filed under that address as well.
  */
-static void fold_udp(struct eph_usage *u, const struct eph_sock *s)
+static int fold_udp(struct eph_usage *u, const struct eph_sock *s)
 {
 	bool reserved = ps_has(eph_policy_reserved(u->policy), s->local_port);
-	bool v4 = s->family == AF_INET || !(s->flags & EPH_SOCK_V6ONLY);
-	bool v6 = u->bindv6only ? s->family == AF_INET6 &&
-					  !sockdiag_addr_is_mapped(s->local)
-				: true;
+	bool mapped = sockdiag_addr_is_mapped(s->local);
+	bool v6only = !mapped && (s->flags & EPH_SOCK_V6ONLY);
+	bool any = sockdiag_addr_is_any(s->local);
+	uint16_t port = s->local_port;
+	struct udp_addr *e;
 
 	u->sum.udp_sockets++;
-	if (v4) {
-		u->sum.udp4.sockets++;
-		if (!reserved)
-			ps_set(&u->udp4_ports, s->local_port);
+	if (!reserved)
+		ps_set(&u->udp_all_ports, port);
+	if (!v6only)
+		udp_take(&u->udp4_ports, &u->sum.udp4.sockets, port, reserved);
+	if (!mapped)
+		udp_take(&u->udp6_ports, &u->sum.udp6only.sockets, port,
+			 reserved);
+	if (any && mapped) {
+		udp_take(&u->udp_any4_ports, &u->udp_any4, port, reserved);
+		return 0;
 	}
-	if (v6) {
-		u->sum.udp6.sockets++;
-		if (!reserved)
-			ps_set(&u->udp6_ports, s->local_port);
+	if (any) {
+		udp_take(&u->udp_any6_ports, &u->udp_any6, port, reserved);
+		if (!v6only)
+			udp_take(&u->udp_any4_ports, &u->udp_any4, port,
+				 reserved);
+		return 0;
 	}
+	if (!mapped && !v6only) {
+		static const uint8_t lo6[16] = {
+			[10] = 0xff, [11] = 0xff, [12] = 127, [15] = 6
+		};
+
+		e = udp_addr_get(u, lo6);
+		if (!e)
+			return -ENOMEM;
+		udp_take(&e->ports, &e->sockets, port, reserved);
+	}
+	e = udp_addr_get(u, s->local);
+	if (!e)
+		return -ENOMEM;
+	udp_take(&e->ports, &e->sockets, port, reserved);
+	return 0;
 }
 
 /* Folds one socket into the round. */
@@ -426,10 +516,8 @@ static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 
 	if (port < u->low || port > u->high || port == 0)
 		return 0;
-	if (s->proto == IPPROTO_UDP) {
-		fold_udp(u, s);
-		return 0;
-	}
+	if (s->proto == IPPROTO_UDP)
+		return fold_udp(u, s);
 	if (s->proto != IPPROTO_TCP)
 		return 0;
 	u->sum.tcp_sockets++;
@@ -450,6 +538,8 @@ static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 	if (!t)
 		return -ENOMEM;
 	u->port_counted[port]++;
+	for (size_t i = 0; i < u->nobservers; i++)
+		u->observers[i]->sock(u->observers[i]->data, u->ctx, s);
 	switch (s->state) {
 	case EPH_TCP_ESTABLISHED:
 		t->established++;
@@ -507,6 +597,48 @@ static void udp_finish(struct eph_usage_udp *udp, const struct eph_portset *ps,
 	udp->free = udp->used < capacity ? capacity - udp->used : 0;
 }
 
+static int udp_addr_cmp(const void *a, const void *b)
+{
+	const struct udp_addr *x = a, *y = b;
+
+	if (x->pub.family != y->pub.family)
+		return x->pub.family == AF_INET ? -1 : 1;
+	return memcmp(x->pub.local, y->pub.local, 16);
+}
+
+/* Every UDP budget, from the ports filed by fold_udp(). */
+static void udp_finish_all(struct eph_usage *u, uint32_t capacity)
+{
+	struct eph_usage_summary *sum = &u->sum;
+
+	udp_finish(&sum->udp4, &u->udp4_ports, capacity);
+	udp_finish(&sum->udp6only, &u->udp6_ports, capacity);
+	if (u->bindv6only) {
+		sum->udp6 = sum->udp6only;
+	} else {
+		sum->udp6.sockets = sum->udp_sockets;
+		udp_finish(&sum->udp6, &u->udp_all_ports, capacity);
+	}
+	sum->udp4_addr.sockets = u->udp_any4;
+	udp_finish(&sum->udp4_addr, &u->udp_any4_ports, capacity);
+	sum->udp6_addr.sockets = u->udp_any6;
+	udp_finish(&sum->udp6_addr, &u->udp_any6_ports, capacity);
+	if (u->nudp_addrs > 1)
+		qsort(u->udp_addrs, u->nudp_addrs, sizeof(*u->udp_addrs),
+		      udp_addr_cmp);
+	for (size_t i = 0; i < u->nudp_addrs; i++) {
+		struct udp_addr *e = &u->udp_addrs[i];
+		bool v4 = e->pub.family == AF_INET;
+
+		eph_portset_copy(&u->scratch, &e->ports);
+		eph_portset_union(&u->scratch,
+				  v4 ? &u->udp_any4_ports : &u->udp_any6_ports);
+		e->pub.udp.sockets =
+			e->sockets + (v4 ? u->udp_any4 : u->udp_any6);
+		udp_finish(&e->pub.udp, &u->scratch, capacity);
+	}
+}
+
 /*
  * Ends a round. Returns 0, or 1 when a socket already counted toward a
  * destination turned out to sit on a port found blocked later: the round
@@ -538,6 +670,9 @@ static int usage_finish(struct eph_usage *u)
 	low_open = !ps_has(reserved, u->low) && !ps_has(&u->blocked, u->low);
 	high_open = !ps_has(reserved, u->high) && !ps_has(&u->blocked, u->high);
 	sum->capacity = avail;
+	sum->capacity_min =
+		avail -
+		(sum->same_parity && avail && (low_open || high_open) ? 1 : 0);
 	sum->tcp_ports = eph_portset_count(&u->tcp_ports);
 	sum->tuples = (uint32_t)u->ntuples;
 	for (size_t i = 0; i < u->ntuples; i++) {
@@ -564,8 +699,7 @@ static int usage_finish(struct eph_usage *u)
 		      blocker_cmp);
 	for (size_t i = 0; i < u->nblockers; i++)
 		u->blocker_of[u->blockers[i].port] = (uint32_t)i;
-	udp_finish(&sum->udp4, &u->udp4_ports, sum->range_size - sum->reserved);
-	udp_finish(&sum->udp6, &u->udp6_ports, sum->range_size - sum->reserved);
+	udp_finish_all(u, sum->range_size - sum->reserved);
 	u->ended = true;
 	return u->refeed ? 1 : 0;
 }
@@ -888,6 +1022,26 @@ EPH_EXPORT int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p)
 	return (int)u->ntuples;
 }
 
+int usage_observe(struct eph_usage *u, const struct usage_observer *o)
+{
+	for (size_t i = 0; i < u->nobservers; i++)
+		if (u->observers[i] == o)
+			return 0;
+	if (u->nobservers == USAGE_OBSERVERS)
+		return -ENOSPC;
+	u->observers[u->nobservers++] = o;
+	return 0;
+}
+
+void usage_unobserve(struct eph_usage *u, const struct usage_observer *o)
+{
+	for (size_t i = 0; i < u->nobservers; i++)
+		if (u->observers[i] == o) {
+			u->observers[i] = u->observers[--u->nobservers];
+			return;
+		}
+}
+
 EPH_EXPORT const struct eph_usage_summary *
 eph_usage_summary(const struct eph_usage *u)
 {
@@ -920,4 +1074,15 @@ EPH_EXPORT const struct eph_portset *
 eph_usage_blocked(const struct eph_usage *u)
 {
 	return &u->blocked;
+}
+
+EPH_EXPORT size_t eph_usage_udp_addr_count(const struct eph_usage *u)
+{
+	return u->ended ? u->nudp_addrs : 0;
+}
+
+EPH_EXPORT const struct eph_usage_udp_addr *
+eph_usage_udp_addr(const struct eph_usage *u, size_t i)
+{
+	return u->ended && i < u->nudp_addrs ? &u->udp_addrs[i].pub : NULL;
 }

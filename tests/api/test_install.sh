@@ -20,7 +20,12 @@ export PKG_CONFIG_PATH="${pc%/*}"
 export PKG_CONFIG_SYSROOT_DIR="$dest"
 flags=$(pkg-config --cflags --libs libephport)
 expect_rc "pkg-config knows libephport" 0
-run cc -Wall -Wextra -Werror -o "$TMP/portcheck" "$SRC/examples/portcheck.c" $flags
+# A sanitized build installs a sanitized library: the program needs the
+# same runtime.
+san=$(meson introspect "$MESON_BUILD_ROOT" --buildoptions |
+	jq -r '.[] | select(.name == "b_sanitize") | .value')
+[ "$san" = none ] && san= || san="-fsanitize=$san"
+run cc -Wall -Wextra -Werror $san -o "$TMP/portcheck" "$SRC/examples/portcheck.c" $flags
 expect_rc "examples/portcheck.c builds with pkg-config's flags alone" 0
 libdir=$(pkg-config --variable=libdir libephport)
 check "it links the installed library, not the build tree's" \
@@ -32,6 +37,7 @@ if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
 	expect_rc "portcheck: a free port can be bound (exit 0)" 0
 	expect_in "it reports the library's version" "libephport " "$OUT"
 	expect_in "and the verdict" "port 7000: can be bound" "$OUT"
+	expect_in "pick answers through the installed library" "pick: portcheck would get port " "$OUT"
 	ip netns exec "$ns" python3 -c '
 import socket, sys, time
 s = socket.socket(); s.bind(("0.0.0.0", 7000)); s.listen()

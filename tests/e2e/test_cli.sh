@@ -109,6 +109,7 @@ for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$helps" | sort -u); do
 	grep -qF -- "\\-\\-${name//-/\\-}" "$MAN" || missing="$missing $opt"
 done
 expect_eq "every option in --help is in ephport(8)" "$missing" ""
+missing=
 for code in $(grep -oE '[a-z]+(-[a-z]+)+' <<<"$("$EPHPORT" ranges --help | sed -n '/^Warning codes/,/^$/p')"); do
 	grep -qF -- "$code" "$MAN" || missing="$missing $code"
 done
@@ -116,6 +117,46 @@ expect_eq "every warning code is in ephport(8)" "$missing" ""
 if command -v groff >/dev/null; then
 	check "ephport(8) renders without warnings" sh -c 'out=$(groff -man -ww -z "$1" 2>&1); [ -z "$out" ]' sh "$MAN"
 fi
+
+# Errors a script can trust (issue: advice that is safe to paste).
+run "$EPHPORT" audit --ports
+expect_rc "a missing value is a usage error (2)" 2
+expect_in "named as typed, never by its letter" "option '--ports' needs a value" "$ERR"
+run "$EPHPORT" audit --ports ""
+expect_rc "an empty list is a usage error" 2
+expect_in "and says so" "an empty list" "$ERR"
+run "$EPHPORT" audit --os ""
+expect_rc "an empty --os is a usage error" 2
+run "$EPHPORT" --netns a ranges --netns b
+expect_rc "two different --netns are a usage error" 2
+expect_in "saying so" "--netns given twice" "$ERR"
+long=$(printf 'x%.0s' $(seq 300))
+run "$EPHPORT" ranges "$long"
+expect_rc "a stray long argument is a usage error" 2
+check "an argument echoed in an error is cut short" test "${#ERR}" -lt 250
+expect_in "with a mark that it was" "...'" "$ERR"
+run "$EPHPORT" usage --top=0 --warning=50% --critical=90% --json
+expect_rc "--opt=value works (usage)" 0
+run "$EPHPORT" audit --ports=9000 --os=windows --json
+expect_rc "--opt=value works (audit)" 0
+run "$EPHPORT" why 9999 --addr=127.0.0.1 --tcp --json
+expect_rc "--opt=value works (why)" 0
+run "$EPHPORT" --json ranges --bogus
+expect_rc "a usage error under --json" 2
+expect_eq "is a JSON object on stdout with a code and a message" \
+	"$(jq -c '[.error.code, .error.command, (.error.message | test("bogus"))]' <<<"$OUT")" '["usage","ranges",true]'
+expect_in "and the message on stderr too" "unknown option '--bogus'" "$ERR"
+run "$EPHPORT" ranges --bogus --json
+expect_eq "even when --json comes after the error" "$(jq -r .error.code <<<"$OUT")" usage
+run "$EPHPORT" --netns no-such-ns-$$ usage --json
+expect_rc "an unreadable namespace under --json" 2
+expect_eq "is an error object naming the errno" "$(jq -r .error.code <<<"$OUT")" ENOENT
+run "$EPHPORT" usage --check --bogus
+expect_rc "usage --check: a usage error is UNKNOWN (3)" 3
+expect_in "with a status line that says so" "EPHPORT USAGE UNKNOWN - unknown option '--bogus'" "$OUT"
+run "$EPHPORT" --netns no-such-ns-$$ usage --check
+expect_rc "usage --check: an unreadable namespace is UNKNOWN (3)" 3
+expect_in "never OK" "EPHPORT USAGE UNKNOWN - network namespace" "$OUT"
 
 # A closed stdout is a failure, not silence.
 run sh -c '"$1" ranges >&-' sh "$EPHPORT"

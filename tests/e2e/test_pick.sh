@@ -104,8 +104,13 @@ expect_rc "pick --reserve succeeds" 0
 psvc=$(head -n 1 <<<"$OUT")
 expect_in "the port is reserved in the namespace" "$psvc" \
 	"$(ip netns exec "$ns2" cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
-expect_eq "stdout: the port first, then reserve's own report" \
-	"$(grep -c "^Changed net.ipv4.ip_local_reserved_ports" <<<"$OUT")" 1
+expect_eq "stdout holds the port alone" "$(wc -l <<<"$OUT")" 1
+expect_in "the reservation is reported beside it, on stderr" \
+	"Changed net.ipv4.ip_local_reserved_ports" "$ERR"
+run "$EPHPORT" --netns "$ns2" pick svc2 --reserve --assignments "$TMP/r8/ports" --json
+expect_eq "--json: one object, the reservation inside it" \
+	"$(jq -s -c '[length, (.[0].ports | length), .[0].reservation.action, .[0].reservation.runtime.changed]' <<<"$OUT")" \
+	'[1,1,"reserve",true]' 
 run "$EPHPORT" --netns "$ns2" pick svc --assignments "$TMP/r8/ports"
 expect_eq "its own reservation does not move it" "$OUT" "$psvc"
 run "$EPHPORT" --netns "$ns2" pick --count 2 --range 1024-1027

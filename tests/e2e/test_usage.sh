@@ -7,6 +7,7 @@
 require_root
 command -v python3 >/dev/null || skip_all "needs python3 to make sockets"
 EXHAUST="$(dirname "$0")/exhaust.py"
+MATRIX="$(dirname "$0")/matrix.py"
 
 # exact NAME LINE: LINE is "STEP predicted=P0,...,Pn connected=N"; the
 # model is right when Pk = N - k for every k.
@@ -68,6 +69,9 @@ expect_in "and names their holder" "python3[" "$OUT"
 expect_in "a full destination is marked critical" "100.0  CRITICAL" "$OUT"
 run "$EPHPORT" --netns "$ns" usage --top 1
 expect_in "--top 1 sums the rest in one line" "... 1 more destination with 17 ports in use" "$OUT"
+run "$EPHPORT" --netns "$ns" usage --top 1 --json
+expect_eq "--top applies to JSON: one tuple, the rest in 'other'" \
+	"$(jq -c '[(.tuples | length), .other.destinations, .other.used]' <<<"$OUT")" '[1,1,17]' 
 
 run "$EPHPORT" --netns "$ns" usage --check
 expect_rc "--check: a full destination is CRITICAL (2)" 2
@@ -158,7 +162,111 @@ run ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" listen:10.255.0.1:5000 \
 exact "tcp_tw_reuse=2 off loopback: TIME_WAIT counted as taken" "$OUT"
 expect_in "tcp_tw_reuse=2 off loopback: 20 - 5" "connected=15" "$OUT"
 
-# 3. Per-state counts equal what ss reports, on a known socket mix (ss 6.1
+# 3. One fixed case for each kind of scenario test_matrix.sh draws, so a
+# regression names its case. proof DESC N SYSCTLS STEP...: in a fresh
+# namespace with a 20-port range (SYSCTLS "key=value;..." on top) and
+# 10.255.0.1, 10.255.0.2, fd00::1 and fd00::2 on lo (not loopback
+# addresses), every prediction of the last step (see exhaust.py) is met
+# exactly and N attempts succeed; N "~" checks free_min..free only.
+proof() {
+	local desc=$1 want=$2 sysctls=$3 ns kv
+	shift 3
+	ns=$(ns_add proof)
+	tiny "$ns"
+	IFS=';' read -ra kvs <<<"$sysctls"
+	for kv in "${kvs[@]}"; do
+		ns_sysctl "$ns" "${kv%%=*}" "${kv#*=}"
+	done
+	ip -n "$ns" addr add 10.255.0.1/32 dev lo
+	ip -n "$ns" addr add 10.255.0.2/32 dev lo
+	ip -n "$ns" addr add fd00::1/128 dev lo nodad
+	ip -n "$ns" addr add fd00::2/128 dev lo nodad
+	run ip netns exec "$ns" python3 "$EXHAUST" "$EPHPORT" \
+		"listen:[::]:5000" "listen:[::]:5001" "$@"
+	ip netns del "$ns"
+	if [ "$RC" -ne 0 ]; then
+		tap_not_ok "$desc" "exhaust.py failed" "$ERR"
+	elif [ "$want" = "~" ]; then
+		check "$desc" python3 "$MATRIX" check bounds "$(tail -1 <<<"$OUT")"
+	else
+		check "$desc" python3 "$MATRIX" check exact "$(tail -1 <<<"$OUT")" "$want"
+	fi
+}
+
+# TCP: IPv6, v4-mapped, chosen sources, other destinations, states.
+proof "tcp ::1: 20 - reserved - a listener and a bound socket on [::1]" 17 \
+	"net.ipv4.ip_local_reserved_ports=40005" \
+	"listen:[::1]:40010" "bind:[::1]:40011" "tcp:[::1]:5000"
+proof "tcp 127.0.0.1 after 3 over v4-mapped IPv6: one budget" 17 "" \
+	"est:[::ffff:127.0.0.1]:5000:3" tcp:127.0.0.1:5000
+proof "tcp over v4-mapped IPv6 after 3 over IPv4: one budget" 17 "" \
+	est:127.0.0.1:5000:3 "tcp:[::ffff:127.0.0.1]:5000"
+proof "tcp from a chosen source: the routing source's load is not its own" 20 "" \
+	est:127.0.0.1:5000:4 tw:127.0.0.1:5000:3 tcp:127.0.0.1:5000:from=127.0.0.2
+proof "tcp from the routing source: a chosen source's load is not its own" 20 "" \
+	est:127.0.0.1:5000:4:from=127.0.0.2 tcp:127.0.0.1:5000
+proof "tcp: another destination's load is not this one's" 20 "" \
+	"est:[::1]:5001:5" "tw:[::1]:5001:3" "tcp:[::1]:5000"
+proof "tcp: FIN_WAIT2 and CLOSE_WAIT hold their ports" 15 "" \
+	fw2:127.0.0.1:5000:2 cw:127.0.0.1:5000:3 tcp:127.0.0.1:5000
+proof "tcp to a listener inside the range: 20 - its port" 19 "" \
+	listen:0.0.0.0:40010 tcp:127.0.0.1:40010
+proof "tcp, bounds of one parity: between free_min and free" "~" \
+	"net.ipv4.ip_local_port_range=40000 40020;net.ipv4.ip_local_reserved_ports=40020" \
+	listen:127.0.0.1:40007 tw:127.0.0.1:5000:3 tcp:127.0.0.1:5000
+# TIME_WAIT: tcp_tw_reuse 0, 1, 2, old (reuse delay 1 ms) or young
+# (60 s), on loopback or on an address added to lo.
+proof "tw_reuse=1, old, off loopback: reused" 20 \
+	"net.ipv4.tcp_tw_reuse=1;net.ipv4.tcp_tw_reuse_delay=1" \
+	tw:10.255.0.1:5000:4 sleep:0.05 tcp:10.255.0.1:5000
+proof "tw_reuse=1, young: not reused" 16 \
+	"net.ipv4.tcp_tw_reuse=1;net.ipv4.tcp_tw_reuse_delay=60000" \
+	tw:10.255.0.1:5000:4 tcp:10.255.0.1:5000
+proof "tw_reuse=2, old, ::1: reused" 20 \
+	"net.ipv4.tcp_tw_reuse=2;net.ipv4.tcp_tw_reuse_delay=1" \
+	"tw:[::1]:5000:4" sleep:0.05 "tcp:[::1]:5000"
+proof "tw_reuse=2, old, fd00::1 to fd00::1: not loopback, not reused" 16 \
+	"net.ipv4.tcp_tw_reuse=2;net.ipv4.tcp_tw_reuse_delay=1" \
+	"tw:[fd00::1]:5000:4" sleep:0.05 "tcp:[fd00::1]:5000"
+proof "tw_reuse=2, old, from 127.0.0.2 to 10.255.0.1: one end loopback, reused" 20 \
+	"net.ipv4.tcp_tw_reuse=2;net.ipv4.tcp_tw_reuse_delay=1" \
+	tw:10.255.0.1:5000:4:from=127.0.0.2 sleep:0.05 \
+	tcp:10.255.0.1:5000:from=127.0.0.2
+proof "tw_reuse=2, old, v4-mapped loopback: reused" 20 \
+	"net.ipv4.tcp_tw_reuse=2;net.ipv4.tcp_tw_reuse_delay=1" \
+	"tw:[::ffff:127.0.0.1]:5000:4" sleep:0.05 tcp:127.0.0.1:5000
+proof "tw_reuse=0, old, loopback: not reused" 16 \
+	"net.ipv4.tcp_tw_reuse=0;net.ipv4.tcp_tw_reuse_delay=1" \
+	"tw:[::1]:5000:4" sleep:0.05 "tcp:[::1]:5000"
+
+# UDP: which held sockets overlap which autobind. Held: IPv6-only on
+# [::] (1) and on ::1 (2), dual stack on [::] (3), an SO_REUSEADDR pair
+# on 0.0.0.0 (4), 127.0.0.1 (5), 10.255.0.1 (6), fd00::1 (7), v4-mapped
+# 127.0.0.1 (8): ports 40000-40007, TCP sockets on 40008-40010.
+held=("udpsock:[::]:40000:v6only" "udpsock:[::1]:40001"
+	"udpsock:[::]:40002:dual" udpsock:0.0.0.0:40003:reuse
+	udpsock:127.0.0.1:40004 udpsock:10.255.0.1:40005
+	"udpsock:[fd00::1]:40006" "udpsock:[::ffff:127.0.0.1]:40007"
+	listen:0.0.0.0:40008 "bind:[::]:40009" est:127.0.0.1:5000:1)
+proof "udp IPv4 (0.0.0.0): all but the IPv6-only ones" 15 "" \
+	"${held[@]}" udp:127.0.0.1:53
+proof "udp IPv6 dual stack ([::]): every one" 12 "" \
+	"${held[@]}" "udp:[::1]:53:dual"
+proof "udp IPv6-only ([::] V6ONLY): the IPv6 ones not v4-mapped" 16 "" \
+	"${held[@]}" "udp:[::1]:53:v6only"
+proof "udp IPv6 by default under bindv6only=1: IPv6-only" 16 \
+	"net.ipv6.bindv6only=1" "${held[@]}" "udp:[::1]:53"
+proof "udp bound to ::1: [::] and ::1" 17 "" "${held[@]}" "udpbind:[::1]"
+proof "udp bound to fd00::2, which no socket is on: [::] only" 18 "" \
+	"${held[@]}" "udpbind:[fd00::2]"
+proof "udp bound to 127.0.0.1: 0.0.0.0, dual [::], 127.0.0.1 and v4-mapped" 16 "" \
+	"${held[@]}" udpbind:127.0.0.1
+proof "udp connected from 127.0.0.2 (IP_BIND_ADDRESS_NO_PORT): its address's" 18 "" \
+	"${held[@]}" udp:127.0.0.1:53:from=127.0.0.2
+proof "udp bound to 127.0.0.6: connected IPv6 sockets are there too" 17 "" \
+	"udpconn:[::1]:53:3" udpbind:127.0.0.6
+
+# 4. Per-state counts equal what ss reports, on a known socket mix (ss 6.1
 # cannot show bound idle sockets: those are compared apart).
 ns=$(ns_add states)
 coproc HOLD { ip netns exec "$ns" python3 "$(dirname "$0")/sockets.py"; }
@@ -180,5 +288,11 @@ expect_rc "a missing namespace fails (2)" 2
 expect_in "naming it" "ephtest-no-such-ns" "$ERR"
 run "$EPHPORT" --netns "ephtest-no-such-ns" usage --check
 expect_rc "with --check a missing namespace is UNKNOWN (3)" 3
+# Every namespace unreadable: in a private mount and pid namespace, the
+# named ones hidden and this one's /proc/sys/net/ipv4 empty, the only
+# namespace left cannot be read; --all-netns --check must not say OK.
+run unshare -m -p -f --mount-proc sh -c 'mount -t tmpfs none /run/netns && mount -t tmpfs none /proc/sys/net/ipv4 && exec "$1" usage --all-netns --check' sh "$EPHPORT"
+expect_rc "--all-netns --check with no namespace readable is UNKNOWN (3)" 3
+expect_in "with the reason on the status line" "EPHPORT USAGE UNKNOWN - no network namespace could be read" "$OUT"
 
 finish

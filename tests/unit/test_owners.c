@@ -7,9 +7,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -96,6 +101,148 @@ static void test_the_bind_probe_sees_it_and_leaves_nothing(void **state)
 	assert_int_equal(eph_bind_probe(ctx, &p, &err), -EINVAL);
 }
 
+/*
+ * A child holding N sockets, the K-th of which is the one to find; with
+ * SHUFFLE its descriptors are permuted first (so no order holds). Returns
+ * its pid and the inode wanted.
+ */
+static pid_t holder(int n, int k, bool shuffle, uint32_t *ret_inode)
+{
+	int fds[2], *socks;
+	pid_t pid;
+	uint32_t inode = 0;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		struct stat st;
+
+		close(fds[0]);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		socks = calloc((size_t)n, sizeof(*socks));
+		for (int i = 0; socks && i < n; i++)
+			socks[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (!socks || fstat(socks[k], &st) < 0)
+			_exit(1);
+		inode = (uint32_t)st.st_ino;
+		for (int i = n - 1; shuffle && i > 0; i--) {
+			/* Swap two descriptors' sockets through a spare. */
+			int j = rand() % (i + 1), tmp = dup(socks[i]);
+
+			dup2(socks[j], socks[i]);
+			dup2(tmp, socks[j]);
+			close(tmp);
+		}
+		if (write(fds[1], &inode, sizeof(inode)) != sizeof(inode))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &inode, sizeof(inode)), sizeof(inode));
+	close(fds[0]);
+	*ret_inode = inode;
+	return pid;
+}
+
+static void test_the_owner_is_exact_among_big_processes(void **state)
+{
+	struct eph_owners *o = NULL;
+	const struct eph_owner *f;
+	uint32_t in[3];
+	pid_t pid[3];
+
+	(void)state;
+	/* Three processes of 3,000 descriptors; the socket is in each in
+	 * turn. One holds its sockets in opening order, where bisection
+	 * finds them; one has them shuffled, where only the whole walk
+	 * can. */
+	pid[0] = holder(3000, 2100, false, &in[0]);
+	pid[1] = holder(3000, 1500, true, &in[1]);
+	pid[2] = holder(3000, 10, false, &in[2]);
+	assert_int_equal(eph_owners_new(ctx, &o), 0);
+	for (int i = 0; i < 3; i++) {
+		eph_owners_clear(o);
+		assert_int_equal(eph_owners_want(o, in[i]), 0);
+		assert_int_equal(eph_owners_resolve(o), 1);
+		f = eph_owners_find(o, in[i]);
+		assert_non_null(f);
+		assert_int_equal(f->pid, pid[i]);
+	}
+	/* In opening order, bisection reads a few dozen links, not 3,000
+	 * per process. */
+	eph_owners_clear(o);
+	assert_int_equal(eph_owners_want(o, in[0]), 0);
+	assert_int_equal(eph_owners_resolve(o), 1);
+	assert_true(owner_readlinks(o) < 1000);
+	/* All three at once, each in its own process. */
+	eph_owners_clear(o);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(eph_owners_want(o, in[i]), 0);
+	assert_int_equal(eph_owners_resolve(o), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(eph_owners_find(o, in[i])->pid, pid[i]);
+	eph_owners_free(o);
+	for (int i = 0; i < 3; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+}
+
+/*
+ * The cgroup a socket reports lists its owner: with a child moved into a
+ * cgroup of its own, the walk starts there and reads one process.
+ */
+static void test_the_cgroup_is_looked_at_first(void **state)
+{
+	char mount[4096], dir[4200], procs[4300], pidtext[32];
+	struct eph_owners *o = NULL;
+	struct eph_sock s = { 0 };
+	struct stat st;
+	uint32_t in[2];
+	pid_t pid[2];
+	FILE *f;
+
+	(void)state;
+	if (cgroup_mount(mount, sizeof(mount)) < 0 || geteuid() != 0)
+		skip();
+	snprintf(dir, sizeof(dir), "%s/ephport-test-%d", mount, getpid());
+	if (mkdir(dir, 0755) < 0)
+		skip();
+	/* Two big processes; the wanted socket is in the second, which is
+	 * the one moved into the cgroup. */
+	pid[0] = holder(3000, 5, true, &in[0]);
+	pid[1] = holder(3000, 2999, true, &in[1]);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	f = fopen(procs, "w");
+	assert_non_null(f);
+	snprintf(pidtext, sizeof(pidtext), "%d\n", pid[1]);
+	fputs(pidtext, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	s.inode = in[1];
+	s.cgroup_id = st.st_ino;
+	assert_int_equal(eph_owners_new(ctx, &o), 0);
+	assert_int_equal(eph_owners_want_sock(o, &s), 0);
+	assert_int_equal(eph_owners_resolve(o), 1);
+	assert_int_equal(eph_owners_find(o, in[1])->pid, pid[1]);
+	assert_string_equal(eph_owners_find(o, in[1])->cgroup,
+			    dir + strlen(mount));
+	/* Shuffled, so bisection misses: one whole process (and a few
+	 * probes), not two. */
+	assert_true(owner_readlinks(o) < 3000 + 400);
+	eph_owners_free(o);
+	for (int i = 0; i < 2; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_this_namespace_is_listed_once(void **state)
 {
 	struct eph_netns *list = NULL;
@@ -125,6 +272,8 @@ int main(void)
 		cmocka_unit_test(
 			test_the_bind_probe_sees_it_and_leaves_nothing),
 		cmocka_unit_test(test_this_namespace_is_listed_once),
+		cmocka_unit_test(test_the_owner_is_exact_among_big_processes),
+		cmocka_unit_test(test_the_cgroup_is_looked_at_first),
 	};
 
 	return cmocka_run_group_tests(tests, setup_owners, teardown_owners);

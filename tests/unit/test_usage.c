@@ -300,6 +300,133 @@ static void test_udp_ports_are_counted_per_family(void **state)
 	eph_policy_set_knob(pol, EPH_KNOB_BINDV6ONLY, 0);
 }
 
+/* A UDP socket on LOCAL:PORT (v4-mapped for IPv4), IPv6 with FAMILY. */
+static struct eph_sock udp(const char *local, uint16_t port, bool v6only)
+{
+	struct eph_sock s;
+
+	if (strchr(local, ':'))
+		return udp6(local, port, v6only);
+	s = sk(local, port, "0.0.0.0", 0, 7);
+	s.proto = IPPROTO_UDP;
+	return s;
+}
+
+static const struct eph_usage_udp *udp_at(const char *addr)
+{
+	uint8_t a[16];
+
+	if (strchr(addr, ':'))
+		assert_int_equal(inet_pton(AF_INET6, addr, a), 1);
+	else
+		v4(a, addr);
+	for (size_t i = 0; i < eph_usage_udp_addr_count(u); i++)
+		if (memcmp(eph_usage_udp_addr(u, i)->local, a, 16) == 0)
+			return &eph_usage_udp_addr(u, i)->udp;
+	fail_msg("no UDP budget for %s", addr);
+	return NULL;
+}
+
+/*
+ * The matrix found that IPv6-only sockets (IPV6_V6ONLY on [::], or bound
+ * to an IPv6 address) and sockets bound to an address have budgets of
+ * their own: an IPv6-only socket takes no port from IPv4 sockets, a
+ * socket bound to ::1 none from one on fd00::1, and a socket bound to
+ * 127.0.0.1 none from one on 10.0.0.1. Read from the dual-stack or the
+ * IPv4 budget, each of them came out short of what the kernel gave.
+ */
+static void test_udp_budgets_per_kind_and_address(void **state)
+{
+	struct eph_sock s[] = {
+		udp("0.0.0.0", 40000, false),	/* every IPv4 autobind */
+		udp("127.0.0.1", 40001, false), /* 127.0.0.1 only */
+		udp("10.0.0.1", 40002, false),	/* 10.0.0.1 only */
+		udp("::", 40003, true),		/* every IPv6 one */
+		udp("::", 40004, false),	/* everyone */
+		udp("::1", 40005, true),	/* ::1 (bound: IPv6-only) */
+		udp("fd00::1", 40006, true),	/* fd00::1 */
+		/* Connected from [::]: ::1 for IPv6, 127.0.0.6 for IPv4. */
+		udp("::1", 40007, false),
+		udp("::ffff:127.0.0.1", 40008, false), /* as 127.0.0.1 */
+		udp("127.0.0.1", 40009, false),	       /* two on one port */
+		udp("127.0.0.1", 40009, false),
+	};
+	const struct eph_usage_summary *sum;
+
+	(void)state;
+	feed(s, sizeof(s) / sizeof(s[0]));
+	sum = eph_usage_summary(u);
+	assert_int_equal(sum->udp_sockets, 11);
+	/* 0.0.0.0: all but the IPv6-only ones (40003, 40005, 40006). */
+	assert_int_equal(sum->udp4.used, 7);
+	assert_int_equal(sum->udp4.free, 13);
+	/* [::] dual stack: every port. */
+	assert_int_equal(sum->udp6.used, 10);
+	assert_int_equal(sum->udp6.free, 10);
+	/* [::] IPv6-only: the IPv6 sockets not on v4-mapped addresses. */
+	assert_int_equal(sum->udp6only.sockets, 5);
+	assert_int_equal(sum->udp6only.used, 5);
+	assert_int_equal(sum->udp6only.free, 15);
+	/* An address no socket is on: the wildcard sockets of its kind. */
+	assert_int_equal(sum->udp4_addr.used, 2); /* 40000, 40004 */
+	assert_int_equal(sum->udp6_addr.used, 2); /* 40003, 40004 */
+	assert_int_equal(eph_usage_udp_addr_count(u), 5);
+	assert_int_equal(udp_at("127.0.0.1")->used, 5); /* +40001,8,9 */
+	assert_int_equal(udp_at("127.0.0.1")->sockets, 6);
+	assert_int_equal(udp_at("10.0.0.1")->used, 3);
+	assert_int_equal(udp_at("127.0.0.6")->used, 3); /* +40007 */
+	assert_int_equal(udp_at("::1")->used, 4);	/* +40005, 40007 */
+	assert_int_equal(udp_at("::1")->free, 16);
+	assert_int_equal(udp_at("fd00::1")->used, 3);
+	/* IPv4 first, then by address. */
+	assert_int_equal(eph_usage_udp_addr(u, 0)->family, AF_INET);
+	assert_int_equal(eph_usage_udp_addr(u, 0)->local[12], 10);
+	assert_int_equal(eph_usage_udp_addr(u, 3)->family, AF_INET6);
+	assert_int_equal(eph_usage_udp_addr(u, 3)->local[15], 1);
+	assert_null(eph_usage_udp_addr(u, 5));
+
+	/* With bindv6only, the default IPv6 socket is the IPv6-only one. */
+	eph_policy_set_knob(pol, EPH_KNOB_BINDV6ONLY, 1);
+	feed(s, sizeof(s) / sizeof(s[0]));
+	assert_int_equal(eph_usage_summary(u)->udp6.used, 5);
+	eph_policy_set_knob(pol, EPH_KNOB_BINDV6ONLY, 0);
+
+	/* A second round starts empty. */
+	feed(NULL, 0);
+	assert_int_equal(eph_usage_udp_addr_count(u), 0);
+	assert_int_equal(eph_usage_summary(u)->udp6only.used, 0);
+}
+
+/*
+ * A destination with no socket yet has free_min too: with bounds of one
+ * parity and an edge port open, its last connect() may miss that port.
+ */
+static void test_a_new_destination_has_a_lower_bound_too(void **state)
+{
+	struct eph_portset *res = ps_new();
+	struct eph_sock l = sk("0.0.0.0", 40020, "0.0.0.0", 0, 0);
+
+	(void)state;
+	assert_non_null(res);
+	l.state = EPH_TCP_LISTEN;
+	eph_policy_set_range(pol, 40000, 40020); /* 21 ports */
+	feed(NULL, 0);
+	assert_int_equal(eph_usage_summary(u)->capacity, 21);
+	assert_int_equal(eph_usage_summary(u)->capacity_min, 20);
+	/* Both edges closed: every scan finds every open port. */
+	eph_portset_add(res, 40000, 40000);
+	eph_policy_set_reserved(pol, res);
+	feed(&l, 1);
+	assert_int_equal(eph_usage_summary(u)->capacity, 19);
+	assert_int_equal(eph_usage_summary(u)->capacity_min, 19);
+	eph_portset_clear(res);
+	eph_policy_set_reserved(pol, res);
+	eph_portset_free(res);
+	eph_policy_set_range(pol, 40000, 40019);
+	feed(NULL, 0);
+	assert_int_equal(eph_usage_summary(u)->capacity_min, 20);
+}
+
 static void test_many_destinations_grow_the_table(void **state)
 {
 	(void)state;
@@ -332,6 +459,8 @@ int main(void)
 		cmocka_unit_test(test_a_late_blocker_counts_whatever_the_order),
 		cmocka_unit_test(test_every_udp_socket_takes_its_own_port),
 		cmocka_unit_test(test_udp_ports_are_counted_per_family),
+		cmocka_unit_test(test_udp_budgets_per_kind_and_address),
+		cmocka_unit_test(test_a_new_destination_has_a_lower_bound_too),
 		cmocka_unit_test(test_many_destinations_grow_the_table),
 	};
 
