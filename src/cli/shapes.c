@@ -1078,3 +1078,16 @@ void shape_history(struct json *j, const struct eph_record *rec,
 	json_arr_end(j);
 	json_obj_end(j);
 }
+
+void shape_snapshot_history(struct json *j, const struct eph_snapshot *s)
+{
+	shape_history(j, eph_snapshot_record(s),
+		      eph_usage_doubts(eph_snapshot_usage(s)));
+}
+
+void shape_snapshot_history_text(const struct eph_snapshot *s,
+				 const char *indent, FILE *f)
+{
+	shape_history_text(f, indent, eph_snapshot_record(s),
+			   eph_usage_doubts(eph_snapshot_usage(s)));
+}

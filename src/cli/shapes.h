@@ -114,13 +114,12 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
  * could be off ---- */
 
 /* What the blind spots of a socket dump can make wrong (a mask). */
-#define HISTORY_DOUBT_BLOCKING                                                 \
-	(1u << 0)			   /* free counts: bound-first and     \
-					      accepted connections */
-#define HISTORY_DOUBT_TIMESTAMPS (1u << 1) /* TIME_WAIT reuse */
-#define HISTORY_DOUBT_KINDS                                                    \
-	(1u << 2) /* why: holder kinds, and a                                  \
-		     TIME_WAIT's process */
+/* Free counts: bound-first and accepted connections. */
+#define HISTORY_DOUBT_BLOCKING EPH_USAGE_DOUBT_BLOCKING
+/* TIME_WAIT reuse. */
+#define HISTORY_DOUBT_TIMESTAMPS EPH_USAGE_DOUBT_TIMESTAMPS
+/* Why: holder kinds, and a TIME_WAIT's process. */
+#define HISTORY_DOUBT_KINDS (1u << 2)
 
 /*
  * One paragraph on REC (NULL: none was read), wrapped after INDENT; with
@@ -132,5 +131,11 @@ void shape_history_text(FILE *f, const char *indent,
 /* The "history" member: {"state","used","since","recorder_pid",...}. */
 void shape_history(struct json *j, const struct eph_record *rec,
 		   uint32_t doubts);
+
+/* The same for snapshot S (taken with EPH_SNAPSHOT_HISTORY): its record,
+ * and what its usage says could be off without it. */
+void shape_snapshot_history(struct json *j, const struct eph_snapshot *s);
+void shape_snapshot_history_text(const struct eph_snapshot *s,
+				 const char *indent, FILE *f);
 
 #endif
