@@ -86,7 +86,8 @@ static const char main_help[] =
 	"  ephport pick api-server      a port for api-server, the same "
 	"everywhere\n"
 #if EPHPORT_BPF
-	"  ephport trace --failures     every bind/connect failure, live\n"
+	"  ephport trace --failures --duration 3   bind/connect failures, "
+	"live\n"
 #endif
 	"  ephport --netns web ranges --json\n"
 	"\n"
