@@ -120,8 +120,10 @@ struct pending {
 	__u8 pad;
 };
 
+/* LRU: an entry whose exit never came (a thread killed in the call) must
+ * not fill the map for good. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64); /* pid_tgid */
 	__type(value, struct pending);
