@@ -104,6 +104,15 @@ try:
     b.bind(("127.0.0.1", 5000))
 except OSError as e:
     assert e.errno == errno.EADDRINUSE
+# UDP runs out with EAGAIN: each socket needs a port of its own.
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.connect(("127.0.0.1", 5353))
+    except OSError as e:
+        assert e.errno == errno.EAGAIN
+        break
+    keep.append(u)
 '
 # The same in another namespace, which this trace must not show.
 py "$other" ephtest-other '
@@ -119,13 +128,16 @@ trace_stop
 ev=$(grep -v '"tracing"' "$TMP/t1" | grep -v '"summary"')
 expect_eq "trace exits 1 when failures were seen" "$TRACE_RC" 1
 expect_eq "connect() without a port left: EADDRNOTAVAIL, the address asked, the process" \
-	"$(jq -c 'select(.event == "connect-failed") | [.errno, .remote, .remote_port, .command, .proto]' <<<"$ev")" \
+	"$(jq -c 'select(.event == "connect-failed" and .proto == "tcp") | [.errno, .remote, .remote_port, .command, .proto]' <<<"$ev")" \
 	'["EADDRNOTAVAIL","127.0.0.1",5000,"ephtest-exhaust","tcp"]'
 expect_eq "bind() to a busy port: EADDRINUSE, with the address asked" \
 	"$(jq -c 'select(.event == "bind-failed") | [.errno, .local, .local_port, .command]' <<<"$ev")" \
 	'["EADDRINUSE","127.0.0.1",5000,"ephtest-exhaust"]'
+expect_eq "UDP out of ports: EAGAIN from connect()" \
+	"$(jq -c 'select(.event == "connect-failed" and .proto == "udp") | [.errno, .remote_port, .command]' <<<"$ev")" \
+	'["EAGAIN",5353,"ephtest-exhaust"]'
 expect_eq "the two source ports the kernel chose, before it ran out" \
-	"$(jq -c 'select(.event == "connect") | .local_port' <<<"$ev" | sort | paste -sd, -)" "40000,40001"
+	"$(jq -c 'select(.event == "connect" and .proto == "tcp") | .local_port' <<<"$ev" | sort | paste -sd, -)" "40000,40001"
 expect_eq "a listener, and the connections it got" \
 	"$(jq -c 'select(.event == "listen" or .event == "accept") | [.event, .local_port]' <<<"$ev" | sort | uniq -c | awk '{print $1 $2}' | paste -sd' ' -)" \
 	'2["accept",5000] 1["listen",5000]'
@@ -133,7 +145,7 @@ expect_eq "nothing from the other namespace" \
 	"$(jq -c 'select(.netns_inode != '"$inode"' or .command == "ephtest-other")' <<<"$ev")" ""
 expect_eq "the summary: failures per errno and command, connects per destination" \
 	"$(jq -c 'select(.summary) | .summary | [.failures_by_command, .connects_by_destination, .lost]' "$TMP/t1")" \
-	'[[{"errno":"EADDRINUSE","command":"ephtest-exhaust","count":1},{"errno":"EADDRNOTAVAIL","command":"ephtest-exhaust","count":1}],[{"proto":"tcp","remote":"127.0.0.1","remote_port":5000,"count":2}],0]'
+	'[[{"errno":"EAGAIN","command":"ephtest-exhaust","count":1},{"errno":"EADDRINUSE","command":"ephtest-exhaust","count":1},{"errno":"EADDRNOTAVAIL","command":"ephtest-exhaust","count":1}],[{"proto":"tcp","remote":"127.0.0.1","remote_port":5000,"count":2},{"proto":"udp","remote":"127.0.0.1","remote_port":5353,"count":2}],0]'
 
 # ---- Every namespace, and the filters ----
 trace_start "$TMP/t2" --netns "$ns" trace --all-netns --failures --port 5000 --json ||
