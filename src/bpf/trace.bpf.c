@@ -5,16 +5,20 @@
  * TIME_WAIT, with the process behind each.
  *
  * This kernel runs tracepoints but neither kprobes nor fentry, so the
- * program uses two kinds only:
- * - syscalls:sys_{enter,exit}_{connect,bind}: the process, the address
- *   asked for and the outcome. At the entry the socket is found from the
- *   descriptor; whether it had a local port before connect() is what tells
- *   a bound-first socket from one the kernel gives a port.
- * - sock:inet_sock_set_state: listeners, accepted connections and closes.
- *   These often run in softirq context, where the current task is not the
- *   socket's owner: the owner is remembered per socket when a syscall made
- *   it (or, for an accepted connection, per listening port) and taken from
- *   there.
+ * program uses two tracepoints only, and does as little as it can in
+ * them: whatever it costs, the traced program pays.
+ * - syscalls:sys_exit_{connect,bind}: the process and the outcome; the
+ *   arguments (the descriptor, the address asked for) are read from the
+ *   task's saved registers, and only when the outcome is of interest.
+ * - sock:inet_sock_set_state, raw (its arguments, not the record the
+ *   kernel would build for every change). CLOSE -> SYN_SENT runs inside
+ *   connect(): it says whether the socket had its port already (bound
+ *   first) or will be given one, remembers the maker, and hands the socket
+ *   to the call's exit through the task's storage. Listeners, accepted
+ *   connections and closes follow; those often run in softirq context,
+ *   where the current task is not the socket's owner: the owner is
+ *   remembered per socket (or, for an accepted connection, per listening
+ *   port) and taken from there.
  * Filters are read-only data set before the program is loaded. Events that
  * find the ring buffer full are counted in LOST, never dropped silently.
  */
@@ -23,8 +27,19 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "trace.h"
+
+/*
+ * Reads through a socket, a file or a task are direct loads, checked by
+ * the verifier against the kernel's BTF, rather than a helper call each:
+ * the difference is most of the program's cost (Linux 6.2 or later).
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define CAST(type, p)                                                          \
+	((type *)bpf_rdonly_cast((const void *)(p),                            \
+				 bpf_core_type_id_kernel(type)))
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -76,7 +91,7 @@ struct {
 	__uint(max_entries, 2 * 1024 * 1024);
 } events SEC(".maps");
 
-/* Who made a connection: kept from the syscall until it closes. */
+/* Who made a connection: kept from connect() or accept until it closes. */
 struct owner {
 	__u64 opened_ns;
 	__u64 cgroup_id;
@@ -86,6 +101,11 @@ struct owner {
 	char comm[EPHTRACE_COMM_LEN];
 };
 
+/*
+ * An LRU: an entry is never deleted (that would cost every close a map
+ * operation); it is replaced when a socket at the same address connects
+ * or is accepted, or evicted, oldest first, when the map is full.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
@@ -107,32 +127,19 @@ struct {
 	__type(value, struct owner);
 } listeners SEC(".maps");
 
-/* A bind() or connect() under way, from its entry to its exit. */
-struct pending {
+/* A TCP connect() under way: its socket, from CLOSE -> SYN_SENT. */
+struct call {
 	__u64 sk;
-	__u8 addr[16];
-	__u16 port;	   /* asked for */
-	__u16 port_before; /* the socket's local port at the entry */
-	__u32 netns;
-	__u8 family; /* of the socket */
-	__u8 proto;
-	__u8 asked; /* an address came with the call */
-	__u8 pad;
+	__u8 bound_first; /* the socket had its port before connect() */
+	__u8 pad[7];
 };
 
-/* LRU: an entry whose exit never came (a thread killed in the call) must
- * not fill the map for good. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct pending);
-} pendings SEC(".maps");
-
-static __always_inline __u32 sk_netns(const struct sock *sk)
-{
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-}
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct call);
+} calls SEC(".maps");
 
 static __always_inline bool netns_wanted(__u32 netns)
 {
@@ -152,37 +159,39 @@ static __always_inline void sk_ends(const struct sock *sk, __u8 family,
 				    struct ephtrace_event *e)
 {
 	if (family == AF_INET) {
-		v4_mapped(e->laddr,
-			  BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		v4_mapped(e->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		v4_mapped(e->laddr, sk->__sk_common.skc_rcv_saddr);
+		v4_mapped(e->raddr, sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(&e->laddr, sk,
-				   __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->raddr, sk,
-				   __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		__builtin_memcpy(
+			e->laddr,
+			sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(e->raddr,
+				 sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8,
+				 16);
 	}
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* inet_sport, not skc_num: a connection's TIME_WAIT takes the port
+	 * over, and skc_num is 0 by the time its socket closes. */
+	e->lport = bpf_ntohs(CAST(struct inet_sock, sk)->inet_sport);
+	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 }
 
 /* The socket behind descriptor FD of the current process, or NULL. */
-static __always_inline struct sock *fd_sock(unsigned long fd)
+static __always_inline struct sock *fd_sock(struct task_struct *task,
+					    unsigned long fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
+	struct fdtable *fdt = task->files->fdt;
 	struct file *f = NULL;
 	struct socket *sock;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
 		return NULL;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	f = CAST(struct file, f);
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK || !f->private_data)
 		return NULL;
-	sock = BPF_CORE_READ(f, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+	sock = CAST(struct socket, f->private_data);
+	return sock->sk ? CAST(struct sock, sock->sk) : NULL;
 }
 
 static __always_inline bool wanted(const struct ephtrace_event *e, bool failure)
@@ -196,7 +205,7 @@ static __always_inline bool wanted(const struct ephtrace_event *e, bool failure)
 	return true;
 }
 
-static __always_inline struct ephtrace_event *reserve(void)
+static __always_inline struct ephtrace_event *reserve(__u64 now)
 {
 	struct ephtrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -205,7 +214,7 @@ static __always_inline struct ephtrace_event *reserve(void)
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->ts_ns = now;
 	return e;
 }
 
@@ -224,14 +233,14 @@ static __always_inline void submit(struct ephtrace_event *e, bool failure)
 	bpf_ringbuf_submit(e, flags);
 }
 
-static __always_inline void current_owner(struct owner *o)
+static __always_inline void current_owner(struct owner *o, __u64 now)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	o->pid = (__s32)(id >> 32);
 	o->uid = (__u32)bpf_get_current_uid_gid();
 	o->cgroup_id = bpf_get_current_cgroup_id();
-	o->opened_ns = bpf_ktime_get_boot_ns();
+	o->opened_ns = now;
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
@@ -246,57 +255,35 @@ static __always_inline void fill_owner(struct ephtrace_event *e,
 	e->flags |= EPHTRACE_F_OWNER;
 }
 
-/* ---- bind() and connect() ---- */
-
-static __always_inline int enter(struct trace_event_raw_sys_enter *ctx)
+/* The address the caller asked for, from its memory; false if none. */
+static __always_inline bool asked(__u64 user, __u64 len, __u8 addr[16],
+				  __u16 *port)
 {
-	unsigned long fd = ctx->args[0], len = ctx->args[2];
-	const void *uaddr = (const void *)ctx->args[1];
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending p = {};
 	struct sockaddr_in6 sa = {};
-	struct sock *sk;
-	__u16 proto;
+	const void *uaddr = (const void *)user;
 
-	sk = fd_sock(fd);
-	if (!sk)
-		return 0;
-	p.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (p.family != AF_INET && p.family != AF_INET6)
-		return 0;
-	proto = BPF_CORE_READ(sk, sk_protocol);
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return 0;
-	p.netns = sk_netns(sk);
-	if (!netns_wanted(p.netns))
-		return 0;
-	p.proto = (__u8)proto;
-	p.sk = (__u64)sk;
-	p.port_before = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (uaddr && len >= sizeof(struct sockaddr_in)) {
-		if (len >= sizeof(struct sockaddr_in6))
-			bpf_probe_read_user(&sa, sizeof(struct sockaddr_in6),
-					    uaddr);
-		else
-			bpf_probe_read_user(&sa, sizeof(struct sockaddr_in),
-					    uaddr);
-		if (sa.sin6_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+	if (!uaddr || len < sizeof(struct sockaddr_in))
+		return false;
+	if (len >= sizeof(struct sockaddr_in6))
+		bpf_probe_read_user(&sa, sizeof(struct sockaddr_in6), uaddr);
+	else
+		bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), uaddr);
+	if (sa.sin6_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&sa;
 
-			v4_mapped(p.addr, in->sin_addr.s_addr);
-			p.port = bpf_ntohs(in->sin_port);
-			p.asked = 1;
-		} else if (sa.sin6_family == AF_INET6 &&
-			   len >= sizeof(struct sockaddr_in6)) {
-			__builtin_memcpy(p.addr, sa.sin6_addr.in6_u.u6_addr8,
-					 16);
-			p.port = bpf_ntohs(sa.sin6_port);
-			p.asked = 1;
-		}
+		v4_mapped(addr, in->sin_addr.s_addr);
+		*port = bpf_ntohs(in->sin_port);
+		return true;
 	}
-	bpf_map_update_elem(&pendings, &id, &p, BPF_ANY);
-	return 0;
+	if (sa.sin6_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		__builtin_memcpy(addr, sa.sin6_addr.in6_u.u6_addr8, 16);
+		*port = bpf_ntohs(sa.sin6_port);
+		return true;
+	}
+	return false;
 }
+
+/* ---- bind() and connect() ---- */
 
 /* The errors that are about ports; the rest are not this tool's business. */
 static __always_inline bool port_error(long ret)
@@ -308,89 +295,112 @@ static __always_inline bool port_error(long ret)
 static __always_inline int exit_call(struct trace_event_raw_sys_exit *ctx,
 				     bool is_connect)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
 	long ret = ctx->ret;
-	struct pending *p = bpf_map_lookup_elem(&pendings, &id);
-	struct sock *sk;
+	struct call *c, call = {};
 	struct ephtrace_event *e;
+	struct pt_regs *regs;
 	struct owner o = {};
+	struct sock *sk;
+	__u8 family, addr[16];
+	__u16 proto, port = 0;
+	__u32 netns;
+	__u64 now;
 	bool ok;
 
-	if (!p)
-		return 0;
-	sk = (struct sock *)p->sk;
+	/* What CLOSE -> SYN_SENT left for this call, taken whatever comes
+	 * (only failures are traced: that program is not attached). */
+	if (is_connect && !failures_only) {
+		c = bpf_task_storage_get(&calls, task, 0, 0);
+		if (c && c->sk) {
+			call = *c;
+			c->sk = 0;
+		}
+	}
 	ok = ret == 0 || (is_connect && ret == -EINPROGRESS);
-	/* What the filters drop needs no work at all: a connection of
-	 * another process will not be shown when it closes either. */
-	if ((ok && failures_only) ||
-	    (filter_pid && (__s32)(id >> 32) != filter_pid))
-		goto out;
 	/* A connect() that failed for a reason other than its port (the
-	 * peer refused, no route) says nothing about ports; nor does a
-	 * UDP connect() that only set the peer of a socket with a port. */
-	if ((!ok && !port_error(ret)) || (ok && is_connect && !p->asked))
-		goto out;
-	e = reserve();
+	 * peer refused, no route) says nothing about ports. */
+	if ((!ok && !port_error(ret)) || (ok && failures_only))
+		return 0;
+	if (filter_pid &&
+	    (__s32)(bpf_get_current_pid_tgid() >> 32) != filter_pid)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	/* A TCP connect() found its socket on the way; the rest look it up
+	 * from the descriptor. */
+	if (call.sk)
+		sk = CAST(struct sock, call.sk);
+	else
+		sk = fd_sock(task, PT_REGS_PARM1_CORE_SYSCALL(regs));
+	if (!sk)
+		return 0;
+	family = (__u8)sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	proto = sk->sk_protocol;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	netns = sk->__sk_common.skc_net.net->ns.inum;
+	if (!netns_wanted(netns))
+		return 0;
+	now = bpf_ktime_get_boot_ns();
+	e = reserve(now);
 	if (!e)
-		goto out;
-	current_owner(&o);
+		return 0;
+	current_owner(&o, now);
 	fill_owner(e, &o);
-	e->netns = p->netns;
-	e->family = p->family;
-	e->proto = p->proto;
+	e->netns = netns;
+	e->family = family;
+	e->proto = (__u8)proto;
+	sk_ends(sk, family, e);
 	if (!ok) {
 		e->type =
 			is_connect ? EPHTRACE_CONNECT_FAIL : EPHTRACE_BIND_FAIL;
 		e->err = (__s32)-ret;
-		sk_ends(sk, p->family, e);
-		if (is_connect) {
-			__builtin_memcpy(e->raddr, p->addr, 16);
-			e->rport = p->port;
-		} else {
-			__builtin_memcpy(e->laddr, p->addr, 16);
-			e->lport = p->port;
+		if (asked(PT_REGS_PARM2_CORE_SYSCALL(regs),
+			  PT_REGS_PARM3_CORE_SYSCALL(regs), addr, &port)) {
+			if (is_connect) {
+				__builtin_memcpy(e->raddr, addr, 16);
+				e->rport = port;
+			} else {
+				__builtin_memcpy(e->laddr, addr, 16);
+				e->lport = port;
+			}
 		}
 		submit(e, true);
-		goto out;
+		return 0;
 	}
-	sk_ends(sk, p->family, e);
 	if (is_connect) {
+		/* A UDP connect() to AF_UNSPEC only forgets its peer. */
+		if (!e->rport) {
+			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+			return 0;
+		}
 		e->type = EPHTRACE_CONNECT;
-		if (p->port_before && p->proto == IPPROTO_TCP)
+		if (call.bound_first)
 			e->flags |= EPHTRACE_F_BOUND_FIRST;
+		/* A TCP connection remembers its maker until it closes. */
+		if (proto == IPPROTO_TCP) {
+			o.flags = e->flags & EPHTRACE_F_BOUND_FIRST;
+			bpf_map_update_elem(&owners, &call.sk, &o, BPF_ANY);
+		}
 	} else {
 		e->type = EPHTRACE_BIND;
-		if (p->port == 0)
+		if (asked(PT_REGS_PARM2_CORE_SYSCALL(regs),
+			  PT_REGS_PARM3_CORE_SYSCALL(regs), addr, &port) &&
+		    port == 0)
 			e->flags |= EPHTRACE_F_ANY_PORT;
 		if (e->lport == 0)
 			e->flags |= EPHTRACE_F_NO_PORT;
 	}
-	o.flags = e->flags & EPHTRACE_F_BOUND_FIRST;
 	submit(e, false);
-	/* A TCP connection remembers its maker until it closes. */
-	if (is_connect && p->proto == IPPROTO_TCP)
-		bpf_map_update_elem(&owners, &p->sk, &o, BPF_ANY);
-out:
-	bpf_map_delete_elem(&pendings, &id);
 	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_connect")
-int connect_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter(ctx);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return exit_call(ctx, true);
-}
-
-SEC("tracepoint/syscalls/sys_enter_bind")
-int bind_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter(ctx);
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
@@ -401,136 +411,132 @@ int bind_exit(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- State changes ---- */
 
-static __always_inline void
-state_ends(struct trace_event_raw_inet_sock_set_state *ctx,
-	   struct ephtrace_event *e)
+SEC("raw_tracepoint/inet_sock_set_state")
+int set_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	e->family = (__u8)ctx->family;
-	e->proto = IPPROTO_TCP;
-	e->lport = ctx->sport;
-	e->rport = ctx->dport;
-	/* The verifier refuses loads at a computed offset into the context:
-	 * the address arrays are copied with a probe read. */
-	if (ctx->family == AF_INET) {
-		__u32 s = 0, d = 0;
-
-		bpf_probe_read_kernel(&s, 4, ctx->saddr);
-		bpf_probe_read_kernel(&d, 4, ctx->daddr);
-		v4_mapped(e->laddr, s);
-		v4_mapped(e->raddr, d);
-	} else {
-		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
-	}
-}
-
-SEC("tracepoint/sock/inet_sock_set_state")
-int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
-{
-	int old = ctx->oldstate, new = ctx->newstate;
-	const struct sock *sk = ctx->skaddr;
-	__u64 key = (__u64)sk;
+	int from = (int)ctx->args[1], to = (int)ctx->args[2];
+	__u64 key = ctx->args[0], now;
 	struct listen_key lk = {};
 	struct ephtrace_event *e;
 	struct owner o = {}, *found;
+	const struct sock *sk;
+	struct call *c;
+	__u16 lport, rport;
+	__u8 family;
 	__u32 netns;
+	bool tw;
 
 	/* Most changes are of no interest: leave before reading anything. */
-	if (ctx->protocol != IPPROTO_TCP || failures_only)
+	if (failures_only)
 		return 0;
-	if (filter_port && ctx->sport != filter_port &&
-	    ctx->dport != filter_port)
+	if (from == ST_CLOSE && to == ST_SYN_SENT) {
+		/* Inside connect(), before a port is chosen: a port already
+		 * there was bound first. The call's exit does the rest. */
+		c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (c) {
+			c->sk = key;
+			c->bound_first =
+				CAST(struct sock, key)->__sk_common.skc_num !=
+				0;
+		}
 		return 0;
-	if (new != ST_LISTEN &&new != ST_CLOSE &&
-	    !(old == ST_SYN_RECV && new == ST_ESTABLISHED))
+	}
+	tw = to == ST_CLOSE && (from == ST_FIN_WAIT2 || from == ST_CLOSING);
+	/* A close that leaves no TIME_WAIT matters to the record only. */
+	if (to != ST_LISTEN && !(from == ST_SYN_RECV && to == ST_ESTABLISHED) &&
+	    !tw &&
+	    !(emit_close && to == ST_CLOSE && from != ST_LISTEN &&
+	      from != ST_CLOSE))
 		return 0;
-	if (old == ST_LISTEN && new == ST_CLOSE)
+	sk = CAST(struct sock, key);
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	netns = sk_netns(sk);
+	lport = bpf_ntohs(CAST(struct inet_sock, key)->inet_sport);
+	rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (filter_port && lport != filter_port && rport != filter_port)
+		return 0;
+	netns = sk->__sk_common.skc_net.net->ns.inum;
 	if (!netns_wanted(netns))
 		return 0;
+	family = (__u8)sk->__sk_common.skc_family;
+	now = bpf_ktime_get_boot_ns();
 
-	if (new == ST_LISTEN) {
+	if (to == ST_LISTEN) {
 		/* listen() runs in its caller's context: the owner is here. */
-		current_owner(&o);
+		current_owner(&o, now);
 		lk.netns = netns;
-		lk.port = ctx->sport;
+		lk.port = lport;
 		bpf_map_update_elem(&listeners, &lk, &o, BPF_ANY);
-		e = reserve();
+		e = reserve(now);
 		if (!e)
 			return 0;
 		fill_owner(e, &o);
 		e->type = EPHTRACE_LISTEN;
-		e->netns = netns;
-		state_ends(ctx, e);
-		submit(e, false);
-		return 0;
+		goto fill;
 	}
 
-	if (new == ST_ESTABLISHED) {
+	if (to == ST_ESTABLISHED) {
 		/* A connection accepted on a listener's port, in softirq: its
 		 * owner is the listener's. */
 		lk.netns = netns;
-		lk.port = ctx->sport;
+		lk.port = lport;
 		found = bpf_map_lookup_elem(&listeners, &lk);
-		if (found) {
+		if (found)
 			o = *found;
-		} else {
+		else
 			o.pid = -1;
-		}
-		o.opened_ns = bpf_ktime_get_boot_ns();
+		o.opened_ns = now;
 		o.flags = EPHTRACE_F_ACCEPTED;
 		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
-		e = reserve();
+		e = reserve(now);
 		if (!e)
 			return 0;
-		if (found)
+		if (o.pid >= 0)
 			fill_owner(e, &o);
 		else
 			e->pid = -1;
 		e->flags |= EPHTRACE_F_ACCEPTED;
 		e->type = EPHTRACE_ACCEPT;
-		e->netns = netns;
-		state_ends(ctx, e);
-		submit(e, false);
-		return 0;
+		goto fill;
 	}
 
-	/* new == CLOSE. The TIME_WAIT socket is made silently when FIN_WAIT2
+	/* to == CLOSE. The TIME_WAIT socket is made silently when FIN_WAIT2
 	 * or CLOSING ends without an error (a reset sets sk_err first). */
 	found = bpf_map_lookup_elem(&owners, &key);
 	if (found)
 		o = *found;
-	else
-		o.pid = -1;
-	if (found)
-		bpf_map_delete_elem(&owners, &key);
-	if ((old == ST_FIN_WAIT2 || old == ST_CLOSING) &&
-	    BPF_CORE_READ(sk, sk_err) == 0) {
-		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-
-		e = reserve();
+	if (tw && sk->sk_err == 0) {
+		e = reserve(now);
 		if (!e)
 			return 0;
 		e->type = EPHTRACE_TIME_WAIT;
-		if (BPF_CORE_READ(tp, rx_opt.ts_recent_stamp) != 0)
+		if (CAST(struct tcp_sock, key)->rx_opt.ts_recent_stamp != 0)
 			e->flags |= EPHTRACE_F_TIMESTAMPS;
 	} else if (emit_close && found &&
 		   (o.flags & (EPHTRACE_F_BOUND_FIRST | EPHTRACE_F_ACCEPTED))) {
-		e = reserve();
+		e = reserve(now);
 		if (!e)
 			return 0;
 		e->type = EPHTRACE_CLOSE;
 	} else {
 		return 0;
 	}
-	if (found)
+	if (found && o.pid >= 0)
 		fill_owner(e, &o);
 	else
 		e->pid = -1;
+	/* The entry stays (see owners), saying it is over. */
+	if (found) {
+		found->flags = 0;
+		found->pid = -1;
+	}
 	e->flags |= o.flags & (EPHTRACE_F_BOUND_FIRST | EPHTRACE_F_ACCEPTED);
+fill:
 	e->netns = netns;
-	state_ends(ctx, e);
+	e->family = family;
+	e->proto = IPPROTO_TCP;
+	sk_ends(sk, family, e);
 	submit(e, false);
 	return 0;
 }

@@ -94,6 +94,9 @@ int trace_open(struct eph_ctx *ctx, const struct trace_config *c,
 	l->skel->rodata->filter_pid = c->pid;
 	l->skel->rodata->failures_only = c->failures;
 	l->skel->rodata->emit_close = c->closes;
+	/* Failures come from the syscalls alone: the state changes, which
+	 * every connection goes through ten times, are not traced then. */
+	bpf_program__set_autoattach(l->skel->progs.set_state, !c->failures);
 	r = trace_bpf__load(l->skel);
 	if (r < 0) {
 		r = fail(ctx, r, "cannot load the BPF program into the kernel");
