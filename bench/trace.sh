@@ -162,7 +162,7 @@ if ((!memory)); then
 		med=$(median ${us[$m]})
 		case $m in
 		none) what="no tracer" ;;
-		trace) what="\`ephport trace --json\` (every event, to /dev/null)" ;;
+		trace) what="\`ephport trace --json\` (every event, printed to a file)" ;;
 		failures) what="\`ephport trace --failures\` (filtered in the kernel)" ;;
 		record) what="\`ephport trace --record\` (every event, record kept)" ;;
 		esac

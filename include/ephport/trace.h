@@ -3,7 +3,7 @@
  * Trace: every port a socket is given or binds, every failure of bind()
  * and connect() to get one, and the connections that close into TIME_WAIT,
  * with the process behind each, as they happen. An eBPF program on the
- * kernel's tracepoints (syscalls:sys_{enter,exit}_{bind,connect} and
+ * kernel's tracepoints (syscalls:sys_exit_{bind,connect} and
  * sock:inet_sock_set_state) sees them; the library turns what it sends
  * into events, filters and sums them, and can keep the record of the
  * sockets that matter (history.h).
