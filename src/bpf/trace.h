@@ -22,12 +22,13 @@ enum ephtrace_type {
 	EPHTRACE_CLOSE,	    /* a bound-first or accepted one closed without */
 };
 
-#define EPHTRACE_F_BOUND_FIRST (1u << 0) /* it had its port before connect()   \
-					  */
-#define EPHTRACE_F_ACCEPTED (1u << 1)	 /* a listener accepted it */
-#define EPHTRACE_F_TIMESTAMPS (1u << 2)	 /* the connection used timestamps */
-#define EPHTRACE_F_OWNER (1u << 3)	 /* pid and comm: who made it */
-#define EPHTRACE_F_ANY_PORT (1u << 4)	 /* bind() asked for port 0 */
+#define EPHTRACE_F_BOUND_FIRST                                                 \
+	(1u << 0)			/* it had its port before connect()    \
+					 */
+#define EPHTRACE_F_ACCEPTED (1u << 1)	/* a listener accepted it */
+#define EPHTRACE_F_TIMESTAMPS (1u << 2) /* the connection used timestamps */
+#define EPHTRACE_F_OWNER (1u << 3)	/* pid and comm: who made it */
+#define EPHTRACE_F_ANY_PORT (1u << 4)	/* bind() asked for port 0 */
 #define EPHTRACE_F_NO_PORT                                                     \
 	(1u << 5) /* bound without a port (left to                             \
 		  connect(): IP_BIND_ADDRESS_NO_PORT) */
