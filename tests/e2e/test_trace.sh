@@ -73,7 +73,11 @@ if [ "$RC" -ne 0 ]; then
 		skip77 "the kernel cannot load BPF programs here: $ERR" ;;
 	*"cannot load"* | *"cannot attach"*)
 		[ -e /sys/kernel/btf/vmlinux ] ||
-			skip77 "the kernel has no BTF (/sys/kernel/btf/vmlinux): $ERR" ;;
+			skip77 "the kernel has no BTF (/sys/kernel/btf/vmlinux): $ERR"
+		# The program reads through bpf_rdonly_cast(), from Linux 6.2.
+		IFS=. read -r major minor _ <<<"$(uname -r)"
+		[ "$major" -gt 6 ] || { [ "$major" -eq 6 ] && [ "${minor%%[!0-9]*}" -ge 2 ]; } ||
+			skip77 "the tracer needs Linux 6.2 or later, this is $(uname -r): $ERR" ;;
 	esac
 fi
 expect_rc "trace loads into the kernel and stops at once (--duration 0)" 0
