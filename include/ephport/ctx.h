@@ -65,6 +65,16 @@ int eph_ctx_set_root(struct eph_ctx *ctx, const char *root);
 /* The root set by eph_ctx_set_root(), "/" by default; owned by CTX. */
 const char *eph_ctx_root(const struct eph_ctx *ctx);
 
+/*
+ * Reads (and a recorder keeps) the tracer's record at PATH, an absolute
+ * path, instead of EPH_RECORD_PATH (history.h): tests, a second recorder.
+ * NULL restores the default. Returns 0, -EINVAL or -ENOMEM.
+ */
+int eph_ctx_set_record_path(struct eph_ctx *ctx, const char *path);
+
+/* The record's path for this context; owned by CTX. */
+const char *eph_ctx_record_path(const struct eph_ctx *ctx);
+
 /* The detail of the last failure; "" when there was none. */
 const char *eph_ctx_errmsg(const struct eph_ctx *ctx);
 

@@ -17,6 +17,7 @@
 #include "ctx.h"
 #include "diagnose.h"
 #include "forecast.h"
+#include "history.h"
 #include "owners.h"
 #include "pick.h"
 #include "policy.h"
@@ -27,6 +28,7 @@
 #include "consumers.h"
 #include "sysctld.h"
 #include "textfile.h"
+#include "trace.h"
 #include "usage.h"
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "common.h"
+#include "history.h"
 #include "owners.h"
 #include "usage.h"
 
@@ -70,6 +71,8 @@ double eph_usage_udp_percent(const struct eph_usage_udp *u);
 #define EPH_SNAPSHOT_OWNERS                                                    \
 	(1u << 1) /* look up blockers' and risks'                              \
 		     processes (one walk of /proc) */
+/* Use the tracer's record (history.h) when it is there and current. */
+#define EPH_SNAPSHOT_HISTORY (1u << 2)
 
 struct eph_snapshot;
 
@@ -94,6 +97,12 @@ const struct eph_audit *eph_snapshot_audit(const struct eph_snapshot *s);
 /* The process holding socket INODE, or NULL (not found, or not asked). */
 const struct eph_owner *eph_snapshot_owner(const struct eph_snapshot *s,
 					   uint32_t inode);
+/*
+ * The tracer's record as the last take read it (eph_record_info() says
+ * whether it was used; eph_usage_doubts() what could be off without it);
+ * NULL without EPH_SNAPSHOT_HISTORY.
+ */
+const struct eph_record *eph_snapshot_record(const struct eph_snapshot *s);
 /* CLOCK_MONOTONIC when the take started, and how long it took, in ns. */
 uint64_t eph_snapshot_time_ns(const struct eph_snapshot *s);
 uint64_t eph_snapshot_duration_ns(const struct eph_snapshot *s);

@@ -10,6 +10,8 @@
 extern "C" {
 #endif
 
+struct eph_history;
+
 /*
  * One destination: what connect() without a prior bind draws its source
  * port from. The kernel's budget is per (local address, remote address,
@@ -151,6 +153,35 @@ int eph_usage_scan(struct eph_usage *u, const struct eph_policy *p);
 int eph_usage_begin(struct eph_usage *u, const struct eph_policy *p);
 int eph_usage_add(struct eph_usage *u, const struct eph_sock *s);
 int eph_usage_end(struct eph_usage *u);
+
+/*
+ * Gives U a history source (the tracer's record: eph_record_history()), or
+ * NULL. Its scans and ends then tell what a socket dump cannot: a
+ * connection bound first (bind(0), then connect()) or accepted by a
+ * listener blocks its port for every destination, and so does its
+ * TIME_WAIT; a TIME_WAIT may be reused only if its connection used
+ * timestamps, whatever tcp_timestamps says now. H must stay valid while U
+ * scans.
+ */
+void eph_usage_set_history(struct eph_usage *u, const struct eph_history *h);
+
+/* What a socket dump alone cannot tell, so that numbers could be off. */
+#define EPH_USAGE_DOUBT_BLOCKING                                               \
+	(1u << 0) /* connections counted toward                                \
+		     a destination may block                                   \
+		     their port for every one:                                 \
+		     free may be too high */
+#define EPH_USAGE_DOUBT_TIMESTAMPS                                             \
+	(1u << 1) /* TIME_WAITs judged by                                      \
+		     today's tcp_timestamps, not                               \
+		     by their connection's */
+
+/*
+ * Without a history source, which numbers of the last scan or end could be
+ * off (EPH_USAGE_DOUBT_*), because sockets of those kinds were counted; 0
+ * with one.
+ */
+uint32_t eph_usage_doubts(const struct eph_usage *u);
 
 /* The summary of the last scan or end. */
 const struct eph_usage_summary *eph_usage_summary(const struct eph_usage *u);

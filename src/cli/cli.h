@@ -133,6 +133,7 @@ struct usage_watch_opts {
 };
 int usage_watch(struct cli *cli, int argc, char **argv,
 		const struct usage_watch_opts *o);
+int cmd_trace(struct cli *cli, int argc, char **argv);
 
 struct eph_change;
 struct eph_change_request;

@@ -28,8 +28,8 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	if (eph_snapshot_new(cli->ctx, &s) < 0 ||
 	    eph_consumers_new(cli->ctx, EPH_BY_UNIT, NULL, &units) < 0 ||
 	    eph_consumers_watch(units, s) < 0 ||
-	    eph_snapshot_take(s, EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS) <
-		    0 ||
+	    eph_snapshot_take(s, EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS |
+					 EPH_SNAPSHOT_HISTORY) < 0 ||
 	    eph_consumers_resolve(units) < 0) {
 		rc = cli_fail(cli, NULL);
 		goto out;
@@ -54,6 +54,7 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		json_obj_end(&j);
 		json_obj(&j, "usage");
 		shape_usage(&j, s);
+		shape_snapshot_history(&j, s);
 		json_arr(&j, "tuples");
 		for (size_t i = 0; i < eph_ranking_shown(rank); i++)
 			shape_tuple(&j, eph_ranking_get(rank, i), NULL, &by);
@@ -69,6 +70,7 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	shape_warnings_text(eph_snapshot_policy(s), stdout);
 	printf("\nEphemeral port usage\n");
 	shape_usage_text(s, "", stdout);
+	shape_snapshot_history_text(s, "", stdout);
 	printf("\nFullest destinations\n");
 	shape_table_text(rank, &label, false, held, stdout);
 	printf("\n");

@@ -155,7 +155,8 @@ static bool vanished(const struct eph_netns *ns, int err)
 static int load(struct usage *u)
 {
 	struct cli *cli = u->cli;
-	uint32_t flags = u->check || u->no_owners ? 0 : EPH_SNAPSHOT_OWNERS;
+	uint32_t flags = (u->check || u->no_owners ? 0 : EPH_SNAPSHOT_OWNERS) |
+			 EPH_SNAPSHOT_HISTORY;
 	int r;
 
 	if (!u->all) {
@@ -316,6 +317,7 @@ static void print_json(const struct usage *u)
 				json_obj_end(&j);
 			} else {
 				shape_usage(&j, u->snaps[i]);
+				shape_snapshot_history(&j, u->snaps[i]);
 				blocked +=
 					eph_usage_summary(
 						eph_snapshot_usage(u->snaps[i]))
@@ -327,6 +329,7 @@ static void print_json(const struct usage *u)
 		json_uint(&j, "blocked_ports", blocked);
 	} else {
 		shape_usage(&j, u->snaps[0]);
+		shape_snapshot_history(&j, u->snaps[0]);
 	}
 	if (u->check)
 		json_str(&j, "status", eph_level_name(check_level(u)));
@@ -366,6 +369,8 @@ static void print_text(const struct usage *u)
 			}
 		}
 		shape_usage_text(u->snaps[i], u->all ? "  " : "", stdout);
+		shape_snapshot_history_text(u->snaps[i], u->all ? "  " : "",
+					    stdout);
 	}
 	putchar('\n');
 	shape_table_text(u->rank, u->labels, u->all,

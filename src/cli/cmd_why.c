@@ -49,7 +49,8 @@ struct why {
 	bool seen_addr, no_owners;
 	const char *addr_text;
 	struct eph_diagnosis *d;
-	char prefix[320]; /* "ephport [--netns NS] " */
+	struct eph_record *rec; /* the tracer's, when it is there */
+	char prefix[320];	/* "ephport [--netns NS] " */
 };
 
 static int why_opt(struct cli *cli, int id, const char *arg, void *data)
@@ -160,7 +161,8 @@ static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 		       : eph_tcp_state_name(s->state),
 	       shape_endpoint(s->local, s->local_port, l, sizeof(l)),
 	       shape_endpoint(s->remote, s->remote_port, r, sizeof(r)));
-	if (x->owner.pid >= 0)
+	/* A TIME_WAIT's maker, when known, is named by its history below. */
+	if (x->owner.pid >= 0 && !is_tw(x->kind))
 		n += (size_t)snprintf(
 			text + n, sizeof(text) - n, "%s, ",
 			shape_process(&x->owner, s->uid, proc, sizeof(proc)));
@@ -178,10 +180,10 @@ static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 	if (is_tw(x->kind))
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "; %u s left",
 				      x->seconds_left);
-	if (x->has_history)
+	if (x->has_history && x->history.pid >= 0)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
-				      "; opened by %s[%d], %u s ago",
-				      x->history.comm, x->history.pid,
+				      "; opened by pid %d (%s) to %s, %u s ago",
+				      x->history.pid, x->history.comm, r,
 				      x->history.age_seconds);
 	if (!x->netns && !x->conflicts)
 		snprintf(text + n, sizeof(text) - n,
@@ -386,6 +388,18 @@ static void remedy_words(const struct why *w, const struct eph_remedy *r,
 
 /* ---- Output ---- */
 
+/* What the holders' kinds leave unsure without a record. */
+static uint32_t doubts(const struct eph_diagnosis *d)
+{
+	for (size_t i = 0; i < eph_diagnosis_holder_count(d); i++) {
+		const struct eph_diag_holder *x = eph_diagnosis_holder(d, i);
+
+		if (!x->kind_certain || (is_tw(x->kind) && !x->has_history))
+			return HISTORY_DOUBT_KINDS;
+	}
+	return 0;
+}
+
 static const char *probe_words(const struct eph_diag_probe *x, char *buf,
 			       size_t size)
 {
@@ -459,6 +473,8 @@ static void print_text(const struct why *w)
 	snprintf(line, sizeof(line), "service: %s",
 		 svc ? svc : "none in /etc/services");
 	cli_wrap(stdout, "  ", line);
+	if (eph_record_history(w->rec) || doubts(d))
+		shape_history_text(stdout, "  ", w->rec, doubts(d));
 	printf("\nVerdict\n");
 	verdict(w, line, sizeof(line));
 	cli_wrap(stdout, "  ", line);
@@ -579,6 +595,10 @@ static void print_json(const struct why *w)
 			json_str(&j, "command", x->history.comm);
 			json_uint(&j, "age_seconds", x->history.age_seconds);
 			json_bool(&j, "accepted", x->history.accepted);
+			json_bool(&j, "bound_first", x->history.bound_first);
+			if (is_tw(x->kind))
+				json_bool(&j, "timestamps",
+					  x->history.timestamps);
 			json_obj_end(&j);
 		} else {
 			json_null(&j, "history");
@@ -598,6 +618,7 @@ static void print_json(const struct why *w)
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
+	shape_history(&j, w->rec, doubts(d));
 	verdict(w, line, sizeof(line));
 	json_str(&j, "verdict", line);
 	json_arr(&j, "remedies");
@@ -656,13 +677,21 @@ int cmd_why(struct cli *cli, int argc, char **argv)
 	if (cli_apply_netns(cli) != EXIT_OK)
 		return EXIT_ERROR;
 	cli_prefix(cli, w.prefix, sizeof(w.prefix));
-	if (eph_diagnose(cli->ctx, &w.req, &w.d) < 0)
+	/* The tracer's record makes holder kinds certain and names the
+	 * process behind a TIME_WAIT, when it is there and current. */
+	if (eph_record_read(cli->ctx, NULL, &w.rec) < 0)
 		return cli_fail(cli, NULL);
+	w.req.history = eph_record_history(w.rec);
+	if (eph_diagnose(cli->ctx, &w.req, &w.d) < 0) {
+		eph_record_free(w.rec);
+		return cli_fail(cli, NULL);
+	}
 	if (cli->json)
 		print_json(&w);
 	else
 		print_text(&w);
 	rc = eph_diagnosis_bindable(w.d) ? EXIT_OK : EXIT_NO;
 	eph_diagnosis_free(w.d);
+	eph_record_free(w.rec);
 	return rc;
 }

@@ -54,6 +54,11 @@ static const struct command {
 	  "one scan in the Prometheus text format, or a textfile\n"
 	  "                   for node_exporter" },
 #endif
+#if EPHPORT_BPF
+	{ "trace", cmd_trace,
+	  "every port allocation and bind/connect failure, live,\n"
+	  "                   with its process; --record keeps the history" },
+#endif
 };
 
 static const char main_help[] =
@@ -87,6 +92,10 @@ static const char main_help[] =
 	"  ephport reserve 36601        keep the kernel off port 36601\n"
 	"  ephport pick api-server      a port for api-server, the same "
 	"everywhere\n"
+#if EPHPORT_BPF
+	"  ephport trace --failures --duration 3   bind/connect failures, "
+	"live\n"
+#endif
 	"  ephport --netns web ranges --json\n"
 	"\n"
 	"Exit status, for every command: 0 yes or done, 1 the answer is no "
@@ -227,6 +236,12 @@ int main(int argc, char **argv)
 	}
 	if (eph_ctx_new(&cli.ctx) < 0)
 		errx(EXIT_ERROR, "out of memory");
+	/* The tracer's record, elsewhere than /run/ephport (tests). */
+	if (getenv("EPHPORT_RECORD") &&
+	    eph_ctx_set_record_path(cli.ctx, getenv("EPHPORT_RECORD")) < 0) {
+		rc = cli_fail(&cli, "EPHPORT_RECORD");
+		goto out;
+	}
 
 	argc -= first;
 	argv += first;

@@ -113,4 +113,32 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		      uint64_t os_mask, bool persistent, const char *prefix,
 		      FILE *f);
 
+/* ---- The tracer's record: when history is used, and without it, what
+ * could be off ---- */
+
+/* What the blind spots of a socket dump can make wrong (a mask). */
+/* Free counts: bound-first and accepted connections. */
+#define HISTORY_DOUBT_BLOCKING EPH_USAGE_DOUBT_BLOCKING
+/* TIME_WAIT reuse. */
+#define HISTORY_DOUBT_TIMESTAMPS EPH_USAGE_DOUBT_TIMESTAMPS
+/* Why: holder kinds, and a TIME_WAIT's process. */
+#define HISTORY_DOUBT_KINDS (1u << 2)
+
+/*
+ * One paragraph on REC (NULL: none was read), wrapped after INDENT; with
+ * the record unused, what DOUBTS could be off.
+ */
+void shape_history_text(FILE *f, const char *indent,
+			const struct eph_record *rec, uint32_t doubts);
+
+/* The "history" member: {"state","used","since","recorder_pid",...}. */
+void shape_history(struct json *j, const struct eph_record *rec,
+		   uint32_t doubts);
+
+/* The same for snapshot S (taken with EPH_SNAPSHOT_HISTORY): its record,
+ * and what its usage says could be off without it. */
+void shape_snapshot_history(struct json *j, const struct eph_snapshot *s);
+void shape_snapshot_history_text(const struct eph_snapshot *s,
+				 const char *indent, FILE *f);
+
 #endif

@@ -34,7 +34,8 @@ struct eph_ctx {
 	char errmsg[512];
 	int err; /* the negative errno of the last failure */
 	char *proc_sys_root;
-	char *root; /* NULL: "/" */
+	char *root;	   /* NULL: "/" */
+	char *record_path; /* NULL: EPH_RECORD_PATH */
 	char *netns_spec;
 	int netns_fd; /* target namespace, -1 for the caller's own */
 	dev_t netns_dev;
@@ -74,6 +75,7 @@ EPH_EXPORT void eph_ctx_free(struct eph_ctx *ctx)
 		close(ctx->netns_fd);
 	free(ctx->proc_sys_root);
 	free(ctx->root);
+	free(ctx->record_path);
 	free(ctx->netns_spec);
 	free(ctx->buf);
 	free(ctx);
@@ -88,6 +90,8 @@ struct eph_ctx *ctx_clone(const struct eph_ctx *ctx)
 	if ((ctx->proc_sys_root &&
 	     !(c->proc_sys_root = strdup(ctx->proc_sys_root))) ||
 	    (ctx->root && !(c->root = strdup(ctx->root))) ||
+	    (ctx->record_path &&
+	     !(c->record_path = strdup(ctx->record_path))) ||
 	    (ctx->netns_spec && !(c->netns_spec = strdup(ctx->netns_spec))))
 		goto fail;
 	if (ctx->netns_fd >= 0) {
@@ -201,6 +205,27 @@ EPH_EXPORT int eph_ctx_set_root(struct eph_ctx *ctx, const char *root)
 EPH_EXPORT const char *eph_ctx_root(const struct eph_ctx *ctx)
 {
 	return ctx->root ? ctx->root : "/";
+}
+
+EPH_EXPORT int eph_ctx_set_record_path(struct eph_ctx *ctx, const char *path)
+{
+	char *copy = NULL;
+
+	ctx_clear_error(ctx);
+	if (path && (path[0] != '/' || strlen(path) >= PATH_MAX / 2))
+		return ctx_error(ctx, -EINVAL,
+				 "record \"%.200s\" is not an absolute path",
+				 path);
+	if (path && !(copy = strdup(path)))
+		return ctx_error(ctx, -ENOMEM, "out of memory");
+	free(ctx->record_path);
+	ctx->record_path = copy;
+	return 0;
+}
+
+EPH_EXPORT const char *eph_ctx_record_path(const struct eph_ctx *ctx)
+{
+	return ctx->record_path ? ctx->record_path : EPH_RECORD_PATH;
 }
 
 const char *ctx_proc_sys_root(const struct eph_ctx *ctx)

@@ -516,4 +516,168 @@ int dropin_add_note(struct dropin *d, const struct eph_portset *ports,
 /* Removes PORTS from every note, dropping notes left without ports. */
 void dropin_remove_ports(struct dropin *d, const struct eph_portset *ports);
 
+/* ---- history.c: the record, and TIME_WAITs followed to their end ---- */
+
+enum history_mode {
+	HISTORY_RECORD, /* the record: what usage and diagnose need */
+	HISTORY_FOLLOW, /* TIME_WAITs only, to report when each ends */
+};
+
+enum history_end_why {
+	HISTORY_END_EXPIRED, /* its 60 s are over */
+	HISTORY_END_REUSED,  /* a new connection took its 4-tuple */
+	HISTORY_END_EVICTED, /* dropped for room (the end is not known) */
+};
+
+/* A TIME_WAIT that leaves the table. */
+struct history_end {
+	enum history_end_why why;
+	uint64_t boot_ns; /* when it ended */
+	uint64_t netns;
+	uint8_t family;
+	uint16_t local_port, remote_port;
+	uint8_t local[16], remote[16];
+	int32_t pid;
+	char comm[16];
+	uint32_t uid;
+	uint64_t cgroup_id;
+	uint32_t flags; /* the entry's */
+	uint64_t opened_boot_ns, tw_boot_ns;
+};
+
+/*
+ * An empty table in MODE for events of namespace SCOPE_NETNS (0: every
+ * one), answering lookups in VIEW_NETNS, holding LIMIT entries at most.
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int history_new(struct eph_ctx *ctx, enum history_mode mode,
+		uint64_t view_netns, uint64_t scope_netns, uint32_t limit,
+		struct eph_record **ret);
+void history_free(struct eph_record *r);
+
+/* Calls CB for each TIME_WAIT that leaves the table (FOLLOW mode). */
+void history_set_on_end(struct eph_record *r,
+			void (*cb)(void *data, const struct history_end *end),
+			void *data);
+
+/* Folds event EV into R. Returns 0 or -ENOMEM. */
+int history_add(struct eph_record *r, const struct eph_trace_event *ev);
+
+/* Drops the TIME_WAITs whose 60 s are over at NOW_BOOT (CLOCK_BOOTTIME). */
+void history_expire(struct eph_record *r, uint64_t now_boot);
+
+/*
+ * Connections accepted on ports LO..HI matter to usage (they are inside
+ * the ephemeral range); others are kept only while there is room. 0, 0:
+ * every port.
+ */
+void history_set_keep_range(struct eph_record *r, uint16_t lo, uint16_t hi);
+
+/* Events the tracer lost since the record began to be kept. */
+void history_set_lost(struct eph_record *r, uint64_t lost);
+
+/*
+ * Sets the header's times: recorded without a break since SINCE (wall
+ * clock, s) and SINCE_BOOT (CLOCK_BOOTTIME), written at NOW and NOW_BOOT,
+ * by this process.
+ */
+void history_stamp(struct eph_record *r, int64_t since, uint64_t since_boot,
+		   int64_t now, uint64_t now_boot);
+
+uint32_t history_count(const struct eph_record *r);
+uint64_t history_evicted_info(const struct eph_record *r);
+
+/*
+ * The record's bytes as the file holds them (owned by R, valid until it
+ * changes). Pure: the header's times are R's own. Returns 0.
+ */
+int history_format(struct eph_record *r, const void **ret_buf, size_t *ret_len);
+
+/*
+ * Parses a record file from BUF[0..LEN): every field checked, the
+ * checksum, each entry, no socket twice; BOOT_ID (NULL: not checked) must
+ * be the one it was made in. Pure: no I/O. Returns 0 and a new record
+ * answering lookups in VIEW_NETNS, -EBADMSG (malformed: the detail says
+ * why), -ESTALE (another boot) or -ENOMEM.
+ */
+int history_parse(struct eph_ctx *ctx, const void *buf, size_t len,
+		  const uint8_t boot_id[16], uint64_t view_netns,
+		  struct eph_record **ret);
+
+/* Sets the checksum of the record in BUF[0..LEN) (tests and fuzzers). */
+void history_seal(void *buf, size_t len);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id) as 16 bytes. */
+int history_boot_id(struct eph_ctx *ctx, uint8_t ret[16]);
+
+/*
+ * Opens the record at PATH for writing: takes its lock (-EBUSY when
+ * another recorder holds it), reads back what a previous recorder left
+ * when it can be trusted (else the detail of eph_record_info() says why
+ * it was discarded) and writes it at once. Returns 0 or a negative errno.
+ */
+int history_open_writer(struct eph_ctx *ctx, const char *path, uint32_t limit,
+			uint64_t scope_netns, struct eph_record **ret);
+
+/*
+ * Writes the record when it changed, at most twice a second (FORCE: now).
+ * Returns 0 or a negative errno.
+ */
+int history_flush(struct eph_record *r, bool force);
+
+/* ---- tracer.c ---- */
+
+struct ephtrace_event;
+
+/*
+ * Turns what the BPF program sent into an event (wall time from
+ * WALL_OFFSET_NS, CLOCK_REALTIME - CLOCK_BOOTTIME). Returns false for a
+ * record of an unknown type.
+ */
+bool tracer_convert(const struct ephtrace_event *raw, int64_t wall_offset_ns,
+		    struct eph_trace_event *ret);
+
+/*
+ * A tracer with no program behind it, fed by hand with tracer_feed() and
+ * tracer_tick() (tests). Returns 0 or a negative errno.
+ */
+int tracer_new_fed(struct eph_ctx *ctx, const struct eph_tracer_opts *o,
+		   struct eph_tracer **ret);
+
+/* Hands event E to T as if the kernel had sent it; CB gets what passes. */
+int tracer_feed(struct eph_tracer *t, const struct eph_trace_event *e,
+		int (*cb)(const struct eph_trace_event *e, void *data),
+		void *data);
+
+/* The TIME_WAIT ends due at NOW_BOOT, and the record's upkeep. */
+int tracer_tick(struct eph_tracer *t, uint64_t now_boot,
+		int (*cb)(const struct eph_trace_event *e, void *data),
+		void *data);
+
+/* ---- src/bpf/trace.c: the loader (only in a build with the tracer) ---- */
+
+struct trace_config {
+	uint32_t netns; /* 0: every namespace */
+	uint16_t port;
+	int32_t pid;
+	bool failures;
+	bool closes; /* report closes of bound-first and accepted connections
+			(the record needs them) */
+};
+
+struct trace_loader;
+
+/*
+ * Opens, configures, loads and attaches the BPF program; CB gets each
+ * record the ring buffer brings. Returns 0 or a negative errno.
+ */
+int trace_open(struct eph_ctx *ctx, const struct trace_config *c,
+	       int (*cb)(void *data, const struct ephtrace_event *e),
+	       void *data, struct trace_loader **ret);
+/* Waits up to TIMEOUT_MS and reads what came. Returns a count or -errno. */
+int trace_poll(struct trace_loader *l, int timeout_ms);
+int trace_fd(const struct trace_loader *l);
+uint64_t trace_lost(const struct trace_loader *l);
+void trace_close(struct trace_loader *l);
+
 #endif

@@ -205,6 +205,8 @@ int netns_walk(struct eph_ctx *ctx, bool skip_self,
 			r = ctx_error(ctx, -ENOMEM, "out of memory");
 			break;
 		}
+		/* The record is the caller's wherever it looks. */
+		(void)eph_ctx_set_record_path(nctx, eph_ctx_record_path(ctx));
 		/* The callback sees a failure to aim at it in NCTX. */
 		(void)eph_ctx_set_netns(nctx, list[i].spec);
 		r = cb(nctx, &list[i], data);

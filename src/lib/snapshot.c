@@ -97,6 +97,7 @@ struct eph_snapshot {
 	struct eph_usage *usage;
 	struct eph_audit *audit;
 	struct eph_owners *owners;
+	struct eph_record *record; /* with EPH_SNAPSHOT_HISTORY */
 	bool owners_done;
 	bool valid;
 	uint64_t time_ns, duration_ns;
@@ -129,6 +130,7 @@ EPH_EXPORT void eph_snapshot_free(struct eph_snapshot *s)
 	eph_usage_free(s->usage);
 	eph_audit_free(s->audit);
 	eph_owners_free(s->owners);
+	eph_record_free(s->record);
 	free(s);
 }
 
@@ -180,6 +182,13 @@ EPH_EXPORT int eph_snapshot_take(struct eph_snapshot *s, uint32_t flags)
 	s->policy = p;
 	if (!s->usage && (r = eph_usage_new(s->ctx, &s->usage)) < 0)
 		return r;
+	/* The tracer's record, read anew: used when it is current. */
+	eph_record_free(s->record);
+	s->record = NULL;
+	if ((flags & EPH_SNAPSHOT_HISTORY) &&
+	    (r = eph_record_read(s->ctx, NULL, &s->record)) < 0)
+		return r;
+	eph_usage_set_history(s->usage, eph_record_history(s->record));
 	r = eph_usage_scan(s->usage, s->policy);
 	if (r < 0)
 		return r;
@@ -236,6 +245,12 @@ eph_snapshot_owner(const struct eph_snapshot *s, uint32_t inode)
 	if (!s->valid || !s->owners_done || !inode)
 		return NULL;
 	return eph_owners_find(s->owners, inode);
+}
+
+EPH_EXPORT const struct eph_record *
+eph_snapshot_record(const struct eph_snapshot *s)
+{
+	return s->valid ? s->record : NULL;
 }
 
 EPH_EXPORT uint64_t eph_snapshot_time_ns(const struct eph_snapshot *s)
@@ -362,7 +377,10 @@ static int fleet_one(struct eph_ctx *nctx, const struct eph_netns *ns,
 		r = eph_ctx_new(&m->ctx);
 		if (r < 0)
 			return member_fail(m, nctx, r);
-		r = eph_ctx_set_netns(m->ctx, ns->spec);
+		r = eph_ctx_set_record_path(m->ctx,
+					    eph_ctx_record_path(f->ctx));
+		if (r >= 0)
+			r = eph_ctx_set_netns(m->ctx, ns->spec);
 		if (r >= 0)
 			r = eph_snapshot_new(m->ctx, &m->snap);
 		for (size_t i = 0; r >= 0 && i < f->nobservers; i++)

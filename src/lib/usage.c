@@ -111,6 +111,10 @@ struct eph_usage {
 	const struct usage_observer *observers[USAGE_OBSERVERS];
 	size_t nobservers;
 
+	/* The tracer's record, when there is one; else what could be off. */
+	const struct eph_history *history;
+	uint32_t doubts;
+
 	struct eph_usage_summary sum;
 };
 
@@ -227,6 +231,7 @@ static void usage_start(struct eph_usage *u, const struct eph_policy *p,
 	clear_tcp(u);
 	clear_udp(u);
 	memset(&u->sum, 0, sizeof(u->sum));
+	u->doubts = 0;
 	eph_portset_copy(&u->blocked, &u->preseed);
 	u->policy = p;
 	eph_policy_range(p, &u->low, &u->high);
@@ -246,16 +251,17 @@ static void usage_start(struct eph_usage *u, const struct eph_policy *p,
 /*
  * May connect() take over this TIME_WAIT now? tcp_twsk_unique(): the old
  * connection must have used timestamps (sock_diag cannot show that for a
- * TIME_WAIT; we assume it did when tcp_timestamps is on), tcp_tw_reuse
- * must allow it (2: only with a loopback address at either end or a
- * socket bound to lo), and the TIME_WAIT must be older than
- * tcp_tw_reuse_delay.
+ * TIME_WAIT: the history H says, else we assume it did when
+ * tcp_timestamps is on), tcp_tw_reuse must allow it (2: only with a
+ * loopback address at either end or a socket bound to lo), and the
+ * TIME_WAIT must be older than tcp_tw_reuse_delay.
  */
-static bool tw_reusable(const struct eph_usage *u, const struct eph_sock *s)
+static bool tw_reusable(const struct eph_usage *u, const struct eph_sock *s,
+			const struct eph_history_entry *h)
 {
 	uint32_t age;
 
-	if (u->timestamps == 0 || u->tw_reuse == 0)
+	if ((h ? !h->timestamps : u->timestamps == 0) || u->tw_reuse == 0)
 		return false;
 	if (u->tw_reuse == 2 && s->ifindex != LOOPBACK_IFINDEX &&
 	    !addr_is_loopback(s->local) && !addr_is_loopback(s->remote))
@@ -426,6 +432,32 @@ static bool blocks_port(const struct eph_sock *s)
 	}
 }
 
+/*
+ * What the history knows of TCP socket S, in *H; false when nothing (no
+ * history, or the socket is not in it).
+ */
+static bool history_of(const struct eph_usage *u, const struct eph_sock *s,
+		       struct eph_history_entry *h)
+{
+	return u->history && u->history->lookup &&
+	       u->history->lookup(u->history->data, s, h) == 0;
+}
+
+/*
+ * A connection bound first, or accepted by a listener (whose port it
+ * keeps), blocks its port for every destination, and so does its
+ * TIME_WAIT: only a history tells them from the others.
+ */
+static bool blocks(const struct eph_usage *u, const struct eph_sock *s)
+{
+	struct eph_history_entry h;
+
+	if (blocks_port(s))
+		return true;
+	return s->proto == IPPROTO_TCP && history_of(u, s, &h) &&
+	       (h.bound_first || h.accepted);
+}
+
 /* The sockets on address A, made on first sight; NULL without memory. */
 static struct udp_addr *udp_addr_get(struct eph_usage *u, const uint8_t a[16])
 {
@@ -513,6 +545,8 @@ static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 	const struct eph_portset *reserved = eph_policy_reserved(u->policy);
 	uint16_t port = s->local_port;
 	struct eph_usage_tuple *t;
+	struct eph_history_entry h;
+	bool known;
 
 	if (port < u->low || port > u->high || port == 0)
 		return 0;
@@ -534,6 +568,15 @@ static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 		u->sum.tcp_on_blocked++;
 		return 0;
 	}
+	known = history_of(u, s, &h);
+	if (known && (h.bound_first || h.accepted))
+		return add_blocker(u, s, 1);
+	/* Without history, a dump cannot tell these (eph_usage_doubts()). */
+	if (!u->history) {
+		u->doubts |= EPH_USAGE_DOUBT_BLOCKING;
+		if (s->state == EPH_TCP_TIME_WAIT && u->tw_reuse != 0)
+			u->doubts |= EPH_USAGE_DOUBT_TIMESTAMPS;
+	}
 	t = tuple_get(u, s);
 	if (!t)
 		return -ENOMEM;
@@ -546,7 +589,7 @@ static int usage_fold(struct eph_usage *u, const struct eph_sock *s)
 		break;
 	case EPH_TCP_TIME_WAIT:
 		t->time_wait++;
-		if (tw_reusable(u, s)) {
+		if (tw_reusable(u, s, known ? &h : NULL)) {
 			t->tw_reusable++;
 			return 0;
 		}
@@ -739,7 +782,7 @@ EPH_EXPORT int eph_usage_end(struct eph_usage *u)
 	for (int pass = 0; pass < 2 && r == 0; pass++)
 		for (size_t i = 0; i < u->nfed && r == 0; i++)
 			if ((u->fed[i].proto == IPPROTO_TCP &&
-			     blocks_port(&u->fed[i])) == (pass == 0))
+			     blocks(u, &u->fed[i])) == (pass == 0))
 				r = usage_fold(u, &u->fed[i]);
 	if (r < 0)
 		return ctx_error(u->ctx, r, "out of memory");
@@ -1040,6 +1083,17 @@ void usage_unobserve(struct eph_usage *u, const struct usage_observer *o)
 			u->observers[i] = u->observers[--u->nobservers];
 			return;
 		}
+}
+
+EPH_EXPORT void eph_usage_set_history(struct eph_usage *u,
+				      const struct eph_history *h)
+{
+	u->history = h;
+}
+
+EPH_EXPORT uint32_t eph_usage_doubts(const struct eph_usage *u)
+{
+	return u->ended ? u->doubts : 0;
 }
 
 EPH_EXPORT const struct eph_usage_summary *

@@ -100,6 +100,8 @@ MAN="$(dirname "$0")/../../man/ephport.8"
 commands=$("$EPHPORT" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/ {print $1}')
 want="ranges usage why audit reserve unreserve set-range pick"
 "$EPHPORT" serve --help >/dev/null 2>&1 && want="$want serve metrics"
+# The tracer is built where libbpf, bpftool and clang are (-Dbpf=auto).
+"$EPHPORT" trace --help >/dev/null 2>&1 && want="$want trace"
 expect_eq "--help lists every command" "$(echo $commands)" "$want"
 helps=$("$EPHPORT" --help; for c in $commands; do "$EPHPORT" "$c" --help; done)
 missing=

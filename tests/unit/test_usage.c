@@ -447,6 +447,128 @@ static void test_many_destinations_grow_the_table(void **state)
 	assert_null(eph_usage_get(u, 0));
 }
 
+/* ---- With a history source (the tracer's record) ---- */
+
+/* A history made by hand: what it knows of a few 4-tuples. */
+struct known {
+	uint16_t lport, rport;
+	bool time_wait;
+	struct eph_history_entry e;
+};
+
+static struct known known[8];
+static size_t nknown;
+
+static int fake_lookup(void *data, const struct eph_sock *s,
+		       struct eph_history_entry *ret)
+{
+	(void)data;
+	for (size_t i = 0; i < nknown; i++)
+		if (known[i].lport == s->local_port &&
+		    known[i].rport == s->remote_port &&
+		    known[i].time_wait == (s->state == EPH_TCP_TIME_WAIT)) {
+			*ret = known[i].e;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static const struct eph_history fake = { fake_lookup, NULL };
+
+static void know(uint16_t lport, uint16_t rport, bool time_wait,
+		 bool bound_first, bool accepted, bool timestamps)
+{
+	struct known *k = &known[nknown++];
+
+	memset(k, 0, sizeof(*k));
+	k->lport = lport;
+	k->rport = rport;
+	k->time_wait = time_wait;
+	k->e.pid = -1;
+	k->e.bound_first = bound_first;
+	k->e.accepted = accepted;
+	k->e.timestamps = timestamps;
+}
+
+/* Free toward 10.0.0.2:DPORT (the full capacity when it is unused). */
+static uint32_t free_toward(uint16_t dport)
+{
+	for (size_t i = 0; i < eph_usage_count(u); i++)
+		if (eph_usage_get(u, i)->remote_port == dport)
+			return eph_usage_get(u, i)->free;
+	return eph_usage_summary(u)->capacity;
+}
+
+static void test_history_tells_the_blind_spots_apart(void **state)
+{
+	/* Four connections a dump sees as ordinary ones, toward port 443:
+	 * bind(0) then connect(), its TIME_WAIT, one accepted on 40002
+	 * whose listener has closed, and that one's TIME_WAIT. */
+	struct eph_sock s[] = {
+		sk("10.0.0.1", 40000, "10.0.0.2", 443, EPH_TCP_ESTABLISHED),
+		tw("10.0.0.1", 40001, "10.0.0.2", 443, 5000),
+		sk("10.0.0.1", 40002, "10.0.0.2", 6000, EPH_TCP_ESTABLISHED),
+		tw("10.0.0.1", 40003, "10.0.0.2", 6001, 5000),
+	};
+
+	(void)state;
+	/* Without history: counted toward their destinations only. */
+	eph_usage_set_history(u, NULL);
+	feed(s, 4);
+	assert_int_equal(free_toward(80), 20);
+	assert_int_equal(eph_usage_summary(u)->blocked, 0);
+	assert_int_equal(eph_usage_doubts(u),
+			 EPH_USAGE_DOUBT_BLOCKING | EPH_USAGE_DOUBT_TIMESTAMPS);
+	/* With it: each blocks its port for every destination. */
+	nknown = 0;
+	know(40000, 443, false, true, false, true);
+	know(40001, 443, true, true, false, true);
+	know(40002, 6000, false, false, true, false);
+	know(40003, 6001, true, false, true, true);
+	eph_usage_set_history(u, &fake);
+	feed(s, 4);
+	assert_int_equal(eph_usage_summary(u)->blocked, 4);
+	assert_int_equal(free_toward(80), 16);
+	assert_int_equal(eph_usage_doubts(u), 0);
+	/* A record of a TIME_WAIT says nothing of a live socket on the same
+	 * 4-tuple, and the other way round. */
+	nknown = 0;
+	know(40000, 443, true, true, false, true);
+	know(40001, 443, false, true, false, true);
+	feed(s, 2);
+	assert_int_equal(eph_usage_summary(u)->blocked, 0);
+	eph_usage_set_history(u, NULL);
+}
+
+static void test_history_says_which_time_waits_used_timestamps(void **state)
+{
+	/* Loopback TIME_WAITs older than tcp_tw_reuse_delay. */
+	struct eph_sock s[] = {
+		tw("127.0.0.1", 40000, "127.0.0.1", 5000, 5000),
+		tw("127.0.0.1", 40001, "127.0.0.1", 5000, 5000),
+	};
+
+	(void)state;
+	nknown = 0;
+	know(40000, 5000, true, false, false, false);
+	know(40001, 5000, true, false, false, true);
+	eph_usage_set_history(u, &fake);
+	/* Timestamps on now: the one without them still cannot be reused. */
+	feed(s, 2);
+	assert_int_equal(eph_usage_get(u, 0)->tw_reusable, 1);
+	assert_int_equal(eph_usage_get(u, 0)->free, 19);
+	/* Off now: the one that used them can be reused all the same. */
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TIMESTAMPS, 0);
+	feed(s, 2);
+	assert_int_equal(eph_usage_get(u, 0)->tw_reusable, 1);
+	/* Without history, today's knob decides, and usage says so. */
+	eph_usage_set_history(u, NULL);
+	feed(s, 2);
+	assert_int_equal(eph_usage_get(u, 0)->tw_reusable, 0);
+	assert_true(eph_usage_doubts(u) & EPH_USAGE_DOUBT_TIMESTAMPS);
+	eph_policy_set_knob(pol, EPH_KNOB_TCP_TIMESTAMPS, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +584,9 @@ int main(void)
 		cmocka_unit_test(test_udp_budgets_per_kind_and_address),
 		cmocka_unit_test(test_a_new_destination_has_a_lower_bound_too),
 		cmocka_unit_test(test_many_destinations_grow_the_table),
+		cmocka_unit_test(test_history_tells_the_blind_spots_apart),
+		cmocka_unit_test(
+			test_history_says_which_time_waits_used_timestamps),
 	};
 
 	return cmocka_run_group_tests(tests, setup_usage, teardown_usage);
