@@ -61,6 +61,12 @@ static int audit_opt(struct cli *cli, int id, const char *arg, void *data)
 		if (id == OPT_FILE &&
 		    eph_portset_read_file(cli->ctx, o->tmp, arg) < 0)
 			return cli_fail(cli, "--file");
+		/* A file of nothing is a mistake, as an empty --ports is. */
+		if (id == OPT_FILE && eph_portset_count(o->tmp) == 0)
+			return cli_usage_error(cli,
+					       "--file %s: an empty list (no "
+					       "port in the file)",
+					       arg);
 		if (id == OPT_PORTS && (eph_portset_parse(cli->ctx, o->tmp, arg,
 							  strlen(arg)) < 0 ||
 					eph_portset_count(o->tmp) == 0))

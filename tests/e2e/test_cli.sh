@@ -157,6 +157,21 @@ run "$EPHPORT" --netns no-such-ns-$$ usage --check
 expect_rc "usage --check: an unreadable namespace is UNKNOWN (3)" 3
 expect_in "never OK" "EPHPORT USAGE UNKNOWN - network namespace" "$OUT"
 
+# Smaller promises (review of issue 11).
+run "$EPHPORT" --netns "$long" ranges
+expect_rc "a long namespace name cannot be answered (2)" 2
+check "the namespace is cut short in the error" test "${#ERR}" -lt 250
+expect_in "with a mark that it was" '..."' "$ERR"
+run "$EPHPORT" --netns "x/$long" ranges
+expect_in "a long namespace path is cut short where it is echoed" "network namespace \"x/${long:0:58}...\": x/" "$ERR"
+run "$EPHPORT" audit --file /dev/null
+expect_rc "audit --file of an empty file is a usage error (2)" 2
+expect_in "naming the file" "--file /dev/null: an empty list" "$ERR"
+printf '# planned: nothing yet\n\n' >"$TMP/ports.txt"
+run "$EPHPORT" audit --ports 9000 --file "$TMP/ports.txt"
+expect_rc "a file of only comments is empty too, whatever else is given (2)" 2
+expect_in "naming it" "--file $TMP/ports.txt: an empty list" "$ERR"
+
 # A closed stdout is a failure, not silence.
 run sh -c '"$1" ranges >&-' sh "$EPHPORT"
 expect_rc "a write error on stdout: ephport could not answer (2)" 2
