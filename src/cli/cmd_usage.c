@@ -11,7 +11,7 @@
 static const char usage_help[] =
 	"Usage: ephport usage [--top N] [--by KIND] [--check [--warning T]\n"
 	"                     [--critical T]] [--all-netns | --netns NS]\n"
-	"                     [--no-owners] [--json]\n"
+	"                     [--no-owners] [--watch [S]] [--json]\n"
 	"\n"
 	"Ephemeral ports in use and left, per destination: TCP's budget is per\n"
 	"(local IP, remote IP, remote port), so each destination has its own.\n"
@@ -38,13 +38,15 @@ static const char usage_help[] =
 	"                     or N (fewer than N ports free); default 66.7%\n"
 	"  -C, --critical T   critical threshold, the same way; default 90%\n"
 	"  -a, --all-netns    every named namespace and every namespace of a\n"
-	"                     running process, each row labelled with its own\n"
+	"                     running process, each row labelled with its own;\n"
+	"                     one that cannot be read is reported (exit 2)\n"
 	"      --no-owners    do not look up the processes behind blocked ports\n"
 	"                     (skips the walk of /proc/*/fd)\n"
-	"  -W, --watch [S]    redraw every S seconds (default 2) until Ctrl-C,\n"
-	"                     with each destination's rate (PORTS/S, free ports\n"
-	"                     lost per second), time until none is free, and\n"
-	"                     connections new since the last redraw\n"
+	"  -W, --watch [S]    redraw every S seconds (default 2; --watch 5,\n"
+	"                     --watch=5 or -W5) until Ctrl-C, with each\n"
+	"                     destination's rate (PORTS/S, free ports lost per\n"
+	"                     second), time until none is free, and connections\n"
+	"                     new since the last redraw\n"
 	"  -n, --netns NS     read network namespace NS (name, path or pid:PID)\n"
 	"  -j, --json         print one JSON object\n"
 	"  -h, --help         show this help\n"
@@ -60,9 +62,10 @@ static const char usage_help[] =
 	"  ephport usage --watch 5\n"
 	"\n"
 	"Exit status: 0 success, 2 ephport could not answer (a usage error, an\n"
-	"unreadable namespace); with --check 0 OK, 1 WARNING, 2 CRITICAL,\n"
-	"3 UNKNOWN (a usage error, or a namespace asked about that could not\n"
-	"be read).\n";
+	"unreadable namespace; with --all-netns, a namespace that could not be\n"
+	"read, after the rest is shown); with --check 0 OK, 1 WARNING,\n"
+	"2 CRITICAL, 3 UNKNOWN (a usage error, or a namespace asked about that\n"
+	"could not be read; one that vanished meanwhile was not asked about).\n";
 
 enum {
 	OPT_TOP,
