@@ -131,6 +131,20 @@ const struct eph_snapshot *eph_fleet_snapshot(const struct eph_fleet *f,
 /* Why namespace I could not be read: a negative errno and a detail. */
 int eph_fleet_errno(const struct eph_fleet *f, size_t i);
 const char *eph_fleet_error(const struct eph_fleet *f, size_t i);
+/*
+ * Whether namespace I, not read, went away between the listing and the
+ * reading: a process's namespace whose process exited (its /proc/PID/ns/net
+ * is gone or names another namespace). Nobody asked about such a one: it
+ * does not count as unread. A named namespace never vanishes. False for a
+ * namespace that was read.
+ */
+bool eph_fleet_vanished(const struct eph_fleet *f, size_t i);
+/*
+ * How many namespaces of the last scan were asked about and could not be
+ * read: those not read that did not vanish. A monitor must not say all is
+ * well while one of them is unknown (eph_check_level()).
+ */
+size_t eph_fleet_unread(const struct eph_fleet *f);
 
 /* ---- The fullest destinations ---- */
 
@@ -179,6 +193,15 @@ const struct eph_rollup *eph_ranking_rest_total(const struct eph_ranking *r);
 enum eph_level eph_ranking_level(const struct eph_ranking *r);
 void eph_ranking_udp_fullest(const struct eph_ranking *r, size_t *ret_source,
 			     const struct eph_usage_udp **ret_udp);
+
+/*
+ * The status of a check over ranking R of fleet F (NULL: R ranks
+ * snapshots taken one by one, each read): EPH_LEVEL_UNKNOWN when a
+ * namespace asked about could not be read (eph_fleet_unread()), else
+ * eph_ranking_level(R). F must be the fleet whose snapshots R ranks.
+ */
+enum eph_level eph_check_level(const struct eph_ranking *r,
+			       const struct eph_fleet *f);
 
 #ifdef __cplusplus
 }

@@ -18,7 +18,9 @@ extern "C" {
  * into a hidden temporary file beside it (a name the collector skips),
  * fsync'd and renamed over it, with DIR locked against other ephport
  * writers, so that the collector never reads half a file. DIR must exist.
- * On failure the old file is untouched. Returns 0 or a negative errno.
+ * On failure the old file is untouched, no temporary file is left, and
+ * the detail names DIR (or DIR/ephport.prom). Returns 0 or a negative
+ * errno.
  */
 int eph_textfile_write(struct eph_ctx *ctx, const char *dir,
 		       const char *content, size_t len);

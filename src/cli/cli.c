@@ -11,9 +11,19 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "json.h"
 
 #define MAX_OPTS 32
+
+/* The options every command takes, the global ones. */
+static const struct cli_opt common[] = {
+	{ "help", 'h', CLI_NO_VALUE, 'h' },
+	{ "json", 'j', CLI_NO_VALUE, 'j' },
+	{ "netns", 'n', CLI_VALUE, 'n' },
+	{ "version", 'V', CLI_NO_VALUE, 'V' },
+};
+#define NCOMMON (sizeof(common) / sizeof(common[0]))
 
 const char *cli_quote(const char *s, char *buf, size_t size)
 {
@@ -66,6 +76,18 @@ static void report(struct cli *cli, const char *code, const char *msg)
 	else
 		fprintf(stderr, "ephport: %s\n", msg);
 	json_error(cli, code, msg);
+}
+
+int cli_warn(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cli->errmsg, sizeof(cli->errmsg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "ephport: %s%s%s\n", cli->cmd ? cli->cmd : "",
+		cli->cmd ? ": " : "", cli->errmsg);
+	return EXIT_ERROR;
 }
 
 int cli_usage_error(struct cli *cli, const char *fmt, ...)
@@ -184,19 +206,163 @@ static const char *current(char **argv)
 	return optind > 0 ? argv[optind - 1] : "?";
 }
 
+/* Does word W start with a digit: the value of a CLI_OPT_VALUE option? */
+static bool numeric(const char *w)
+{
+	return w && w[0] >= '0' && w[0] <= '9';
+}
+
+/*
+ * The option that "--NAME" (NAME[0..LEN)) gives, as getopt_long() finds
+ * it: by its whole name, or by an abbreviation that fits it alone. NULL
+ * for none (unknown, or ambiguous).
+ */
+static const struct cli_opt *find_long(const struct cli_opt *opts,
+				       const char *name, size_t len)
+{
+	const struct cli_opt *found = NULL;
+	size_t nfound = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const struct cli_opt *o = pass ? opts : common;
+		size_t count = pass ? MAX_OPTS : NCOMMON;
+
+		for (size_t i = 0; i < count && o[i].name; i++) {
+			if (strncmp(o[i].name, name, len) != 0)
+				continue;
+			if (strlen(o[i].name) == len)
+				return &o[i];
+			found = &o[i];
+			nfound++;
+		}
+	}
+	return nfound == 1 ? found : NULL;
+}
+
+/* The option with the short LETTER, or NULL. */
+static const struct cli_opt *find_letter(const struct cli_opt *opts,
+					 char letter)
+{
+	for (size_t i = 0; i < NCOMMON; i++)
+		if (common[i].letter == letter)
+			return &common[i];
+	for (size_t i = 0; i < MAX_OPTS && opts[i].name; i++)
+		if (opts[i].letter && opts[i].letter == letter)
+			return &opts[i];
+	return NULL;
+}
+
+/*
+ * Walks ARGV as cli_parse() reads it. Returns the index of the first word
+ * that gives the option called WANT (NULL: none sought), or -1; sets
+ * *RET_FIRST to the index of the first positional word (ARGC: none).
+ */
+static int walk(int argc, char **argv, const struct cli_opt *opts, bool permute,
+		const char *want, int *ret_first)
+{
+	int found = -1, first = argc;
+
+	for (int i = 1; i < argc; i++) {
+		const char *w = argv[i];
+		const struct cli_opt *o;
+
+		if (strcmp(w, "--") == 0) {
+			if (first == argc && i + 1 < argc)
+				first = i + 1;
+			break;
+		}
+		if (w[0] != '-' || w[1] == '\0') {
+			if (first == argc)
+				first = i;
+			if (!permute)
+				break;
+			continue;
+		}
+		if (w[1] == '-') {
+			size_t len = strcspn(w + 2, "=");
+
+			o = find_long(opts, w + 2, len);
+			if (!o)
+				continue;
+			if (want && found < 0 && strcmp(o->name, want) == 0)
+				found = i;
+			/* Without "=VALUE", the value is the next word. */
+			if (w[2 + len] == '\0' &&
+			    (o->arg == CLI_VALUE ||
+			     (o->arg == CLI_OPT_VALUE && i + 1 < argc &&
+			      numeric(argv[i + 1]))))
+				i++;
+			continue;
+		}
+		/* A cluster of letters: the first that takes a value takes
+		 * the rest of the word, or the next word. */
+		for (const char *c = w + 1; *c; c++) {
+			o = find_letter(opts, *c);
+			if (!o)
+				continue;
+			if (want && found < 0 && strcmp(o->name, want) == 0)
+				found = i;
+			if (o->arg == CLI_NO_VALUE)
+				continue;
+			if (c[1] == '\0' &&
+			    (o->arg == CLI_VALUE ||
+			     (i + 1 < argc && numeric(argv[i + 1]))))
+				i++;
+			break;
+		}
+	}
+	if (ret_first)
+		*ret_first = first;
+	return found;
+}
+
+bool cli_given(int argc, char **argv, const struct cli_opt *opts, bool permute,
+	       const char *name)
+{
+	return walk(argc, argv, opts, permute, name, NULL) >= 0;
+}
+
+int cli_first_word(int argc, char **argv, const struct cli_opt *opts,
+		   bool permute)
+{
+	int first;
+
+	walk(argc, argv, opts, permute, NULL, &first);
+	return first;
+}
+
+/* Reports what getopt_long() returned '?' for: the word CUR. */
+static int unknown(struct cli *cli, const struct cli_opt *opts, const char *cur)
+{
+	const struct cli_opt *o;
+	char q[96];
+
+	if (strncmp(cur, "--", 2) != 0)
+		return optopt ? cli_usage_error(cli, "unknown option '-%c'",
+						optopt)
+			      : cli_usage_error(cli, "unknown option %s",
+						cli_quote(cur, q, sizeof(q)));
+	/* "--os=1": a known flag given a value. */
+	o = strchr(cur, '=') ? find_long(opts, cur + 2, strcspn(cur + 2, "="))
+			     : NULL;
+	if (o && o->arg == CLI_NO_VALUE)
+		return cli_usage_error(cli, "option '--%s' takes no value",
+				       o->name);
+	return cli_usage_error(cli, "unknown option %s",
+			       cli_quote(cur, q, sizeof(q)));
+}
+
 int cli_parse(struct cli *cli, int argc, char **argv,
 	      const struct cli_opt *opts, bool permute, const char *help,
 	      int (*on_opt)(struct cli *cli, int id, const char *arg,
 			    void *data),
 	      void *data, int *ret_first)
 {
-	static const struct cli_opt common[] = {
-		{ "help", 'h', false, 'h' },
-		{ "json", 'j', false, 'j' },
-		{ "netns", 'n', true, 'n' },
-	};
-	struct option longopts[MAX_OPTS + 4];
-	char shorts[2 * MAX_OPTS + 16], q[96], **pos;
+	static const int has_arg[] = { no_argument, required_argument,
+				       optional_argument };
+	const struct cli_opt *all[NCOMMON + MAX_OPTS];
+	struct option longopts[NCOMMON + MAX_OPTS + 1];
+	char shorts[3 * (NCOMMON + MAX_OPTS) + 4], q[96], **pos;
 	size_t n = 0, s = 0;
 	int c, npos = 0, rc = EXIT_OK;
 
@@ -206,19 +372,20 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 	/* -: non-options come back as 1, in order, so they may mix. */
 	for (int pass = 0; pass < 2; pass++) {
 		const struct cli_opt *o = pass ? opts : common;
-		size_t count = pass ? MAX_OPTS : 3;
+		size_t count = pass ? MAX_OPTS : NCOMMON;
 
 		for (size_t i = 0; i < count && o[i].name; i++) {
+			all[n] = &o[i];
 			longopts[n].name = o[i].name;
-			longopts[n].has_arg =
-				o[i].arg ? required_argument : no_argument;
+			longopts[n].has_arg = has_arg[o[i].arg];
 			longopts[n].flag = NULL;
 			/* Options without a letter get ids above 255. */
 			longopts[n].val =
 				o[i].letter ? o[i].letter : 256 + (int)n;
+			/* "x", "x:" or "x::", as getopt spells it. */
 			if (o[i].letter) {
 				shorts[s++] = o[i].letter;
-				if (o[i].arg)
+				for (unsigned int k = 0; k < o[i].arg; k++)
 					shorts[s++] = ':';
 				shorts[s] = '\0';
 			}
@@ -236,7 +403,8 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 	while (rc == EXIT_OK &&
 	       (c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		const char *cur = current(argv);
-		int id = -1;
+		const struct cli_opt *o = NULL;
+		size_t idx = n;
 
 		if (c == 1) {
 			pos[npos++] = optarg;
@@ -255,31 +423,36 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 			break;
 		}
 		if (c == '?') {
-			if (optopt && strncmp(cur, "--", 2) != 0)
-				rc = cli_usage_error(
-					cli, "unknown option '-%c'", optopt);
-			else
-				rc = cli_usage_error(
-					cli, "unknown option %s",
-					cli_quote(cur, q, sizeof(q)));
+			rc = unknown(cli, opts, cur);
 			break;
 		}
 		for (size_t i = 0; i < n; i++)
 			if (longopts[i].val == c)
-				id = (int)i;
-		if (id < 0)
+				idx = i;
+		if (idx == n)
 			continue;
-		if (id < 3) {
+		o = all[idx];
+		/* "--watch 5": an optional value that stands apart. */
+		if (o->arg == CLI_OPT_VALUE && !optarg && optind < argc &&
+		    numeric(argv[optind]))
+			optarg = argv[optind++];
+		if (idx < NCOMMON) {
 			switch (c) {
 			case 'h':
 				fputs(help, stdout);
+				free(pos);
+				return CLI_DONE;
+			case 'V':
+				printf("ephport %s\n", EPHPORT_VERSION);
 				free(pos);
 				return CLI_DONE;
 			case 'j':
 				cli->json = true;
 				break;
 			case 'n':
-				if (cli->netns && strcmp(cli->netns, optarg))
+				/* One namespace: a second --netns, even the
+				 * same, is a mistake in a script. */
+				if (cli->netns)
 					rc = cli_usage_error(
 						cli, "--netns given twice");
 				else if (!*optarg)
@@ -290,7 +463,7 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 			}
 			continue;
 		}
-		rc = on_opt(cli, opts[id - 3].id, optarg, data);
+		rc = on_opt(cli, o->id, optarg, data);
 	}
 	if (rc == EXIT_OK) {
 		/* The rest (after "--") are positional too. */

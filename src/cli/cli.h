@@ -33,27 +33,56 @@ struct cli {
 	char errmsg[512]; /* the last failure reported */
 };
 
+/* What follows an option (struct cli_opt's arg). */
+enum {
+	CLI_NO_VALUE = 0, /* nothing: a flag (false reads as this) */
+	CLI_VALUE = 1,	  /* a value, always (true reads as this) */
+	/*
+	 * A value when one is attached ("--watch=5", "-W5") or when the next
+	 * word starts with a digit ("--watch 5"); else none (NULL).
+	 */
+	CLI_OPT_VALUE = 2,
+};
+
 /* One option of a subcommand. */
 struct cli_opt {
-	const char *name; /* the long name, without "--" */
-	char letter;	  /* the short one, or 0 */
-	bool arg;	  /* takes a value */
-	int id;		  /* handed to the handler */
+	const char *name;  /* the long name, without "--" */
+	char letter;	   /* the short one, or 0 */
+	unsigned char arg; /* CLI_NO_VALUE, CLI_VALUE or CLI_OPT_VALUE */
+	int id;		   /* handed to the handler */
 };
 
 /*
- * Parses a subcommand's words. OPTS ends with a zeroed entry; --help,
- * --json and --netns are added to it. ON_OPT gets every other option with
- * its value and returns EXIT_OK, or EXIT_ERROR after reporting why. With
- * PERMUTE, options may follow the positional words. *RET_FIRST is set to
- * the first positional word. Returns EXIT_OK, CLI_DONE (help printed) or
- * EXIT_ERROR (reported).
+ * Parses a subcommand's words. OPTS ends with a zeroed entry; the global
+ * options --help, --json, --netns and --version are added to it (--help
+ * prints HELP, --version the version). ON_OPT gets every other option
+ * with its value (NULL for a CLI_OPT_VALUE given none) and returns
+ * EXIT_OK, or EXIT_ERROR after reporting why; it may be NULL when OPTS is
+ * empty. A long option takes its value as "--opt VALUE" or "--opt=VALUE".
+ * With PERMUTE, options may follow the positional words. *RET_FIRST is
+ * set to the first positional word. Returns EXIT_OK, CLI_DONE (help or
+ * version printed) or EXIT_ERROR (reported).
  */
 int cli_parse(struct cli *cli, int argc, char **argv,
 	      const struct cli_opt *opts, bool permute, const char *help,
 	      int (*on_opt)(struct cli *cli, int id, const char *arg,
 			    void *data),
 	      void *data, int *ret_first);
+
+/*
+ * Reads ARGV as cli_parse() would with OPTS and PERMUTE, but reports and
+ * changes nothing, for what must be known before parsing can fail.
+ * cli_given() says whether the option called NAME (a long name, global
+ * ones included) is given before "--": by its name, an abbreviation of it
+ * that names no other, or its letter in a cluster of short flags before
+ * any letter that takes a value; a word that is another option's value
+ * does not count. cli_first_word() returns the index of the first
+ * positional word, ARGC when there is none.
+ */
+bool cli_given(int argc, char **argv, const struct cli_opt *opts, bool permute,
+	       const char *name);
+int cli_first_word(int argc, char **argv, const struct cli_opt *opts,
+		   bool permute);
 
 /* Flags an option given twice; returns EXIT_OK or EXIT_ERROR. */
 int cli_once(struct cli *cli, bool *seen, const char *name);
@@ -67,6 +96,13 @@ int cli_by(struct cli *cli, const char *arg, bool none_ok, bool *set,
  * characters escaped. BUF needs 96 bytes. Returns BUF.
  */
 const char *cli_quote(const char *s, char *buf, size_t size);
+
+/*
+ * Says on stderr, and only there, what went wrong after the output was
+ * printed (the output already shows it); returns EXIT_ERROR.
+ */
+int cli_warn(struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Reports a usage error and returns EXIT_ERROR. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...)
@@ -125,14 +161,20 @@ int cmd_pick(struct cli *cli, int argc, char **argv);
 int cmd_serve(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 
-/* usage --watch [S]: ARGV holds S, if given (usage_watch.c). */
+/* usage --watch [S] (usage_watch.c). */
 struct usage_watch_opts {
 	bool all, no_owners;
 	size_t top;
+	uint32_t every; /* seconds between scans */
 	struct eph_thresholds th;
 };
-int usage_watch(struct cli *cli, int argc, char **argv,
-		const struct usage_watch_opts *o);
+int usage_watch(struct cli *cli, const struct usage_watch_opts *o);
+/*
+ * main.c failed with RC before `usage` ran (ARGV from the word "usage"
+ * on): under usage --check that is UNKNOWN, said on a status line, and
+ * the return is 3; otherwise RC.
+ */
+int usage_failed_early(struct cli *cli, int argc, char **argv, int rc);
 int cmd_trace(struct cli *cli, int argc, char **argv);
 
 struct eph_change;

@@ -21,7 +21,8 @@ static const char audit_help[] =
 	"Options:\n"
 	"  -p, --ports LIST   planned ports: \"8080,9000-9010\" (repeatable)\n"
 	"  -f, --file FILE    planned ports, one port, range or list per line,\n"
-	"                     '#' comments (repeatable)\n"
+	"                     '#' comments (repeatable; a file without a port\n"
+	"                     is an error)\n"
 	"  -o, --os LIST      also check against these systems' default ranges\n"
 	"                     (names from 'ephport ranges --os', comma-separated,\n"
 	"                     or 'all'; repeated lists add up)\n"
@@ -61,6 +62,12 @@ static int audit_opt(struct cli *cli, int id, const char *arg, void *data)
 		if (id == OPT_FILE &&
 		    eph_portset_read_file(cli->ctx, o->tmp, arg) < 0)
 			return cli_fail(cli, "--file");
+		/* A file of nothing is a mistake, as an empty --ports is. */
+		if (id == OPT_FILE && eph_portset_count(o->tmp) == 0)
+			return cli_usage_error(cli,
+					       "--file %s: an empty list (no "
+					       "port in the file)",
+					       arg);
 		if (id == OPT_PORTS && (eph_portset_parse(cli->ctx, o->tmp, arg,
 							  strlen(arg)) < 0 ||
 					eph_portset_count(o->tmp) == 0))

@@ -11,7 +11,7 @@
 static const char usage_help[] =
 	"Usage: ephport usage [--top N] [--by KIND] [--check [--warning T]\n"
 	"                     [--critical T]] [--all-netns | --netns NS]\n"
-	"                     [--no-owners] [--json]\n"
+	"                     [--no-owners] [--watch [S]] [--json]\n"
 	"\n"
 	"Ephemeral ports in use and left, per destination: TCP's budget is per\n"
 	"(local IP, remote IP, remote port), so each destination has its own.\n"
@@ -38,13 +38,15 @@ static const char usage_help[] =
 	"                     or N (fewer than N ports free); default 66.7%\n"
 	"  -C, --critical T   critical threshold, the same way; default 90%\n"
 	"  -a, --all-netns    every named namespace and every namespace of a\n"
-	"                     running process, each row labelled with its own\n"
+	"                     running process, each row labelled with its own;\n"
+	"                     one that cannot be read is reported (exit 2)\n"
 	"      --no-owners    do not look up the processes behind blocked ports\n"
 	"                     (skips the walk of /proc/*/fd)\n"
-	"  -W, --watch [S]    redraw every S seconds (default 2) until Ctrl-C,\n"
-	"                     with each destination's rate (PORTS/S, free ports\n"
-	"                     lost per second), time until none is free, and\n"
-	"                     connections new since the last redraw\n"
+	"  -W, --watch [S]    redraw every S seconds (default 2; --watch 5,\n"
+	"                     --watch=5 or -W5) until Ctrl-C, with each\n"
+	"                     destination's rate (PORTS/S, free ports lost per\n"
+	"                     second), time until none is free, and connections\n"
+	"                     new since the last redraw\n"
 	"  -n, --netns NS     read network namespace NS (name, path or pid:PID)\n"
 	"  -j, --json         print one JSON object\n"
 	"  -h, --help         show this help\n"
@@ -60,9 +62,10 @@ static const char usage_help[] =
 	"  ephport usage --watch 5\n"
 	"\n"
 	"Exit status: 0 success, 2 ephport could not answer (a usage error, an\n"
-	"unreadable namespace); with --check 0 OK, 1 WARNING, 2 CRITICAL,\n"
-	"3 UNKNOWN (a usage error, or a namespace asked about that could not\n"
-	"be read).\n";
+	"unreadable namespace; with --all-netns, a namespace that could not be\n"
+	"read, after the rest is shown); with --check 0 OK, 1 WARNING,\n"
+	"2 CRITICAL, 3 UNKNOWN (a usage error, or a namespace asked about that\n"
+	"could not be read; one that vanished meanwhile was not asked about).\n";
 
 enum {
 	OPT_TOP,
@@ -75,11 +78,25 @@ enum {
 	OPT_WATCH
 };
 
+static const struct cli_opt usage_opts[] = {
+	{ "top", 't', CLI_VALUE, OPT_TOP },
+	{ "check", 'c', CLI_NO_VALUE, OPT_CHECK },
+	{ "warning", 'w', CLI_VALUE, OPT_WARNING },
+	{ "critical", 'C', CLI_VALUE, OPT_CRITICAL },
+	{ "all-netns", 'a', CLI_NO_VALUE, OPT_ALL },
+	{ "no-owners", 0, CLI_NO_VALUE, OPT_NO_OWNERS },
+	{ "by", 'b', CLI_VALUE, OPT_BY },
+	{ "watch", 'W', CLI_OPT_VALUE, OPT_WATCH },
+	{ 0 },
+};
+
 struct usage {
 	struct cli *cli;
 	size_t top;
 	bool check, all, no_owners, seen_top, seen_warn, seen_crit, seen_by,
 		seen_by_opt, watch;
+	uint32_t every; /* --watch's seconds */
+	bool printed;	/* the answer is out */
 	/* --by: who holds the ports */
 	struct shape_by by;
 	struct eph_consumers *consumers;
@@ -90,7 +107,6 @@ struct usage {
 	const struct eph_snapshot **snaps;
 	const char **labels;
 	size_t n;
-	size_t unread; /* namespaces asked about that could not be read */
 	struct eph_ranking *rank;
 };
 
@@ -135,21 +151,18 @@ static int usage_opt(struct cli *cli, int id, const char *arg, void *data)
 			return EXIT_ERROR;
 		return cli_by(cli, arg, false, &u->seen_by, &u->by.by);
 	case OPT_WATCH:
-		u->watch = true;
+		if (cli_once(cli, &u->watch, "--watch") != EXIT_OK)
+			return EXIT_ERROR;
+		if (arg && eph_num_parse_str(cli->ctx, arg, 1, 3600,
+					     "--watch seconds", &v) < 0)
+			return cli_usage_error(cli, "%s",
+					       eph_ctx_errmsg(cli->ctx));
+		u->every = arg ? (uint32_t)v : 2;
 		return EXIT_OK;
 	default:
 		u->no_owners = true;
 		return EXIT_OK;
 	}
-}
-
-/*
- * A namespace that vanished between the listing and the reading (its
- * only process exited) was not one the user asked about.
- */
-static bool vanished(const struct eph_netns *ns, int err)
-{
-	return !ns->named && (err == -ENOENT || err == -ESRCH);
 }
 
 static int load(struct usage *u)
@@ -191,9 +204,6 @@ static int load(struct usage *u)
 	for (size_t i = 0; i < u->n; i++) {
 		u->snaps[i] = eph_fleet_snapshot(u->fleet, i);
 		u->labels[i] = eph_fleet_netns(u->fleet, i)->label;
-		if (!u->snaps[i] && !vanished(eph_fleet_netns(u->fleet, i),
-					      eph_fleet_errno(u->fleet, i)))
-			u->unread++;
 	}
 	return r == 0 ? -ENODATA : 0;
 }
@@ -213,7 +223,13 @@ static void perf_threshold(const struct eph_threshold *t, bool pct, char *buf,
 
 static enum eph_level check_level(const struct usage *u)
 {
-	return u->unread ? EPH_LEVEL_UNKNOWN : eph_ranking_level(u->rank);
+	return eph_check_level(u->rank, u->fleet);
+}
+
+/* Namespaces asked about that could not be read (--all-netns). */
+static size_t unread(const struct usage *u)
+{
+	return u->fleet ? eph_fleet_unread(u->fleet) : 0;
 }
 
 static void print_check(const struct usage *u)
@@ -252,9 +268,9 @@ static void print_check(const struct usage *u)
 	}
 	printf("; UDP %.1f%% used, %u of %u free", eph_usage_udp_percent(udp),
 	       udp->free, udp->capacity);
-	if (u->unread)
-		printf("; %zu namespace%s could not be read", u->unread,
-		       u->unread == 1 ? "" : "s");
+	if (unread(u))
+		printf("; %zu namespace%s could not be read", unread(u),
+		       unread(u) == 1 ? "" : "s");
 	perf_threshold(&u->th.warn, true, w1, sizeof(w1));
 	perf_threshold(&u->th.crit, true, c1, sizeof(c1));
 	perf_threshold(&u->th.warn, false, w2, sizeof(w2));
@@ -314,6 +330,8 @@ static void print_json(const struct usage *u)
 						 u->fleet, i)));
 				json_str(&j, "message",
 					 eph_fleet_error(u->fleet, i));
+				json_bool(&j, "vanished",
+					  eph_fleet_vanished(u->fleet, i));
 				json_obj_end(&j);
 			} else {
 				shape_usage(&j, u->snaps[i]);
@@ -326,6 +344,7 @@ static void print_json(const struct usage *u)
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
+		json_uint(&j, "unread", unread(u));
 		json_uint(&j, "blocked_ports", blocked);
 	} else {
 		shape_usage(&j, u->snaps[0]);
@@ -363,8 +382,11 @@ static void print_text(const struct usage *u)
 			       ns->current ? ", the namespace ephport runs in"
 					   : "");
 			if (!u->snaps[i]) {
-				printf("  not read: %s\n",
-				       eph_fleet_error(u->fleet, i));
+				printf("  not read: %s%s\n",
+				       eph_fleet_error(u->fleet, i),
+				       eph_fleet_vanished(u->fleet, i)
+					       ? " (gone since it was listed)"
+					       : "");
 				continue;
 			}
 		}
@@ -394,28 +416,23 @@ static void usage_free(struct usage *u)
 /* The command proper; with --check every failure becomes UNKNOWN. */
 static int usage_main(struct usage *u, int argc, char **argv)
 {
-	static const struct cli_opt opts[] = {
-		{ "top", 't', true, OPT_TOP },
-		{ "check", 'c', false, OPT_CHECK },
-		{ "warning", 'w', true, OPT_WARNING },
-		{ "critical", 'C', true, OPT_CRITICAL },
-		{ "all-netns", 'a', false, OPT_ALL },
-		{ "no-owners", 0, false, OPT_NO_OWNERS },
-		{ "by", 'b', true, OPT_BY },
-		{ "watch", 'W', false, OPT_WATCH },
-		{ 0 },
-	};
 	struct cli *cli = u->cli;
 	char q[96];
 	int first, rc, r;
 
-	rc = cli_parse(cli, argc, argv, opts, false, usage_help, usage_opt, u,
-		       &first);
+	rc = cli_parse(cli, argc, argv, usage_opts, true, usage_help, usage_opt,
+		       u, &first);
 	if (rc != EXIT_OK)
 		return rc;
+	if (first < argc)
+		return cli_usage_error(cli, "unexpected argument %s",
+				       cli_quote(argv[first], q, sizeof(q)));
+	if (u->all && cli->netns)
+		return cli_usage_error(cli, "--all-netns and --netns exclude "
+					    "each other");
 	if (u->watch) {
 		struct usage_watch_opts w = { u->all, u->no_owners, u->top,
-					      u->th };
+					      u->every, u->th };
 
 		if (u->check)
 			return cli_usage_error(cli, "--watch and --check "
@@ -423,17 +440,8 @@ static int usage_main(struct usage *u, int argc, char **argv)
 		if (u->seen_by)
 			return cli_usage_error(cli, "--watch and --by "
 						    "exclude each other");
-		if (u->all && cli->netns)
-			return cli_usage_error(cli, "--all-netns and --netns "
-						    "exclude each other");
-		return usage_watch(cli, argc - first, argv + first, &w);
+		return usage_watch(cli, &w);
 	}
-	if (first < argc)
-		return cli_usage_error(cli, "unexpected argument %s",
-				       cli_quote(argv[first], q, sizeof(q)));
-	if (u->all && cli->netns)
-		return cli_usage_error(cli, "--all-netns and --netns exclude "
-					    "each other");
 	if (u->seen_by &&
 	    eph_consumers_new(cli->ctx, u->by.by, NULL, &u->consumers) < 0)
 		return cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
@@ -462,7 +470,32 @@ static int usage_main(struct usage *u, int argc, char **argv)
 		print_json(u);
 	else
 		print_text(u);
+	u->printed = true;
+	/* What could be read is shown; the rest could not be answered (a
+	 * check says so in its status). */
+	if (unread(u) && !u->check)
+		return cli_warn(cli, "%zu namespace%s could not be read",
+				unread(u), unread(u) == 1 ? "" : "s");
 	return EXIT_OK;
+}
+
+/* Is ARGV (from the word "usage" on) a check? Only the words decide. */
+static bool wants_check(int argc, char **argv)
+{
+	return cli_given(argc, argv, usage_opts, true, "check");
+}
+
+/* The status line of a check that could not run: why, as the error. */
+static int unknown(const struct cli *cli)
+{
+	if (!cli->json)
+		printf("EPHPORT USAGE UNKNOWN - %s\n", cli->errmsg);
+	return (int)EPH_LEVEL_UNKNOWN;
+}
+
+int usage_failed_early(struct cli *cli, int argc, char **argv, int rc)
+{
+	return rc != EXIT_OK && wants_check(argc, argv) ? unknown(cli) : rc;
 }
 
 int cmd_usage(struct cli *cli, int argc, char **argv)
@@ -470,22 +503,18 @@ int cmd_usage(struct cli *cli, int argc, char **argv)
 	struct usage u = { .cli = cli,
 			   .top = 10,
 			   .th = EPH_THRESHOLDS_DEFAULT };
-	bool check = false;
-	int rc;
-
 	/* A monitoring system must see UNKNOWN for a bad command line too:
 	 * look for --check before anything can fail. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--check") || !strcmp(argv[i], "-c"))
-			check = true;
+	bool check = wants_check(argc, argv);
+	int rc;
+
 	rc = usage_main(&u, argc, argv);
 	if (rc == CLI_DONE)
 		rc = EXIT_OK;
-	else if (check && rc != EXIT_OK && !cli->json)
-		printf("EPHPORT USAGE UNKNOWN - %s\n", cli->errmsg);
-	if (check)
-		rc = rc != EXIT_OK ? (int)EPH_LEVEL_UNKNOWN
-				   : (int)check_level(&u);
+	else if (check && u.printed)
+		rc = (int)check_level(&u);
+	else if (check)
+		rc = unknown(cli);
 	usage_free(&u);
 	return rc;
 }

@@ -82,6 +82,9 @@ static const char main_help[] =
 	"command\n"
 	"  -V, --version    print the version and exit\n"
 	"\n"
+	"A long option takes its value apart or after '=': --top 5, --top=5.\n"
+	"A second --netns is an error, even the same one.\n"
+	"\n"
 	"Examples:\n"
 	"  ephport                      the host overview\n"
 	"  ephport ranges --os          this host's ranges beside other "
@@ -105,7 +108,8 @@ static const char main_help[] =
 	"WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
 	"See ephport(8).\n";
 
-static void print_help(void)
+/* The help, with the list of commands, into BUF. */
+static const char *format_help(char *buf, size_t size)
 {
 	char list[2048];
 	size_t n = 0;
@@ -115,7 +119,8 @@ static void print_help(void)
 		n += (size_t)snprintf(list + n, sizeof(list) - n,
 				      "  %-16s %s\n", commands[i].name,
 				      commands[i].summary);
-	printf(main_help, list);
+	snprintf(buf, size, main_help, list);
+	return buf;
 }
 
 int cli_common_option(struct cli *cli, int c, const char *help, bool *done)
@@ -193,26 +198,12 @@ int cli_parse_os(struct cli *cli, const char *list, const struct eph_os **os,
 	return EXIT_OK;
 }
 
-/* The global options: the ones every command takes, and --version. */
-static int global_opt(struct cli *cli, int id, const char *arg, void *data)
-{
-	(void)cli;
-	(void)arg;
-	(void)id; /* --version, the only one of its own */
-	*(bool *)data = true;
-	return EXIT_OK;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct cli_opt opts[] = {
-		{ "version", 'V', false, 'V' },
-		{ 0 },
-	};
+	static const struct cli_opt none[] = { { 0 } };
 	struct cli cli = { 0 };
-	bool version = false;
+	char q[96], help[8192];
 	int first, rc;
-	char q[96];
 
 	/*
 	 * A script that asked for JSON gets its errors as JSON too, even
@@ -222,17 +213,18 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			cli.json = true;
 	saved_argv = argv;
-	rc = cli_parse(&cli, argc, argv, opts, false, "", global_opt, &version,
-		       &first);
-	if (rc == CLI_DONE) {
-		print_help();
+	/* The global options: those cli_parse() adds to every command. */
+	rc = cli_parse(&cli, argc, argv, none, false,
+		       format_help(help, sizeof(help)), NULL, NULL, &first);
+	if (rc == CLI_DONE)
 		return EXIT_OK;
-	}
-	if (rc != EXIT_OK)
+	if (rc != EXIT_OK) {
+		/* usage --check answers UNKNOWN to a bad global option too. */
+		first = cli_first_word(argc, argv, none, false);
+		if (first < argc && strcmp(argv[first], "usage") == 0)
+			rc = usage_failed_early(&cli, argc - first,
+						argv + first, rc);
 		return rc;
-	if (version) {
-		printf("ephport %s\n", EPHPORT_VERSION);
-		return EXIT_OK;
 	}
 	if (eph_ctx_new(&cli.ctx) < 0)
 		errx(EXIT_ERROR, "out of memory");

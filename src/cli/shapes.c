@@ -51,17 +51,15 @@ const char *shape_process(const struct eph_owner *o, uint32_t uid, char *buf,
 const char *shape_cgroup_short(const char *path, char *buf, size_t size)
 {
 	struct eph_container c;
-	char unit[256];
 
 	if (!path || !path[0])
 		return NULL;
-	if (eph_cgroup_container(path, &c))
+	if (eph_cgroup_container(path, &c)) {
 		snprintf(buf, size, "%s:%.12s", c.runtime, c.id);
-	else if (eph_cgroup_unit(path, unit, sizeof(unit)))
-		snprintf(buf, size, "%s", unit);
-	else
-		return NULL;
-	return buf;
+		return buf;
+	}
+	/* Straight into BUF: a unit name is cut at SIZE, not at a copy's. */
+	return eph_cgroup_unit(path, buf, size);
 }
 
 const char *shape_cgroup_text(const char *path, char *buf, size_t size)

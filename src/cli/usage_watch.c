@@ -190,21 +190,13 @@ static void pause_until(const struct timespec *start, uint32_t s)
 		;
 }
 
-int usage_watch(struct cli *cli, int argc, char **argv,
-		const struct usage_watch_opts *o)
+int usage_watch(struct cli *cli, const struct usage_watch_opts *o)
 {
 	struct watch w = { .cli = cli, .o = o };
 	bool tty = !cli->json && isatty(STDOUT_FILENO);
-	uint64_t every = 2;
-	char q[96];
+	uint32_t every = o->every;
 	int rc = EXIT_OK, r;
 
-	if (argc > 1)
-		return cli_usage_error(cli, "unexpected argument %s",
-				       cli_quote(argv[1], q, sizeof(q)));
-	if (argc == 1 && eph_num_parse_str(cli->ctx, argv[0], 1, 3600,
-					   "--watch seconds", &every) < 0)
-		return cli_usage_error(cli, "%s", eph_ctx_errmsg(cli->ctx));
 	if (!o->all && cli_apply_netns(cli) != EXIT_OK)
 		return EXIT_ERROR;
 	w.snaps = calloc(1, sizeof(*w.snaps));
@@ -232,12 +224,12 @@ int usage_watch(struct cli *cli, int argc, char **argv,
 			break;
 		}
 		if (cli->json)
-			print_json(&w, (uint32_t)every);
+			print_json(&w, every);
 		else
-			print_text(&w, (uint32_t)every, tty);
+			print_text(&w, every, tty);
 		if (fflush(stdout) != 0)
 			break;
-		pause_until(&start, (uint32_t)every);
+		pause_until(&start, every);
 	}
 out:
 	eph_ranking_free(w.rank);

@@ -233,10 +233,22 @@ const char *ctx_proc_sys_root(const struct eph_ctx *ctx)
 	return ctx->proc_sys_root ? ctx->proc_sys_root : DEFAULT_PROC_SYS;
 }
 
+/*
+ * Quotes a --netns spec for a message: cut at 60 characters, as the
+ * command cuts what it echoes, so that a long one does not bury the
+ * error. BUF needs NETNS_QUOTE bytes.
+ */
+#define NETNS_QUOTE 66
+static const char *netns_quote(const char *spec, char *buf)
+{
+	return num_quote(spec, strlen(spec), buf, NETNS_QUOTE);
+}
+
 /* Turns a --netns spec into the path of its namespace file. */
 static int netns_path(struct eph_ctx *ctx, const char *spec, char *path,
 		      size_t size)
 {
+	char q[NETNS_QUOTE];
 	uint64_t pid;
 	int r;
 
@@ -244,8 +256,9 @@ static int netns_path(struct eph_ctx *ctx, const char *spec, char *path,
 		r = eph_num_parse_str(ctx, spec + 4, 1, PID_MAX_LIMIT, "pid",
 				      &pid);
 		if (r < 0)
-			return ctx_error(ctx, r, "network namespace \"%s\": %s",
-					 spec, eph_ctx_errmsg(ctx));
+			return ctx_error(ctx, r, "network namespace %s: %s",
+					 netns_quote(spec, q),
+					 eph_ctx_errmsg(ctx));
 		snprintf(path, size, "/proc/%llu/ns/net",
 			 (unsigned long long)pid);
 		return 0;
@@ -260,15 +273,15 @@ static int netns_path(struct eph_ctx *ctx, const char *spec, char *path,
 	if (!spec[0] || strcmp(spec, ".") == 0 || strcmp(spec, "..") == 0 ||
 	    strlen(spec) > NAME_MAX)
 		return ctx_error(ctx, -EINVAL,
-				 "\"%s\" is not a network namespace name",
-				 spec);
+				 "%s is not a network namespace name",
+				 netns_quote(spec, q));
 	snprintf(path, size, "/run/netns/%s", spec);
 	return 0;
 }
 
 EPH_EXPORT int eph_ctx_set_netns(struct eph_ctx *ctx, const char *spec)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], q[NETNS_QUOTE];
 	struct stat st;
 	char *copy = NULL;
 	int fd = -1, type, r;
@@ -287,17 +300,17 @@ EPH_EXPORT int eph_ctx_set_netns(struct eph_ctx *ctx, const char *spec)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			r = -errno;
-			ctx_error(ctx, r, "network namespace \"%s\": %s: %s",
-				  spec, path, strerror(errno));
+			ctx_error(ctx, r, "network namespace %s: %s: %s",
+				  netns_quote(spec, q), path, strerror(errno));
 			goto fail;
 		}
 		type = ioctl(fd, NS_GET_NSTYPE);
 		if (type < 0 || type != CLONE_NEWNET) {
 			r = -EINVAL;
 			ctx_error(ctx, r,
-				  "network namespace \"%s\": %s is not a "
+				  "network namespace %s: %s is not a "
 				  "network namespace%s",
-				  spec, path,
+				  netns_quote(spec, q), path,
 				  type < 0 ? " (a stale file of a deleted "
 					     "namespace?)"
 					   : "");
@@ -305,8 +318,8 @@ EPH_EXPORT int eph_ctx_set_netns(struct eph_ctx *ctx, const char *spec)
 		}
 		if (fstat(fd, &st) < 0) {
 			r = -errno;
-			ctx_error(ctx, r, "network namespace \"%s\": %s", spec,
-				  strerror(errno));
+			ctx_error(ctx, r, "network namespace %s: %s",
+				  netns_quote(spec, q), strerror(errno));
 			goto fail;
 		}
 		ctx->netns_dev = st.st_dev;
@@ -368,6 +381,7 @@ EPH_EXPORT int eph_ctx_netns_is_boot(const struct eph_ctx *ctx)
 
 int ctx_netns_enter(struct eph_ctx *ctx)
 {
+	char q[NETNS_QUOTE];
 	struct stat st;
 	int fd, r;
 
@@ -392,8 +406,8 @@ int ctx_netns_enter(struct eph_ctx *ctx)
 		r = -errno;
 		close(fd);
 		return ctx_error(ctx, r,
-				 "cannot enter network namespace \"%s\": %s%s",
-				 ctx->netns_spec, strerror(-r),
+				 "cannot enter network namespace %s: %s%s",
+				 netns_quote(ctx->netns_spec, q), strerror(-r),
 				 r == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
 	}
 	ctx->saved_fd = fd;

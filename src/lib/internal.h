@@ -413,6 +413,13 @@ void fleet_unobserve(struct eph_fleet *f, const struct usage_observer *o);
 struct eph_ctx *snapshot_ctx(const struct eph_snapshot *s);
 
 /*
+ * Has namespace NS, listed by eph_netns_list(), gone away since: it is a
+ * process's and /proc/PID/ns/net is gone or names another namespace now?
+ * A named namespace never has (it was asked about by being named).
+ */
+bool fleet_netns_gone(const struct eph_netns *ns);
+
+/*
  * The snapshots and fleets one observer watches, so that its owner can
  * stop watching them all when it is freed (before them, or after).
  */

@@ -172,14 +172,18 @@ static int parse_port(struct eph_ctx *ctx, const char *s, size_t len,
 	if (r < 0) {
 		num_quote(item, item_len, q, sizeof(q));
 		if (r == -ERANGE)
-			return ctx_error(ctx, r,
-					 "port list: %s: port %.*s is out of "
-					 "range (0-65535)",
-					 q, (int)(len > 12 ? 12 : len), s);
-		return ctx_error(ctx, r,
-				 "port list: %s is not a port or a range "
-				 "LOW-HIGH",
-				 q);
+			ctx_error(ctx, r,
+				  "port list: %s: port %.*s is out of "
+				  "range (0-65535)",
+				  q, (int)(len > 12 ? 12 : len), s);
+		else
+			ctx_error(ctx, r,
+				  "port list: %s is not a port or a range "
+				  "LOW-HIGH",
+				  q);
+		/* R itself, not ctx_error()'s value: the compiler then sees
+		 * that *RET is written whenever 0 is returned. */
+		return r;
 	}
 	*ret = (uint16_t)v;
 	return 0;

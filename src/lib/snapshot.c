@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "internal.h"
@@ -291,6 +292,7 @@ struct member {
 	struct eph_snapshot *snap;
 	int err;
 	char error[512];
+	bool gone; /* not read because it went away: not asked about */
 	bool seen; /* listed by the current scan */
 };
 
@@ -346,10 +348,27 @@ static struct member *member_of(struct eph_fleet *f, const struct eph_netns *ns)
 	return m;
 }
 
+bool fleet_netns_gone(const struct eph_netns *ns)
+{
+	char path[64];
+	struct stat st;
+
+	/* A name under /run/netns is there because someone asked for it. */
+	if (ns->named || ns->pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)ns->pid);
+	if (stat(path, &st) < 0)
+		return errno == ENOENT || errno == ESRCH;
+	/* The pid now names another namespace: its process exited and the
+	 * number was handed out again, or it moved. */
+	return (uint64_t)st.st_dev != ns->dev || (uint64_t)st.st_ino != ns->ino;
+}
+
 /* Records why member M could not be read, as CTX says. */
 static int member_fail(struct member *m, const struct eph_ctx *ctx, int r)
 {
 	m->err = r;
+	m->gone = fleet_netns_gone(&m->ns);
 	snprintf(m->error, sizeof(m->error), "%s",
 		 *eph_ctx_errmsg(ctx) ? eph_ctx_errmsg(ctx) : strerror(-r));
 	return r == -ENOMEM ? r : 0;
@@ -367,6 +386,7 @@ static int fleet_one(struct eph_ctx *nctx, const struct eph_netns *ns,
 	m->ns = *ns;
 	m->seen = true;
 	m->err = 0;
+	m->gone = false;
 	m->error[0] = '\0';
 	r = eph_ctx_errno(nctx);
 	if (r < 0)
@@ -552,6 +572,20 @@ EPH_EXPORT const char *eph_fleet_error(const struct eph_fleet *f, size_t i)
 	return i < f->n ? f->m[i].error : "";
 }
 
+EPH_EXPORT bool eph_fleet_vanished(const struct eph_fleet *f, size_t i)
+{
+	return i < f->n && f->m[i].err && f->m[i].gone;
+}
+
+EPH_EXPORT size_t eph_fleet_unread(const struct eph_fleet *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		n += f->m[i].err && !f->m[i].gone;
+	return n;
+}
+
 /* ---- Ranking ---- */
 
 struct eph_ranking {
@@ -700,6 +734,15 @@ eph_ranking_rest_total(const struct eph_ranking *r)
 
 EPH_EXPORT enum eph_level eph_ranking_level(const struct eph_ranking *r)
 {
+	return r->level;
+}
+
+EPH_EXPORT enum eph_level eph_check_level(const struct eph_ranking *r,
+					  const struct eph_fleet *f)
+{
+	/* A namespace asked about and not read might be the fullest. */
+	if (f && eph_fleet_unread(f) > 0)
+		return EPH_LEVEL_UNKNOWN;
 	return r->level;
 }
 

@@ -15,5 +15,9 @@ EPH_EXPORT int eph_textfile_write(struct eph_ctx *ctx, const char *dir,
 		return fd;
 	r = fileio_replace(ctx, fd, EPH_TEXTFILE_NAME, content, len);
 	close(fd);
+	/* The replacement names files by their names in DIR: say which. */
+	if (r < 0)
+		return ctx_error(ctx, r, "%s/%s: %s", dir, EPH_TEXTFILE_NAME,
+				 eph_ctx_errmsg(ctx));
 	return r;
 }

@@ -159,6 +159,79 @@ run "$EPHPORT" --netns no-such-ns-$$ usage --check
 expect_rc "usage --check: an unreadable namespace is UNKNOWN (3)" 3
 expect_in "never OK" "EPHPORT USAGE UNKNOWN - network namespace" "$OUT"
 
+# usage --check says UNKNOWN (3) for every usage error: the check is
+# found in clusters of short flags and before a bad global option
+# (review of issue 11).
+run "$EPHPORT" usage -ac --bogus
+expect_rc "usage -ac (a cluster with c) and a bad option: UNKNOWN (3)" 3
+expect_in "with the status line" "EPHPORT USAGE UNKNOWN - unknown option '--bogus'" "$OUT"
+run "$EPHPORT" --netns X usage -ac
+expect_rc "--netns X usage -ac: UNKNOWN (3)" 3
+expect_in "saying why" "EPHPORT USAGE UNKNOWN - --all-netns and --netns exclude each other" "$OUT"
+run "$EPHPORT" --bogus usage --check
+expect_rc "a bad global option before usage --check: UNKNOWN (3)" 3
+expect_in "with the status line" "EPHPORT USAGE UNKNOWN - unknown option '--bogus'" "$OUT"
+run "$EPHPORT" --netns a --netns b usage -c
+expect_rc "two --netns before usage -c: UNKNOWN (3)" 3
+run "$EPHPORT" usage --check=yes
+expect_rc "usage --check=yes: UNKNOWN (3)" 3
+expect_in "a flag given a value says so" "option '--check' takes no value" "$OUT"
+run "$EPHPORT" usage --top 5 -- -c
+expect_rc "-c after -- is no check: a plain usage error (2)" 2
+run "$EPHPORT" usage --by -c
+expect_rc "-c as the value of --by is no check (2)" 2
+run "$EPHPORT" usage -Wc
+expect_rc "c after W (which takes a value) is no check (2)" 2
+run "$EPHPORT" --bogus usage
+expect_rc "a bad global option before usage without --check: 2" 2
+expect_eq "and no status line" "$OUT" ""
+
+# --opt=value and options after the command, --watch's optional value
+# included (review of issue 11).
+run "$EPHPORT" ranges --os=1
+expect_rc "a flag given a value is a usage error (2)" 2
+expect_in "that says the flag takes none" "option '--os' takes no value" "$ERR"
+run timeout 1.5 "$EPHPORT" usage --watch=1 --json
+expect_eq "usage --watch=1 --json: every second" "$(head -1 <<<"$OUT" | jq -c '[.interval, (.tuples | type)]')" '[1,"array"]'
+expect_eq "with nothing on stderr" "$ERR" ""
+run timeout 1.5 "$EPHPORT" usage --watch 1 --json
+expect_eq "usage --watch 1 --json: the number is --watch's" "$(head -1 <<<"$OUT" | jq -c .interval)" 1
+run timeout 1.5 "$EPHPORT" usage -W3 --json
+expect_eq "usage -W3 --json" "$(head -1 <<<"$OUT" | jq -c .interval)" 3
+run timeout 1.5 "$EPHPORT" usage --json --watch
+expect_eq "usage --json --watch: every 2 s by default" "$(head -1 <<<"$OUT" | jq -c .interval)" 2
+run timeout 1.5 "$EPHPORT" usage --watch 1 --top 2
+expect_in "usage --watch 1 --top 2 redraws every second" "every 1 s" "$OUT"
+expect_eq "with nothing on stderr" "$ERR" ""
+run "$EPHPORT" usage --watch 1 5
+expect_rc "a second number after --watch is a usage error (2)" 2
+expect_in "naming it" "unexpected argument '5'" "$ERR"
+run "$EPHPORT" usage --watch 0
+expect_rc "--watch 0 is out of range (2)" 2
+run "$EPHPORT" ranges --version
+expect_rc "--version after the command, as --help promises (0)" 0
+expect_in "prints the version" "ephport 0." "$OUT"
+run "$EPHPORT" audit --ports 9000 -V
+expect_in "-V after a command's options too" "ephport 0." "$OUT"
+
+# Smaller promises (review of issue 11).
+run "$EPHPORT" --netns a --netns a ranges
+expect_rc "the same --netns twice is a usage error (2)" 2
+expect_in "saying so" "--netns given twice" "$ERR"
+run "$EPHPORT" --netns "$long" ranges
+expect_rc "a long namespace name cannot be answered (2)" 2
+check "the namespace is cut short in the error" test "${#ERR}" -lt 250
+expect_in "with a mark that it was" '..."' "$ERR"
+run "$EPHPORT" --netns "x/$long" ranges
+expect_in "a long namespace path is cut short where it is echoed" "network namespace \"x/${long:0:58}...\": x/" "$ERR"
+run "$EPHPORT" audit --file /dev/null
+expect_rc "audit --file of an empty file is a usage error (2)" 2
+expect_in "naming the file" "--file /dev/null: an empty list" "$ERR"
+printf '# planned: nothing yet\n\n' >"$TMP/ports.txt"
+run "$EPHPORT" audit --ports 9000 --file "$TMP/ports.txt"
+expect_rc "a file of only comments is empty too, whatever else is given (2)" 2
+expect_in "naming it" "--file $TMP/ports.txt: an empty list" "$ERR"
+
 # A closed stdout is a failure, not silence.
 run sh -c '"$1" ranges >&-' sh "$EPHPORT"
 expect_rc "a write error on stdout: ephport could not answer (2)" 2

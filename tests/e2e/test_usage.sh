@@ -283,6 +283,28 @@ expect_eq "plus the two bound idle sockets ss 6.1 does not show" \
 exec {HOLD[1]}>&-
 wait "$HOLD_PID" 2>/dev/null
 
+# A namespace asked about that cannot be read: unprivileged, --all-netns
+# reads its own namespace but cannot enter a named one. It prints what it
+# could and exits 2; --check says UNKNOWN (review of issue 11).
+ns=$(ns_add unread)
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$EPHPORT" "$@"; }
+run nobody usage --all-netns
+expect_rc "--all-netns with a namespace not read: could not answer (2)" 2
+expect_in "after printing what it could read" "the namespace ephport runs in" "$OUT"
+expect_in "and the one it could not" "$ns
+  not read: cannot enter network namespace" "$OUT"
+expect_in "saying on stderr that some were not read" "could not be read" "$ERR"
+run nobody usage --all-netns --json
+expect_rc "the same with --json (2)" 2
+expect_eq "the object counts it, and it did not vanish" \
+	"$(jq -c --arg ns "$ns" '[.unread >= 1, (.namespaces[] | select(.label == $ns) | .error | [.code, .vanished])]' <<<"$OUT")" \
+	'[true,["EPERM",false]]'
+run nobody usage --all-netns --check
+expect_rc "--all-netns --check with a namespace not read: UNKNOWN (3)" 3
+expect_in "one status line that says so" "could not be read |" "$OUT"
+expect_in "as UNKNOWN" "EPHPORT USAGE UNKNOWN - " "$OUT"
+ip netns del "$ns"
+
 run "$EPHPORT" --netns "ephtest-no-such-ns" usage
 expect_rc "a missing namespace fails (2)" 2
 expect_in "naming it" "ephtest-no-such-ns" "$ERR"

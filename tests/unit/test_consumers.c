@@ -278,7 +278,9 @@ static uint64_t make_cgroup(char *path, size_t size, const char *mount,
 {
 	struct stat st;
 
-	snprintf(path, size, "%s%s", mount, rel);
+	/* A path cut short would be some other directory. */
+	if ((size_t)snprintf(path, size, "%s%s", mount, rel) >= size)
+		return 0;
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		return 0;
 	assert_int_equal(stat(path, &st), 0);
