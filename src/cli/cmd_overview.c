@@ -79,10 +79,18 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 			 eph_ctx_netns_is_boot(cli->ctx) > 0,
 			 cli_prefix(cli, prefix, sizeof(prefix)), stdout);
 	printf("\n");
-	cli_wrap(stdout, "",
-		 "More: 'ephport ranges' for TIME_WAIT settings and other "
-		 "systems' ranges; 'ephport usage' for every destination; "
-		 "'ephport why PORT' for one port.");
+	{
+		/* The commands name the namespace looked at, pasted as is. */
+		char more[1280];
+
+		cli_prefix(cli, prefix, sizeof(prefix));
+		snprintf(more, sizeof(more),
+			 "More: '%sranges' for TIME_WAIT settings and other "
+			 "systems' ranges; '%susage' for every destination; "
+			 "'%swhy PORT' for one port.",
+			 prefix, prefix, prefix);
+		cli_wrap(stdout, "", more);
+	}
 out:
 	eph_ranking_free(rank);
 	eph_consumers_free(units);

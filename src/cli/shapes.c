@@ -928,10 +928,15 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		any_here |= r->in_range;
 	}
 	if (!any_here) {
-		fprintf(f, "\nThis host's range is not the problem: choose "
-			   "ports outside those systems'\nranges ('ephport "
-			   "ranges --os' lists them; 'ephport pick' finds "
-			   "one).\n");
+		char text[1024];
+
+		snprintf(text, sizeof(text),
+			 "This host's range is not the problem: choose ports "
+			 "outside those systems' ranges ('%sranges --os' lists "
+			 "them; '%spick' finds one).",
+			 prefix, prefix);
+		fputc('\n', f);
+		cli_wrap(f, "", text);
 		return true;
 	}
 	need = eph_portset_to_string(eph_audit_fix(a));

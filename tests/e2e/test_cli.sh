@@ -75,6 +75,15 @@ if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$EPHPORT" --netns /proc/self/ns/net ranges --json
 	expect_rc "an unprivileged user can name its own namespace" 0
 
+	# Every command printed names the namespace looked at.
+	run "$EPHPORT" --netns "$ns"
+	expect_in "the overview's closing hints name the namespace" \
+		"'ephport --netns $ns usage'" "$(tr -s ' \n' ' ' <<<"$OUT")"
+	run "$EPHPORT" --netns "$ns" audit --ports 12000 --os freebsd
+	expect_rc "audit: a port in another system's range is at risk (1)" 1
+	expect_in "audit's hints for other systems name the namespace" \
+		"'ephport --netns $ns pick'" "$(tr -s ' \n' ' ' <<<"$OUT")"
+
 	# Missing and corrupt sysctls, in a private mount namespace so that
 	# the host's /proc is never touched.
 	bad="$FIXTURES/procsys/corrupt-reserved/net/ipv4/ip_local_reserved_ports"
