@@ -45,6 +45,12 @@ struct eph_container {
  */
 bool eph_cgroup_container(const char *path, struct eph_container *ret);
 
+/* "runtime:id" into BUF: a hex id cut to its first 12 digits, as the
+ * runtimes' tools show it ("docker:0123456789ab"); a name whole
+ * ("lxc:web1"). Returns BUF. */
+const char *eph_container_name(const struct eph_container *c, char *buf,
+			       size_t size);
+
 /* ---- Who holds the ports ---- */
 
 enum eph_by {
@@ -122,6 +128,10 @@ int eph_consumers_watch_fleet(struct eph_consumers *c, struct eph_fleet *f);
  * negative errno.
  */
 int eph_consumers_resolve(struct eph_consumers *c);
+
+/* Does any consumer have a name of its kind (a unit, a container...)?
+ * False when, say, no socket is in a systemd unit. */
+bool eph_consumers_named(const struct eph_consumers *c);
 
 /* The consumers, fullest first, summed over every destination. */
 size_t eph_consumers_count(const struct eph_consumers *c);

@@ -12,8 +12,12 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	struct eph_snapshot *s = NULL;
 	const struct eph_snapshot *one;
 	struct eph_ranking *rank = NULL;
-	struct eph_consumers *units = NULL;
-	struct shape_by by = { .by = EPH_BY_UNIT, .per_dest = 2 };
+	/* Who holds the fullest destinations' ports, by systemd unit, or by
+	 * container where no unit names anything (docker's cgroupfs
+	 * driver): both come with every socket and cost next to nothing. */
+	static const enum eph_by kinds[] = { EPH_BY_UNIT, EPH_BY_CONTAINER };
+	struct eph_consumers *who[2] = { NULL, NULL };
+	struct shape_by by = { .per_dest = 2 };
 	const struct shape_by *held = NULL;
 	const char *label = "";
 	char prefix[320];
@@ -23,24 +27,27 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	(void)argv;
 	if (cli_apply_netns(cli) != EXIT_OK)
 		return EXIT_ERROR;
-	/* Who holds the fullest destinations' ports, by systemd unit: it
-	 * comes with every socket, so it costs next to nothing. */
-	if (eph_snapshot_new(cli->ctx, &s) < 0 ||
-	    eph_consumers_new(cli->ctx, EPH_BY_UNIT, NULL, &units) < 0 ||
-	    eph_consumers_watch(units, s) < 0 ||
-	    eph_snapshot_take(s, EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS |
-					 EPH_SNAPSHOT_HISTORY) < 0 ||
-	    eph_consumers_resolve(units) < 0) {
-		rc = cli_fail(cli, NULL);
-		goto out;
-	}
+	if (eph_snapshot_new(cli->ctx, &s) < 0)
+		goto fail;
+	for (size_t k = 0; k < 2; k++)
+		if (eph_consumers_new(cli->ctx, kinds[k], NULL, &who[k]) < 0 ||
+		    eph_consumers_watch(who[k], s) < 0)
+			goto fail;
+	if (eph_snapshot_take(s, EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS |
+					 EPH_SNAPSHOT_HISTORY) < 0)
+		goto fail;
 	one = s;
-	by.c = units;
 	by.snaps = &one;
-	/* Named only where systemd names something. */
-	for (size_t i = 0; i < eph_consumers_count(units); i++)
-		if (eph_consumers_get(units, i)->kind == EPH_CONSUMER_NAMED)
+	for (size_t k = 0; k < 2 && !held; k++) {
+		if (eph_consumers_resolve(who[k]) < 0)
+			goto fail;
+		by.by = kinds[k];
+		by.c = who[k];
+		if (eph_consumers_named(who[k]))
 			held = &by;
+	}
+	by.c = held ? held->c : who[0];
+	by.by = held ? held->by : EPH_BY_UNIT;
 	if (eph_ranking_new(&one, 1, &th, OVERVIEW_TOP, &rank) < 0) {
 		rc = cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
 		goto out;
@@ -55,6 +62,8 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		json_obj(&j, "usage");
 		shape_usage(&j, s);
 		shape_snapshot_history(&j, s);
+		/* Each tuple's consumers are counted by this kind. */
+		json_str(&j, "by", eph_by_name(by.by));
 		json_arr(&j, "tuples");
 		for (size_t i = 0; i < eph_ranking_shown(rank); i++)
 			shape_tuple(&j, eph_ranking_get(rank, i), NULL, &by);
@@ -93,7 +102,11 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 	}
 out:
 	eph_ranking_free(rank);
-	eph_consumers_free(units);
+	eph_consumers_free(who[0]);
+	eph_consumers_free(who[1]);
 	eph_snapshot_free(s);
 	return rc;
+fail:
+	rc = cli_fail(cli, NULL);
+	goto out;
 }

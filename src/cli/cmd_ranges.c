@@ -48,8 +48,9 @@ static const char *reuse_meaning(int64_t v)
 		return "on: connect() may reuse a TIME_WAIT port toward any "
 		       "destination (needs timestamps)";
 	default:
-		return "loopback only: connect() reuses TIME_WAIT ports toward "
-		       "127.0.0.0/8 and ::1; elsewhere they stay taken 60 s";
+		return "loopback only: connect() reuses TIME_WAIT ports of "
+		       "connections with a loopback address at either end "
+		       "(127.0.0.0/8, ::1); elsewhere they stay taken 60 s";
 	}
 }
 

@@ -54,10 +54,8 @@ const char *shape_cgroup_short(const char *path, char *buf, size_t size)
 
 	if (!path || !path[0])
 		return NULL;
-	if (eph_cgroup_container(path, &c)) {
-		snprintf(buf, size, "%s:%.12s", c.runtime, c.id);
-		return buf;
-	}
+	if (eph_cgroup_container(path, &c))
+		return eph_container_name(&c, buf, size);
 	/* Straight into BUF: a unit name is cut at SIZE, not at a copy's. */
 	return eph_cgroup_unit(path, buf, size);
 }
@@ -65,12 +63,13 @@ const char *shape_cgroup_short(const char *path, char *buf, size_t size)
 const char *shape_cgroup_text(const char *path, char *buf, size_t size)
 {
 	struct eph_container c;
-	char unit[256];
+	char unit[256], name[128];
 
 	if (!path || !path[0] || !strcmp(path, "/"))
 		return NULL;
 	if (eph_cgroup_container(path, &c))
-		snprintf(buf, size, "container %s:%.12s%s%s", c.runtime, c.id,
+		snprintf(buf, size, "container %s%s%s",
+			 eph_container_name(&c, name, sizeof(name)),
 			 c.pod[0] ? " of pod " : "", c.pod);
 	else if (eph_cgroup_unit(path, unit, sizeof(unit)))
 		snprintf(buf, size, "unit %s", unit);

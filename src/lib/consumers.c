@@ -185,6 +185,63 @@ static void pod_of(const char *part, size_t len, struct eph_container *ret)
 	ret->pod[n] = '\0';
 }
 
+/* The runtime a cgroupfs parent directory names: docker's, and
+ * containerd's namespaces (nerdctl's "default", Kubernetes' "k8s.io",
+ * docker's "moby"). */
+static const char *parent_runtime(const char *prev, size_t len)
+{
+	static const struct {
+		const char *dir, *runtime;
+	} parents[] = {
+		{ "docker", "docker" },
+		{ "moby", "docker" },
+		{ "default", "containerd" },
+		{ "k8s.io", "containerd" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(parents); i++)
+		if (strlen(parents[i].dir) == len &&
+		    !memcmp(prev, parents[i].dir, len))
+			return parents[i].runtime;
+	return NULL;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* A systemd machine's NAME[0..LEN), unescaped, into C. */
+static void machine(const char *name, size_t len, struct eph_container *c)
+{
+	char un[sizeof(c->id)];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 1 < sizeof(un); i++) {
+		if (name[i] == '\\' && i + 3 < len && name[i + 1] == 'x' &&
+		    hex_digit(name[i + 2]) >= 0 &&
+		    hex_digit(name[i + 3]) >= 0) {
+			un[n++] = (char)(hex_digit(name[i + 2]) * 16 +
+					 hex_digit(name[i + 3]));
+			i += 3;
+		} else {
+			un[n++] = name[i];
+		}
+	}
+	un[n] = '\0';
+	if (!strncmp(un, "qemu-", 5) || !strncmp(un, "lxc-", 4)) {
+		snprintf(c->runtime, sizeof(c->runtime), "%s",
+			 un[0] == 'q' ? "libvirt" : "libvirt-lxc");
+		snprintf(c->id, sizeof(c->id), "%s", strchr(un, '-') + 1);
+		return;
+	}
+	snprintf(c->runtime, sizeof(c->runtime), "nspawn");
+	snprintf(c->id, sizeof(c->id), "%s", un);
+}
+
 EPH_EXPORT bool eph_cgroup_container(const char *path,
 				     struct eph_container *ret)
 {
@@ -196,6 +253,9 @@ EPH_EXPORT bool eph_cgroup_container(const char *path,
 		{ "crio-", ".scope", "cri-o" },
 		{ "libpod-", ".scope", "podman" },
 		{ "libpod-", "", "podman" },
+		{ "nerdctl-", ".scope", "containerd" },
+		/* CRI-O under the cgroupfs driver: no .scope. */
+		{ "crio-", "", "cri-o" },
 	};
 	const char *p = path, *part, *prev = NULL;
 	size_t len, prev_len = 0;
@@ -217,11 +277,10 @@ EPH_EXPORT bool eph_cgroup_container(const char *path,
 		 * (whose runtime the path does not say), and
 		 * /libpod_parent/libpod-<id> (above). */
 		if (prev && is_id(part, len)) {
-			const char *rt =
-				prev_len == 6 && !memcmp(prev, "docker", 6)
-					? "docker"
-				: c.pod[0] ? "kubernetes"
-					   : NULL;
+			const char *rt = parent_runtime(prev, prev_len);
+
+			if (!rt && c.pod[0])
+				rt = "kubernetes";
 
 			if (rt) {
 				snprintf(c.runtime, sizeof(c.runtime), "%s",
@@ -243,12 +302,12 @@ EPH_EXPORT bool eph_cgroup_container(const char *path,
 			snprintf(c.id, sizeof(c.id), "%.*s", (int)len, part);
 			goto found;
 		}
-		/* systemd-nspawn: machine-<name>.scope. */
+		/* systemd machines: machine-<name>.scope, the name escaped
+		 * as systemd does ("\x2d" for "-"): libvirt's VMs and LXC
+		 * domains ("qemu-1-win10", "lxc-1-web"), else nspawn. */
 		if (len > 14 && !memcmp(part, "machine-", 8) &&
 		    ends_with(part, len, ".scope")) {
-			snprintf(c.runtime, sizeof(c.runtime), "nspawn");
-			snprintf(c.id, sizeof(c.id), "%.*s", (int)(len - 14),
-				 part + 8);
+			machine(part + 8, len - 14, &c);
 			goto found;
 		}
 		prev = part;
@@ -258,6 +317,18 @@ EPH_EXPORT bool eph_cgroup_container(const char *path,
 found:
 	*ret = c;
 	return true;
+}
+
+EPH_EXPORT const char *eph_container_name(const struct eph_container *c,
+					  char *buf, size_t size)
+{
+	/* Hex ids are shown by their first 12 digits, as the runtimes'
+	 * own tools do; names (LXC, nspawn) whole. */
+	if (is_id(c->id, strlen(c->id)))
+		snprintf(buf, size, "%s:%.12s", c->runtime, c->id);
+	else
+		snprintf(buf, size, "%s:%s", c->runtime, c->id);
+	return buf;
 }
 
 /* ---- Counting ---- */
@@ -706,8 +777,8 @@ static void name_by_cgroup(const struct eph_consumers *c, const struct paths *p,
 	case EPH_BY_CONTAINER:
 		if (eph_cgroup_container(path, &x->container)) {
 			x->kind = EPH_CONSUMER_NAMED;
-			snprintf(x->name, sizeof(x->name), "%s:%.12s",
-				 x->container.runtime, x->container.id);
+			eph_container_name(&x->container, x->name,
+					   sizeof(x->name));
 		}
 		break;
 	default:
@@ -919,6 +990,14 @@ EPH_EXPORT int eph_consumers_resolve(struct eph_consumers *c)
 	if (c->dest_index_cap)
 		(void)reindex(c, c->dest_index_cap, c->count_index_cap);
 	return (int)c->nconsumers;
+}
+
+EPH_EXPORT bool eph_consumers_named(const struct eph_consumers *c)
+{
+	for (size_t i = 0; i < c->nconsumers; i++)
+		if (c->consumers[i].kind == EPH_CONSUMER_NAMED)
+			return true;
+	return false;
 }
 
 EPH_EXPORT size_t eph_consumers_count(const struct eph_consumers *c)

@@ -18,13 +18,15 @@ SLICE="$CGROOT/ephtest-$$.slice"
 # A cgroup in no unit (no .service, .scope or .slice on its path), so that
 # nothing depends on where the test itself runs.
 PLAIN="$CGROOT/ephtest-$$-plain"
+# An LXC container's cgroup: in no systemd unit.
+LXC="$CGROOT/lxc.payload.ephtest-$$"
 PIDS=()
 
 cg_cleanup() {
 	local p d
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	for d in "$SLICE"/*/ "$SLICE" "$PLAIN"; do
+	for d in "$SLICE"/*/ "$SLICE" "$PLAIN" "$LXC"; do
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null
 	done
 	cleanup
@@ -190,6 +192,20 @@ expect_in "audit: the listener's service column" "web.service" "$OUT"
 run "$EPHPORT" --netns "$ns"
 expect_in "overview: who holds the fullest destination" \
 	"held by: docker-0123456789ab....scope 5, web.service 3" "$(tr -s ' \n' '  ' <<<"$OUT")"
+
+# Where no socket is in a unit, the overview names containers.
+ns3=$(ns_add by3)
+ctl srv3 "$ns3" ""
+say srv3 listen 127.0.0.1 5000
+ctl lxc "$ns3" "$LXC"
+say lxc connect 127.0.0.1 5000 4
+run "$EPHPORT" --netns "$ns3"
+expect_in "overview: a container where no unit is named" \
+	"held by: lxc:ephtest-$$ 4" "$(tr -s ' \n' '  ' <<<"$OUT")"
+run "$EPHPORT" --netns "$ns3" --json
+expect_eq "overview --json: counted by container" \
+	"$(jq -c '[.usage.by, (.usage.tuples[0].consumers[0] | [.name, .sockets])]' <<<"$OUT")" \
+	"[\"container\",[\"lxc:ephtest-$$\",4]]"
 
 # Bad input: a clear error, exit 2, JSON error object.
 run "$EPHPORT" --netns "$ns" usage --by pod

@@ -98,6 +98,23 @@ static void test_containers(void **state)
 	container_is("/lxc/web1", "lxc", "web1", "");
 	container_is("/machine.slice/machine-debian.scope", "nspawn", "debian",
 		     "");
+	/* nerdctl (containerd), systemd and cgroupfs; containerd's
+	 * namespaces; docker's moby; CRI-O under cgroupfs */
+	container_is("/system.slice/nerdctl-" ID64 ".scope", "containerd", ID64,
+		     "");
+	container_is("/default/" ID64, "containerd", ID64, "");
+	container_is("/k8s.io/" ID64, "containerd", ID64, "");
+	container_is("/moby/" ID64, "docker", ID64, "");
+	container_is("/kubepods/burstable/podabc/crio-" ID64, "cri-o", ID64,
+		     "abc");
+	/* systemd machines, their names unescaped: libvirt's VMs and LXC
+	 * domains apart from nspawn */
+	container_is("/machine.slice/machine-qemu\\x2d1\\x2dwin10.scope",
+		     "libvirt", "1-win10", "");
+	container_is("/machine.slice/machine-lxc\\x2d2\\x2dweb.scope",
+		     "libvirt-lxc", "2-web", "");
+	container_is("/machine.slice/machine-my\\x2dbox.scope", "nspawn",
+		     "my-box", "");
 	/* Not containers */
 	container_is("/system.slice/containerd.service", NULL, NULL, NULL);
 	container_is("/system.slice/docker.service", NULL, NULL, NULL);
@@ -107,6 +124,20 @@ static void test_containers(void **state)
 	container_is("/user.slice/user-1000.slice", NULL, NULL, NULL);
 	/* Uppercase hex is no id the runtimes write */
 	container_is("/docker/0123456789ABCDEF", NULL, NULL, NULL);
+}
+
+static void test_container_names(void **state)
+{
+	struct eph_container c = { "docker", ID64, "" };
+	char buf[128];
+
+	(void)state;
+	assert_string_equal(eph_container_name(&c, buf, sizeof(buf)),
+			    "docker:0123456789ab");
+	snprintf(c.runtime, sizeof(c.runtime), "lxc");
+	snprintf(c.id, sizeof(c.id), "web-frontend-1");
+	assert_string_equal(eph_container_name(&c, buf, sizeof(buf)),
+			    "lxc:web-frontend-1");
 }
 
 static void test_by_names(void **state)
@@ -553,6 +584,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_containers),
+		cmocka_unit_test(test_container_names),
 		cmocka_unit_test(test_by_names),
 		cmocka_unit_test(test_by_user),
 		cmocka_unit_test_teardown(test_by_cgroup_and_unit,
