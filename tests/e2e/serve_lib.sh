@@ -36,6 +36,32 @@ wait_http() {
 	return 1
 }
 
+# wait_notice FILE TEXT N: waits (up to 5 s) until the exporter's output
+# FILE holds N lines with TEXT: what it says once it has done something.
+wait_notice() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c -- "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# fetch_scan URL ARGS...: fetch URL until the answer comes from a scan
+# made after the call (ephport_scans_total grew), so that it shows the
+# sockets made before it; the interval decides when that is.
+fetch_scan() {
+	local i before
+	fetch "$@"
+	before=$(metric "$OUT" ephport_scans_total)
+	for ((i = 0; i < 100; i++)); do
+		sleep 0.05
+		fetch "$@"
+		[ "$(metric "$OUT" ephport_scans_total)" -gt "${before:-0}" ] && return 0
+	done
+	return 1
+}
+
 # serve_start PORT ARGS...: `ephport ARGS` in the client namespace,
 # listening on 127.0.0.1:PORT (ARGS name it); waits for /healthz. Sets
 # SERVE_PID and SERVE_OUT.

@@ -50,8 +50,7 @@ expect_in "it says where it listens" "listening on http://127.0.0.1:8720/" "$(ca
 main_pid=$SERVE_PID
 
 sock connect 127.0.0.1 5000 20
-sleep 1.1
-fetch http://127.0.0.1:8720/metrics -D "$TMP/headers"
+fetch_scan http://127.0.0.1:8720/metrics -D "$TMP/headers"
 expect_eq "/metrics answers 200" "$CODE" 200
 expect_in "in the text format 0.0.4" "text/plain; version=0.0.4" "$(cat "$TMP/headers")"
 m=$OUT
@@ -75,8 +74,7 @@ expect_eq "the scan read it" "$(metric "$m" ephport_scan_success)" 1
 
 # Opened counts only new sockets: 5 more, and the 20 are not counted again.
 sock connect 127.0.0.1 5000 5
-sleep 1.1
-fetch http://127.0.0.1:8720/metrics
+fetch_scan http://127.0.0.1:8720/metrics
 expect_eq "5 more opened: 25" \
 	"$(metric "$OUT" ephport_destination_connections_opened_total "$dest")" 25
 
@@ -104,6 +102,7 @@ s1=$(metric "$OUT" ephport_scans_total)
 fetch http://127.0.0.1:8720/metrics
 expect_eq "a scrape within the interval is served from the last scan" \
 	"$(metric "$OUT" ephport_scans_total)" "$s1"
+# Time itself is what is tested: past the interval, one shared scan.
 sleep 1.1
 pids=()
 for i in $(seq 20); do
@@ -139,7 +138,7 @@ expect_eq "and the exporter still serves" "$CODE" 200
 
 # ---- Signals ----
 kill -HUP "$main_pid"
-sleep 0.2
+wait_notice "$TMP/serve-8720.out" reloaded 1
 fetch http://127.0.0.1:8720/healthz
 expect_eq "SIGHUP: still serving" "$CODE" 200
 expect_in "SIGHUP: said so" "reloaded" "$(cat "$TMP/serve-8720.out")"
@@ -165,14 +164,14 @@ fetch http://127.0.0.1:8723/healthz
 expect_eq "but not /healthz" "$CODE" 200
 printf 'alice:%s\n' "$(openssl passwd -6 'battery staple')" >"$TMP/users"
 kill -HUP "$auth_pid"
-sleep 0.3
+wait_notice "$TMP/serve-8723.out" reloaded 1
 fetch http://127.0.0.1:8723/metrics -u 'alice:battery staple'
 expect_eq "after SIGHUP the new password works" "$CODE" 200
 fetch http://127.0.0.1:8723/metrics -u 'alice:correct horse'
 expect_eq "and the old one no longer" "$CODE" 401
 echo 'alice plain' >"$TMP/users"
 kill -HUP "$auth_pid"
-sleep 0.3
+wait_notice "$TMP/serve-8723.out" "reload failed" 1
 fetch http://127.0.0.1:8723/metrics -u 'alice:battery staple'
 expect_eq "a broken users file on SIGHUP keeps the last good one" "$CODE" 200
 serve_stop "$auth_pid"
@@ -222,6 +221,7 @@ EPHPORT=$2 OUT=$3
 ip netns exec client "$EPHPORT" serve --all-netns --interval 1 --listen 127.0.0.1:8725 >"$OUT/all.log" 2>&1 &
 pid=$!
 for i in $(seq 100); do ip netns exec client curl -s -o /dev/null http://127.0.0.1:8725/healthz && break; sleep 0.05; done
+# The sleeps below wait out the scan interval (1 s), which is what they test.
 sleep 1
 ip netns exec client curl -s http://127.0.0.1:8725/metrics >"$OUT/all.1"
 ip netns del 'edge"1'

@@ -99,7 +99,11 @@ for i in $(seq 20); do
 	in_cli bash -c 'exec 3<>/dev/tcp/127.0.0.1/8740; sleep 5' &
 	OTHER_PIDS+=($!)
 done
-sleep 0.3
+# Until the 20 are connected (the exporter's listener among them).
+for i in $(seq 100); do
+	[ "$(in_cli ss -Htn state established '( dport = :8740 )' | wc -l)" -ge 20 ] && break
+	sleep 0.05
+done
 start=$(date +%s%N)
 serve_stop "$pid"
 took=$((($(date +%s%N) - start) / 1000000))
