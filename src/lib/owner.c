@@ -947,11 +947,11 @@ static void find_sharers(struct eph_owners *o, int procfd)
 	free(mark);
 }
 
-/* One holder of a socket, while they are put in order. */
+/* A process of a socket, while they are put in order. */
 struct place {
-	uint32_t holder;
-	uint32_t depth; /* how many of the socket's holders are above it */
-	uint32_t order; /* the order it was found in */
+	uint32_t depth; /* how many of the others are above it */
+	uint32_t order; /* its place before */
+	struct eph_owner_proc p;
 };
 
 static int place_cmp(const void *a, const void *b)
@@ -963,7 +963,7 @@ static int place_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* A pid and its place, to find a holder's parent among a socket's. */
+/* A pid and its place, to find a process's parent among the others. */
 struct pidix {
 	int32_t pid;
 	uint32_t i;
@@ -976,39 +976,46 @@ static int pidix_cmp(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-/*
- * Puts the K holders G of one socket parents first: each one's depth is
- * the length of its chain of parents among them. Returns how many have
- * none there (the roots).
- */
-static size_t order_holders(const struct eph_owners *o, struct place *g,
-			    size_t k, struct pidix *ix)
+size_t owner_order_procs(struct eph_owner_proc *p, size_t n)
 {
+	struct place *pl = malloc((n ? n : 1) * sizeof(*pl));
+	struct pidix *ix = malloc((n ? n : 1) * sizeof(*ix));
 	size_t roots = 0;
 
-	for (size_t a = 0; a < k; a++) {
-		ix[a].pid = o->holders[g[a].holder].p.pid;
+	if (!pl || !ix) {
+		free(pl);
+		free(ix);
+		return 0;
+	}
+	for (size_t a = 0; a < n; a++) {
+		ix[a].pid = p[a].pid;
 		ix[a].i = (uint32_t)a;
 	}
-	qsort(ix, k, sizeof(*ix), pidix_cmp);
-	for (size_t a = 0; a < k; a++) {
-		int32_t up = o->holders[g[a].holder].p.ppid;
+	qsort(ix, n, sizeof(*ix), pidix_cmp);
+	for (size_t a = 0; a < n; a++) {
+		int32_t up = p[a].ppid;
 		struct pidix key, *hit;
 
-		g[a].depth = 0;
-		/* At most K steps: a chain of pids cannot loop, but a pid
+		pl[a].depth = 0;
+		pl[a].order = (uint32_t)a;
+		pl[a].p = p[a];
+		/* At most N steps: a chain of parents cannot loop, but a pid
 		 * reused between two reads could make one look so. */
-		while (g[a].depth < k) {
+		while (pl[a].depth < n) {
 			key.pid = up;
-			hit = bsearch(&key, ix, k, sizeof(*ix), pidix_cmp);
+			hit = bsearch(&key, ix, n, sizeof(*ix), pidix_cmp);
 			if (!hit)
 				break;
-			g[a].depth++;
-			up = o->holders[g[hit->i].holder].p.ppid;
+			pl[a].depth++;
+			up = p[hit->i].ppid;
 		}
-		roots += g[a].depth == 0;
+		roots += pl[a].depth == 0;
 	}
-	qsort(g, k, sizeof(*g), place_cmp);
+	qsort(pl, n, sizeof(*pl), place_cmp);
+	for (size_t a = 0; a < n; a++)
+		p[a] = pl[a].p;
+	free(pl);
+	free(ix);
 	return roots;
 }
 
@@ -1020,11 +1027,9 @@ static int finish(struct eph_owners *o)
 {
 	size_t *start = calloc(o->n + 1, sizeof(*start));
 	size_t *cursor = calloc(o->n ? o->n : 1, sizeof(*cursor));
-	struct place *pl = malloc((o->nclaims ? o->nclaims : 1) * sizeof(*pl));
-	struct pidix *ix = malloc((o->nclaims ? o->nclaims : 1) * sizeof(*ix));
 	int r = -ENOMEM;
 
-	if (!start || !cursor || !pl || !ix)
+	if (!start || !cursor)
 		goto out;
 	if (o->nclaims > o->procs_cap) {
 		struct eph_owner_proc *p =
@@ -1041,37 +1046,32 @@ static int finish(struct eph_owners *o)
 		start[i + 1] += start[i];
 		cursor[i] = start[i];
 	}
-	for (size_t c = 0; c < o->nclaims; c++) {
-		struct place *x = &pl[cursor[o->claims[c].slot]++];
-
-		x->holder = o->claims[c].holder;
-		x->order = (uint32_t)c;
-	}
+	/* In the order they were found, then parents first. */
+	for (size_t c = 0; c < o->nclaims; c++)
+		o->procs[cursor[o->claims[c].slot]++] =
+			o->holders[o->claims[c].holder].p;
 	for (size_t i = 0; i < o->n; i++) {
 		struct eph_owner *it = &o->items[i];
-		size_t k = start[i + 1] - start[i], roots;
-		struct place *g = &pl[start[i]];
-		const struct holder *first;
+		size_t k = start[i + 1] - start[i], roots = 1;
 
 		if (k == 0)
 			continue;
-		roots = order_holders(o, g, k, ix);
-		for (size_t a = 0; a < k; a++)
-			o->procs[start[i] + a] = o->holders[g[a].holder].p;
-		first = &o->holders[g[0].holder];
 		it->procs = &o->procs[start[i]];
 		it->nprocs = (uint32_t)k;
-		it->pid = first->p.pid;
-		memcpy(it->comm, first->p.comm, sizeof(it->comm));
-		memcpy(it->cgroup, first->cgroup, sizeof(it->cgroup));
+		if (k > 1)
+			roots = owner_order_procs(&o->procs[start[i]], k);
 		it->parent_first = k > 1 && roots == 1;
+		it->pid = it->procs[0].pid;
+		memcpy(it->comm, it->procs[0].comm, sizeof(it->comm));
+		for (size_t h = 0; h < o->nholders; h++)
+			if (o->holders[h].p.pid == it->pid)
+				memcpy(it->cgroup, o->holders[h].cgroup,
+				       sizeof(it->cgroup));
 	}
 	r = 0;
 out:
 	free(start);
 	free(cursor);
-	free(pl);
-	free(ix);
 	return r;
 }
 
