@@ -888,23 +888,26 @@ static void find_sharers(struct eph_owners *o, int procfd)
 		}
 		if (nk > 1)
 			qsort(k, nk, sizeof(*k), kin_cmp);
-		for (size_t i = 0; i < nk; i++) {
+		/* One read of each process, for the sockets of all the
+		 * holders it is kin to. */
+		for (size_t i = 0, j; i < nk; i = j) {
 			char pid[16];
 			size_t ns = 0;
 			uint32_t self = NONE;
 
-			if (i && !kin_cmp(&k[i], &k[i - 1]))
-				continue;
+			for (j = i + 1; j < nk && k[j].pid == k[i].pid; j++)
+				;
 			for (size_t h = 0; h < o->nholders; h++)
 				if (o->holders[h].p.pid == k[i].pid)
 					self = (uint32_t)h;
-			/* The sockets of FROM this process is not known to
-			 * hold. */
-			for (size_t c = 0; c < o->nclaims; c++) {
+			/* Their sockets this process is not known to hold. */
+			for (size_t c = 0; c < o->nclaims && !o->nomem; c++) {
 				uint32_t slot = o->claims[c].slot;
+				bool kin = false;
 
-				if (o->claims[c].holder != k[i].from ||
-				    mark[slot] ||
+				for (size_t g = i; g < j && !kin; g++)
+					kin = o->claims[c].holder == k[g].from;
+				if (!kin || mark[slot] ||
 				    (self != NONE && claimed(o, slot, self)))
 					continue;
 				if (num_grow((void **)&slots, &scap, ns,
