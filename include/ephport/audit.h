@@ -28,7 +28,9 @@ struct eph_risk {
 	uint8_t local[16];
 	uint32_t inode, uid;
 	uint64_t cgroup_id;
-	struct eph_owner owner; /* pid -1 when not looked up or not found */
+	struct eph_owner owner; /* pid -1 when not found; looked_up false when
+				   not looked up; procs live as long as the
+				   audit */
 };
 
 struct eph_audit_request {

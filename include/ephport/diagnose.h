@@ -69,7 +69,10 @@ struct eph_diag_holder {
 	bool conflicts;		/* conflicts with the bind asked for */
 	const char *netns;	/* NULL in the target namespace; else the
 				   label of the other namespace it is in */
-	struct eph_owner owner; /* pid -1: not found */
+	struct eph_owner owner; /* pid -1: not found (looked_up false: not
+				   looked up); procs: every process holding
+				   it, parents first, as long as the diagnosis
+				   lives */
 	uint32_t seconds_left;	/* TIME_WAIT: until it ends */
 	bool has_history;	/* HISTORY is filled */
 	struct eph_history_entry history;
@@ -98,10 +101,13 @@ enum eph_diag_cause {
 
 /* What to do; the front end words it. */
 enum eph_remedy_code {
-	EPH_REMEDY_STOP_PROCESS, /* stop PID (COMM), which holds the port */
-	EPH_REMEDY_STOP_CLIENT,	 /* stop PID's outgoing connection: the
-				    port then stays in TIME_WAIT SECONDS */
-	EPH_REMEDY_FIND_OWNER,	 /* the process was not found: look again
+	EPH_REMEDY_STOP_PROCESS, /* stop every process of PROCS, which hold
+				    the port (LOOKED_UP false: they were not
+				    looked up; ask again with owners) */
+	EPH_REMEDY_STOP_CLIENT,	 /* stop the PROCS behind the outgoing
+				    connections: their ports then stay in
+				    TIME_WAIT SECONDS */
+	EPH_REMEDY_FIND_OWNER,	 /* a process was not found: look again
 				    with the rights to see every process */
 	EPH_REMEDY_WAIT,	 /* the TIME_WAITs end in SECONDS */
 	EPH_REMEDY_REUSEADDR,	 /* set SO_REUSEADDR on the server: the
@@ -123,9 +129,13 @@ enum eph_remedy_code {
 /* The stable code of a remedy for scripts ("stop-process", ...). */
 const char *eph_remedy_code_name(enum eph_remedy_code code);
 
+/*
+ * One remedy of each code at most: the holders that one fits are merged
+ * into it (every process to stop in one STOP_PROCESS).
+ */
 struct eph_remedy {
 	enum eph_remedy_code code;
-	int32_t pid; /* STOP_*: the process */
+	int32_t pid; /* STOP_*: the first of PROCS, -1 when none is named */
 	char comm[16];
 	uint16_t port;
 	uint32_t seconds;		/* WAIT, STOP_CLIENT */
@@ -133,6 +143,40 @@ struct eph_remedy {
 	bool persistent;		/* RESERVE */
 	bool elevate; /* FIND_OWNER: the walk could not read every process;
 			 as root it can (else the owner is gone or hidden) */
+	/*
+	 * STOP_*: every process to stop, parents first; the port is free
+	 * only when all of them are gone. PROCS lives as long as the
+	 * diagnosis.
+	 */
+	size_t nprocs;
+	const struct eph_owner_proc *procs;
+	bool parent_first; /* procs[0] is the parent (or an ancestor) of all
+			      the others: stop it first, a prefork server's
+			      workers stop with it */
+	bool looked_up;	   /* STOP_*: false when some holder's process was
+			      not looked up (owners off): ask again with
+			      them to name it */
+};
+
+/*
+ * The verdict for one protocol tested: what keeps it from binding, and
+ * who to name for it.
+ */
+struct eph_diag_verdict {
+	uint8_t proto;			 /* IPPROTO_TCP or IPPROTO_UDP */
+	enum eph_diag_cause cause;	 /* EPH_CAUSE_NONE: it binds as asked */
+	int err;			 /* the failing bind's errno, else 0 */
+	enum eph_holder_kind cause_kind; /* HELD: the kind that matters
+					    most */
+	/* HELD: the holders to name (indexes for eph_diagnosis_holder()),
+	 * the longest-lived kinds first; NAMED lives as long as the
+	 * diagnosis. */
+	size_t nnamed;
+	const size_t *named;
+	uint32_t processes;	    /* distinct processes behind them */
+	uint32_t time_waits;	    /* TIME_WAITs no record names: counted,
+				       not named */
+	uint32_t time_wait_seconds; /* the longest of them has left */
 };
 
 struct eph_diag_request {
@@ -172,6 +216,13 @@ enum eph_holder_kind eph_diagnosis_cause_kind(const struct eph_diagnosis *d);
 /* The protocol whose bind failed first (TCP before UDP), and its errno. */
 uint8_t eph_diagnosis_cause_proto(const struct eph_diagnosis *d);
 int eph_diagnosis_cause_errno(const struct eph_diagnosis *d);
+/*
+ * The verdict of each protocol tested, TCP first: one or two. A pointer
+ * into D, valid as long as it lives; NULL past the end.
+ */
+size_t eph_diagnosis_verdict_count(const struct eph_diagnosis *d);
+const struct eph_diag_verdict *
+eph_diagnosis_verdict(const struct eph_diagnosis *d, size_t i);
 
 size_t eph_diagnosis_probe_count(const struct eph_diagnosis *d);
 const struct eph_diag_probe *eph_diagnosis_probe(const struct eph_diagnosis *d,
@@ -180,6 +231,7 @@ const struct eph_diag_probe *eph_diagnosis_probe(const struct eph_diagnosis *d,
 size_t eph_diagnosis_holder_count(const struct eph_diagnosis *d);
 const struct eph_diag_holder *
 eph_diagnosis_holder(const struct eph_diagnosis *d, size_t i);
+/* The remedies, in the order to try them; at most one of each code. */
 size_t eph_diagnosis_remedy_count(const struct eph_diagnosis *d);
 const struct eph_remedy *eph_diagnosis_remedy(const struct eph_diagnosis *d,
 					      size_t i);

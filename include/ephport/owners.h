@@ -10,13 +10,36 @@
 extern "C" {
 #endif
 
+/* One process holding a socket. */
+struct eph_owner_proc {
+	int32_t pid;
+	int32_t ppid;  /* its parent, -1 when unknown */
+	char comm[16]; /* its name, made printable */
+};
+
 struct eph_owner {
 	uint32_t inode;
-	int32_t pid;	  /* a process holding it (the first found; a socket
-			     shared after fork() has several); -1: none */
+	int32_t pid;	  /* the first process holding it, procs[0] (kept for
+			     the callers that name one); -1: none found */
 	char comm[16];	  /* its name, made printable */
 	char cgroup[256]; /* its cgroup v2 path ("/system.slice/x.service"),
 			     "" when unknown */
+	/*
+	 * Every process holding it: a socket shared after fork() (a prefork
+	 * server's listener, held by the master and each worker) or handed
+	 * over is held by several, and the port is free only when every one
+	 * of them has closed it. Parents come before their children. PROCS
+	 * points into the object that filled this owner (an eph_owners
+	 * lookup until it is cleared, resolved again or freed; a diagnosis
+	 * or an audit for as long as it lives): a copy must not outlive it.
+	 */
+	uint32_t nprocs; /* 0 when none was found */
+	const struct eph_owner_proc *procs;
+	bool parent_first; /* procs[0] is the parent (or an ancestor) of every
+			      other holder: a prefork master, whose stop
+			      stops its workers */
+	bool looked_up;	   /* the processes were looked for; false: not
+			      looked up at all (pid -1 then says nothing) */
 };
 
 struct eph_owners;
@@ -44,11 +67,25 @@ int eph_owners_want_sock(struct eph_owners *o, const struct eph_sock *s);
  * (sockets it opened one after another hold rising inodes) and walked
  * whole only if that misses: every owner is read from a link, never
  * guessed. Processes that vanish or cannot be read are skipped (so an
- * unprivileged caller finds only its own). Returns the number of inodes
- * found, or a negative errno when /proc cannot be read.
+ * unprivileged caller finds only its own).
+ *
+ * Then, for every socket found, the other processes that hold it: a
+ * socket is shared by fork(), so the parent and the children of each
+ * holder are read too, and theirs in turn while they hold it; when a
+ * holder's session leader has exited (workers whose master is gone), the
+ * members of its cgroup are read as well. A process that got the socket
+ * otherwise (passed over a unix socket to a stranger) is named only if
+ * the walk met it before it stopped.
+ *
+ * Returns the number of inodes found, or a negative errno when /proc
+ * cannot be read.
  */
 int eph_owners_resolve(struct eph_owners *o);
-/* INODE's owner after a resolve, or NULL when none was found. */
+/*
+ * INODE's owner after a resolve (looked_up set, its processes in procs),
+ * or NULL when none was found. Valid until the lookup is cleared,
+ * resolved again or freed.
+ */
 const struct eph_owner *eph_owners_find(const struct eph_owners *o,
 					uint32_t inode);
 

@@ -2,6 +2,9 @@
 /* ephport why PORT: can PORT be bound now, and if not, who holds it. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -17,10 +20,14 @@ static const char why_help[] =
 	"The answer comes from the kernel itself: ephport tries bind(2) on PORT\n"
 	"(IPv4 and IPv6, without and with SO_REUSEADDR) and closes the socket at\n"
 	"once, never listening, so the check changes nothing. Then every socket\n"
-	"on PORT, with its process, or for a TIME_WAIT the seconds it has left;\n"
-	"the port's place in the ephemeral range; a verdict naming every holder;\n"
-	"and the remedies that fit, as commands to paste (they name the\n"
-	"namespace inspected).\n"
+	"on PORT, with every process holding it (a socket shared after fork(),\n"
+	"as a prefork server's, is held by the master and each worker: all are\n"
+	"named), or for a TIME_WAIT the seconds it has left; the port's place in\n"
+	"the ephemeral range; a verdict for each protocol that fails, naming\n"
+	"every holder (the text names five per protocol and counts the rest;\n"
+	"--json names all); and the remedies that fit, as commands to paste (they\n"
+	"name the namespace inspected; one kill stops every process that must\n"
+	"go, the parent first).\n"
 	"\n"
 	"Options:\n"
 	"      --tcp          TCP only (default: TCP and UDP)\n"
@@ -29,6 +36,8 @@ static const char why_help[] =
 	"                     that conflict with a bind on IP are blamed\n"
 	"  -a, --all-netns    also list holders of PORT in every other namespace\n"
 	"      --no-owners    do not look up the processes behind the sockets\n"
+	"                     (they are said to be \"not looked up\", and the stop\n"
+	"                     remedy is the command that names them)\n"
 	"  -n, --netns NS     check network namespace NS (name, path or pid:PID)\n"
 	"  -j, --json         print one JSON object\n"
 	"  -h, --help         show this help\n"
@@ -37,6 +46,7 @@ static const char why_help[] =
 	"  ephport why 36601\n"
 	"  ephport why 8080 --tcp --addr 127.0.0.1\n"
 	"  ephport --netns web why 5432 --json | jq .holders\n"
+	"  ephport why 8080 --tcp --json | jq '.holders[].owner.processes'\n"
 	"\n"
 	"Exit status: 0 PORT can be bound as asked, 1 it cannot, 2 ephport could\n"
 	"not answer (a usage error, an unreadable namespace).\n";
@@ -50,7 +60,10 @@ struct why {
 	const char *addr_text;
 	struct eph_diagnosis *d;
 	struct eph_record *rec; /* the tracer's, when it is there */
-	char prefix[320];	/* "ephport [--netns NS] " */
+	char prefix[320]; /* "ephport [--netns NS] " */
+	/* The words, made before anything is printed. */
+	char *verdict;	   /* the text's, or JSON's (every holder) */
+	char **cmd, **why; /* per remedy; cmd "" when there is none */
 };
 
 static int why_opt(struct cli *cli, int id, const char *arg, void *data)
@@ -149,7 +162,8 @@ static const char *errno_name(int e)
 static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 {
 	const struct eph_sock *s = &x->sock;
-	char l[80], r[80], text[768], user[64], proc[64], cg[320];
+	char l[80], r[80], text[768], user[64], proc[160], cg[320];
+	bool named = x->owner.nprocs || x->owner.pid >= 0;
 	size_t n = 0;
 
 	printf("  %s%s%s%s %-10s %s -> %s\n", x->netns ? "[" : "",
@@ -162,17 +176,19 @@ static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 	       shape_endpoint(s->local, s->local_port, l, sizeof(l)),
 	       shape_endpoint(s->remote, s->remote_port, r, sizeof(r)));
 	/* A TIME_WAIT's maker, when known, is named by its history below. */
-	if (x->owner.pid >= 0 && !is_tw(x->kind))
+	if (named && !is_tw(x->kind))
 		n += (size_t)snprintf(
 			text + n, sizeof(text) - n, "%s, ",
 			shape_process(&x->owner, s->uid, proc, sizeof(proc)));
 	if (!is_tw(x->kind))
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "user %s%s",
 				      shape_user(s->uid, user, sizeof(user)),
-				      x->owner.pid < 0 ? ", process not found"
-						       : "");
-	if (x->owner.pid >= 0 &&
-	    shape_cgroup_text(x->owner.cgroup, cg, sizeof(cg)))
+				      named ? ""
+				      : x->owner.looked_up
+					      ? ", process not found"
+					      : ", process not looked up "
+						"(--no-owners)");
+	if (named && shape_cgroup_text(x->owner.cgroup, cg, sizeof(cg)))
 		n += (size_t)snprintf(text + n, sizeof(text) - n, ", %s", cg);
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s%s",
 			      n ? ": " : "", kind_words(x->kind),
@@ -192,198 +208,314 @@ static void holder_text(const struct why *w, const struct eph_diag_holder *x)
 	cli_wrap(stdout, "      ", text);
 }
 
-/* The blocking holders, named one by one (TIME_WAITs counted). */
-static void verdict(const struct why *w, char *buf, size_t size)
+/* "the listener of python3[100, 101]", every process of it. */
+static void name_holder(FILE *f, const struct eph_diag_holder *x)
+{
+	fprintf(f, "%s of ", kind_short(x->kind));
+	if (x->owner.nprocs)
+		shape_procs_put(f, x->owner.procs, x->owner.nprocs, SIZE_MAX);
+	else if (x->owner.pid >= 0)
+		fprintf(f, "%s[%d]", x->owner.comm, x->owner.pid);
+	else
+		fputs(x->owner.looked_up
+			      ? "a process not found"
+			      : "a process not looked up (--no-owners)",
+		      f);
+}
+
+/*
+ * What holds the port for the protocol of V, as the library judged it:
+ * its holders named (the first MAX, the count of the rest), its
+ * TIME_WAITs counted, and why the kernel let it happen.
+ */
+static void held_by(const struct why *w, FILE *f,
+		    const struct eph_diag_verdict *v, size_t max)
 {
 	const struct eph_diagnosis *d = w->d;
 	const struct eph_policy *p = eph_diagnosis_policy(d);
+	enum eph_holder_kind ck = v->cause_kind;
 	uint16_t port = w->req.port, lo, hi;
-	enum eph_holder_kind ck = eph_diagnosis_cause_kind(d);
-	uint32_t tw = 0, tw_left = 0;
-	size_t n = 0, named = 0;
-	char proc[64];
 
 	eph_policy_range(p, &lo, &hi);
-	switch (eph_diagnosis_cause(d)) {
-	case EPH_CAUSE_NONE:
-		snprintf(buf, size, "Port %u can be bound now%s.", port,
-			 eph_diagnosis_holder_count(d)
-				 ? " (the sockets above do not stand in the "
-				   "way of a bind as asked)"
-				 : "");
-		return;
-	case EPH_CAUSE_PRIVILEGED:
-		snprintf(buf, size,
-			 "Port %u cannot be bound: it is below "
-			 "ip_unprivileged_port_start (%u) and this process "
-			 "lacks CAP_NET_BIND_SERVICE.",
-			 port, eph_policy_unprivileged_start(p));
-		return;
-	case EPH_CAUSE_ADDR_NOT_LOCAL:
-		snprintf(buf, size,
-			 "Port %u cannot be bound on %s: that address is not "
-			 "on any interface of this namespace (EADDRNOTAVAIL).",
-			 port, w->addr_text ? w->addr_text : "it");
-		return;
-	case EPH_CAUSE_UNSEEN:
-		snprintf(
-			buf, size,
-			"Port %u was in use during the bind test (EADDRINUSE), "
-			"but no socket on it was seen afterwards: it was "
-			"probably released in between.",
-			port);
-		return;
-	case EPH_CAUSE_ERRNO:
-		snprintf(buf, size, "Port %u cannot be bound: %s (%s).", port,
-			 strerror(eph_diagnosis_cause_errno(d)),
-			 errno_name(eph_diagnosis_cause_errno(d)));
-		return;
-	case EPH_CAUSE_HELD:
-		break;
+	fputs("held by ", f);
+	for (size_t k = 0; k < v->nnamed && k < max; k++) {
+		fputs(k ? ", " : "", f);
+		name_holder(f, eph_diagnosis_holder(d, v->named[k]));
 	}
-	n += (size_t)snprintf(buf + n, size - n,
-			      "Port %u cannot be bound (%s): held by ", port,
-			      eph_proto_name(eph_diagnosis_cause_proto(d)));
-	for (size_t i = 0; i < eph_diagnosis_holder_count(d) && n < size; i++) {
-		const struct eph_diag_holder *x = eph_diagnosis_holder(d, i);
-
-		if (!x->conflicts)
-			continue;
-		if (is_tw(x->kind) && !x->has_history) {
-			tw++;
-			tw_left = x->seconds_left > tw_left ? x->seconds_left
-							    : tw_left;
-			continue;
-		}
-		n += (size_t)snprintf(
-			buf + n, size - n, "%s%s of %s", named ? ", " : "",
-			kind_short(x->kind),
-			x->owner.pid >= 0 ? shape_process(&x->owner, 0, proc,
-							  sizeof(proc))
-					  : "a process not found");
-		named++;
-	}
-	if (tw && n < size)
-		n += (size_t)snprintf(buf + n, size - n,
-				      "%s%u TIME_WAIT%s (%u s left at most)",
-				      named ? " and " : "", tw,
-				      tw == 1 ? "" : "s", tw_left);
-	if (n >= size)
-		return;
+	if (v->nnamed > max)
+		fprintf(f, " and %zu more sockets (%u processes in all)",
+			v->nnamed - max, v->processes);
+	if (v->time_waits)
+		fprintf(f, "%s%u TIME_WAIT%s (%u s left at most)",
+			v->nnamed ? " and " : "", v->time_waits,
+			v->time_waits == 1 ? "" : "s", v->time_wait_seconds);
 	if (ck == EPH_HOLDER_LISTENER)
-		snprintf(buf + n, size - n,
-			 ". SO_REUSEADDR does not get past a listener.");
+		fputs(". SO_REUSEADDR does not get past a listener.", f);
 	else if ((ck == EPH_HOLDER_OUTGOING ||
 		  ck == EPH_HOLDER_TIME_WAIT_CLIENT ||
 		  ck == EPH_HOLDER_UDP_AUTO) &&
 		 eph_policy_in_range(p, port) &&
 		 !eph_portset_has(eph_policy_reserved(p), port))
-		snprintf(buf + n, size - n,
-			 ". The kernel could give it away because it is "
-			 "inside the ephemeral range %u-%u and not reserved.",
-			 lo, hi);
+		fprintf(f,
+			". The kernel could give it away because it is "
+			"inside the ephemeral range %u-%u and not reserved.",
+			lo, hi);
 	else if (ck == EPH_HOLDER_TIME_WAIT_SERVER)
-		snprintf(buf + n, size - n,
-			 ". A server that sets SO_REUSEADDR binds past them "
-			 "when the old one set it too.");
+		fputs(". A server that sets SO_REUSEADDR binds past them "
+		      "when the old one set it too.",
+		      f);
 	else
-		snprintf(buf + n, size - n, ".");
+		fputs(".", f);
 }
 
-/* The command to paste, and what it does, for remedy R. */
-static void remedy_words(const struct why *w, const struct eph_remedy *r,
-			 char *cmd, size_t csize, char *why, size_t wsize)
+/*
+ * The verdict, naming at most MAX holders per protocol (SIZE_MAX: all),
+ * into a new string; NULL when out of memory.
+ */
+static char *verdict(const struct why *w, size_t max)
 {
-	char ns[320];
+	const struct eph_diagnosis *d = w->d;
+	const struct eph_policy *p = eph_diagnosis_policy(d);
+	uint16_t port = w->req.port;
+	size_t nfail = 0, len = 0;
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, &len);
 
-	cmd[0] = '\0';
-	switch (r->code) {
-	case EPH_REMEDY_STOP_PROCESS:
-		snprintf(cmd, csize, "kill %d", r->pid);
-		snprintf(why, wsize,
-			 "stops %s, which holds the port (or stop the service "
-			 "it belongs to)%s",
-			 r->comm,
-			 r->seconds
-				 ? "; its connections then stay in TIME_WAIT "
-				   "up to 60 s"
-				 : "");
+	if (!f)
+		return NULL;
+	switch (eph_diagnosis_cause(d)) {
+	case EPH_CAUSE_NONE:
+		fprintf(f, "Port %u can be bound now%s.", port,
+			eph_diagnosis_holder_count(d)
+				? " (the sockets above do not stand in the "
+				  "way of a bind as asked)"
+				: "");
 		break;
-	case EPH_REMEDY_STOP_CLIENT:
-		snprintf(cmd, csize, "kill %d", r->pid);
-		snprintf(why, wsize,
-			 "closes %s's connection; the port then stays in "
-			 "TIME_WAIT for %u s, so this alone does not free it",
-			 r->comm, r->seconds);
+	case EPH_CAUSE_PRIVILEGED:
+		fprintf(f,
+			"Port %u cannot be bound: it is below "
+			"ip_unprivileged_port_start (%u) and this process "
+			"lacks CAP_NET_BIND_SERVICE.",
+			port, eph_policy_unprivileged_start(p));
 		break;
-	case EPH_REMEDY_FIND_OWNER:
-		if (r->elevate)
-			snprintf(cmd, csize, "sudo %swhy %u", w->prefix,
-				 r->port);
-		snprintf(why, wsize,
-			 r->elevate
-				 ? "the process was not found: as root, every "
-				   "process's sockets can be seen"
-				 : "no process holds the socket any more, or "
-				   "it is hidden from this PID namespace");
+	case EPH_CAUSE_ADDR_NOT_LOCAL:
+		fprintf(f,
+			"Port %u cannot be bound on %s: that address is not "
+			"on any interface of this namespace (EADDRNOTAVAIL).",
+			port, w->addr_text ? w->addr_text : "it");
 		break;
-	case EPH_REMEDY_WAIT:
-		snprintf(cmd, csize, "sleep %u", r->seconds);
-		snprintf(why, wsize, "the TIME_WAITs end by then");
+	case EPH_CAUSE_UNSEEN:
+		fprintf(f,
+			"Port %u was in use during the bind test (EADDRINUSE), "
+			"but no socket on it was seen afterwards: it was "
+			"probably released in between.",
+			port);
 		break;
-	case EPH_REMEDY_REUSEADDR:
-		snprintf(why, wsize,
-			 "set SO_REUSEADDR on the server's socket before "
-			 "bind(): the bind test with it succeeded");
+	case EPH_CAUSE_ERRNO:
+		fprintf(f, "Port %u cannot be bound: %s (%s).", port,
+			strerror(eph_diagnosis_cause_errno(d)),
+			errno_name(eph_diagnosis_cause_errno(d)));
 		break;
-	case EPH_REMEDY_RESERVE:
-		snprintf(cmd, csize, "%sreserve %u", w->prefix, r->port);
-		snprintf(
-			why, wsize,
-			r->persistent
-				? "the kernel never hands it out again, now and "
-				  "across reboots"
-				: "the kernel never hands it out again; not "
-				  "across reboots: /etc/sysctl.d does not set "
-				  "up this namespace");
-		break;
-	case EPH_REMEDY_MOVE:
-		snprintf(cmd, csize, "%spick", w->prefix);
-		snprintf(why, wsize,
-			 "or move the service to a port outside %u-%u and "
-			 "other systems' ranges",
-			 r->range_low, r->range_high);
-		break;
-	case EPH_REMEDY_CAPABILITY:
-		snprintf(cmd, csize,
-			 "setcap cap_net_bind_service=+ep /path/to/server");
-		snprintf(why, wsize,
-			 "or AmbientCapabilities=CAP_NET_BIND_SERVICE in its "
-			 "systemd unit");
-		break;
-	case EPH_REMEDY_UNPRIVILEGED:
-		snprintf(cmd, csize,
-			 "%ssysctl -w net.ipv4.ip_unprivileged_port_start=%u",
-			 cli_in_netns(w->cli, ns, sizeof(ns)), r->port);
-		snprintf(why, wsize,
-			 "lets every user bind ports from %u up, in this "
-			 "namespace",
-			 r->port);
-		break;
-	case EPH_REMEDY_ADD_ADDRESS:
-		snprintf(why, wsize,
-			 "put %s on an interface (ip addr add), or let the "
-			 "server bind with IP_FREEBIND",
-			 w->addr_text ? w->addr_text : "the address");
-		break;
-	case EPH_REMEDY_RETRY:
-		snprintf(cmd, csize, "%swhy %u", w->prefix, r->port);
-		snprintf(why, wsize, "ask again: the holder may be gone");
-		break;
-	default:
-		snprintf(why, wsize, "-");
+	case EPH_CAUSE_HELD:
+		for (size_t i = 0; i < eph_diagnosis_verdict_count(d); i++)
+			nfail += eph_diagnosis_verdict(d, i)->cause !=
+				 EPH_CAUSE_NONE;
+		/* One protocol fails: one sentence; both: one each. */
+		fprintf(f, "Port %u cannot be bound", port);
+		for (size_t i = 0; i < eph_diagnosis_verdict_count(d); i++) {
+			const struct eph_diag_verdict *v =
+				eph_diagnosis_verdict(d, i);
+			const char *proto =
+				v->proto == IPPROTO_UDP ? "UDP" : "TCP";
+
+			if (v->cause == EPH_CAUSE_NONE)
+				continue;
+			if (nfail == 1)
+				fprintf(f, " (%s): ", eph_proto_name(v->proto));
+			else
+				fprintf(f, "%s %s: ", i ? "" : ".", proto);
+			if (v->cause == EPH_CAUSE_HELD)
+				held_by(w, f, v, max);
+			else if (v->cause == EPH_CAUSE_UNSEEN)
+				fputs("in use during the bind test, but no "
+				      "socket on it was seen afterwards.",
+				      f);
+			else
+				fprintf(f, "%s (%s).", strerror(v->err),
+					errno_name(v->err));
+		}
 		break;
 	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* "kill PID PID ...": every process R lists, parents first. */
+static void kill_command(FILE *cmd, const struct eph_remedy *r)
+{
+	fputs("kill", cmd);
+	for (size_t i = 0; i < r->nprocs; i++)
+		fprintf(cmd, " %d", r->procs[i].pid);
+}
+
+/* Stop the processes of R, all of them: one is never enough. */
+static void stop_words(const struct why *w, const struct eph_remedy *r,
+		       FILE *cmd, FILE *why)
+{
+	bool client = r->code == EPH_REMEDY_STOP_CLIENT;
+
+	if (r->nprocs == 0) {
+		/* Not looked up: the command that names them. */
+		fprintf(cmd, "%swhy %u", w->prefix, r->port);
+		fprintf(why,
+			"stop the process%s; this run did not look it up: "
+			"run this, without --no-owners, to name it",
+			client ? " behind the outgoing connection"
+			       : " holding the port");
+		return;
+	}
+	kill_command(cmd, r);
+	if (client) {
+		fputs("closes the outgoing connections of ", why);
+		shape_procs_put(why, r->procs, r->nprocs, SIZE_MAX);
+		fprintf(why,
+			"; the port then stays in TIME_WAIT for %u s, so this "
+			"alone does not free it",
+			r->seconds);
+	} else if (r->nprocs == 1) {
+		fprintf(why,
+			"stops %s, which holds the port (or stop the service "
+			"it belongs to)",
+			r->comm);
+	} else {
+		fputs("stops ", why);
+		shape_procs_put(why, r->procs, r->nprocs, SIZE_MAX);
+		fprintf(why,
+			": the port is free only when all %zu are gone (or "
+			"stop the service they belong to)",
+			r->nprocs);
+		if (r->parent_first)
+			fprintf(why,
+				"; %d, the parent of the others, goes first: "
+				"a prefork server's workers stop with it",
+				r->pid);
+	}
+	if (!client && r->seconds)
+		fputs("; its connections then stay in TIME_WAIT up to 60 s",
+		      why);
+	if (!r->looked_up)
+		fprintf(why,
+			"; other holders were not looked up (%swhy %u names "
+			"them)",
+			w->prefix, r->port);
+}
+
+/*
+ * The command to paste (empty when there is none), and what it does, for
+ * remedy R, into new strings. Returns false when out of memory.
+ */
+static bool remedy_words(const struct why *w, const struct eph_remedy *r,
+			 char **ret_cmd, char **ret_why)
+{
+	char ns[320], *c = NULL, *y = NULL;
+	size_t clen = 0, ylen = 0;
+	FILE *cmd = open_memstream(&c, &clen);
+	FILE *why = open_memstream(&y, &ylen);
+	bool ok;
+
+	if (cmd && why) {
+		switch (r->code) {
+		case EPH_REMEDY_STOP_PROCESS:
+		case EPH_REMEDY_STOP_CLIENT:
+			stop_words(w, r, cmd, why);
+			break;
+		case EPH_REMEDY_FIND_OWNER:
+			if (r->elevate)
+				fprintf(cmd, "sudo %swhy %u", w->prefix,
+					r->port);
+			fputs(r->elevate
+				      ? "the process was not found: as root, "
+					"every process's sockets can be seen"
+				      : "no process holds the socket any more, "
+					"or it is hidden from this PID "
+					"namespace",
+			      why);
+			break;
+		case EPH_REMEDY_WAIT:
+			fprintf(cmd, "sleep %u", r->seconds);
+			fputs("the TIME_WAITs end by then", why);
+			break;
+		case EPH_REMEDY_REUSEADDR:
+			fputs("set SO_REUSEADDR on the server's socket before "
+			      "bind(): the bind test with it succeeded",
+			      why);
+			break;
+		case EPH_REMEDY_RESERVE:
+			fprintf(cmd, "%sreserve %u", w->prefix, r->port);
+			fputs(r->persistent
+				      ? "the kernel never hands it out again, "
+					"now and across reboots"
+				      : "the kernel never hands it out again; "
+					"not across reboots: /etc/sysctl.d "
+					"does not set up this namespace",
+			      why);
+			break;
+		case EPH_REMEDY_MOVE:
+			fprintf(cmd, "%spick", w->prefix);
+			fprintf(why,
+				"or move the service to a port outside %u-%u "
+				"and other systems' ranges",
+				r->range_low, r->range_high);
+			break;
+		case EPH_REMEDY_CAPABILITY:
+			fputs("setcap cap_net_bind_service=+ep "
+			      "/path/to/server",
+			      cmd);
+			fputs("or AmbientCapabilities=CAP_NET_BIND_SERVICE in "
+			      "its systemd unit",
+			      why);
+			break;
+		case EPH_REMEDY_UNPRIVILEGED:
+			fprintf(cmd,
+				"%ssysctl -w "
+				"net.ipv4.ip_unprivileged_port_start=%u",
+				cli_in_netns(w->cli, ns, sizeof(ns)), r->port);
+			fprintf(why,
+				"lets every user bind ports from %u up, in "
+				"this namespace",
+				r->port);
+			break;
+		case EPH_REMEDY_ADD_ADDRESS:
+			fprintf(why,
+				"put %s on an interface (ip addr add), or let "
+				"the server bind with IP_FREEBIND",
+				w->addr_text ? w->addr_text : "the address");
+			break;
+		case EPH_REMEDY_RETRY:
+			fprintf(cmd, "%swhy %u", w->prefix, r->port);
+			fputs("ask again: the holder may be gone", why);
+			break;
+		default:
+			fputs("-", why);
+			break;
+		}
+	}
+	ok = cmd && why;
+	if (cmd && fclose(cmd) != 0)
+		ok = false;
+	if (why && fclose(why) != 0)
+		ok = false;
+	if (!ok) {
+		free(c);
+		free(y);
+		return false;
+	}
+	*ret_cmd = c;
+	*ret_why = y;
+	return true;
 }
 
 /* ---- Output ---- */
@@ -422,7 +554,7 @@ static void print_text(const struct why *w)
 	uint32_t unpriv = eph_policy_unprivileged_start(p);
 	bool in = eph_policy_in_range(p, port);
 	bool res = eph_portset_has(eph_policy_reserved(p), port);
-	char line[1024], b1[96], b2[96], ab[64], cmd[512], why[512];
+	char line[1024], b1[96], b2[96], ab[64];
 
 	if (!svc)
 		svc = eph_diagnosis_service(d, IPPROTO_UDP);
@@ -476,19 +608,16 @@ static void print_text(const struct why *w)
 	if (eph_record_history(w->rec) || doubts(d))
 		shape_history_text(stdout, "  ", w->rec, doubts(d));
 	printf("\nVerdict\n");
-	verdict(w, line, sizeof(line));
-	cli_wrap(stdout, "  ", line);
+	cli_wrap(stdout, "  ", w->verdict);
 	if (eph_diagnosis_remedy_count(d) == 0)
 		return;
 	printf("\nRemedies\n");
 	for (size_t i = 0; i < eph_diagnosis_remedy_count(d); i++) {
-		remedy_words(w, eph_diagnosis_remedy(d, i), cmd, sizeof(cmd),
-			     why, sizeof(why));
-		if (cmd[0]) {
-			printf("  %s\n", cmd);
-			cli_wrap(stdout, "      # ", why);
+		if (w->cmd[i][0]) {
+			printf("  %s\n", w->cmd[i]);
+			cli_wrap(stdout, "      # ", w->why[i]);
 		} else {
-			cli_wrap(stdout, "  # ", why);
+			cli_wrap(stdout, "  # ", w->why[i]);
 		}
 	}
 }
@@ -537,12 +666,35 @@ static const char *cause_code(enum eph_diag_cause c)
 	return (unsigned int)c < 6 ? codes[c] : "?";
 }
 
+/* What the library judged for one protocol. */
+static void json_verdict(struct json *j, const struct eph_diag_verdict *v)
+{
+	json_obj(j, NULL);
+	json_str(j, "proto", eph_proto_name(v->proto));
+	json_str(j, "cause", cause_code(v->cause));
+	if (v->err)
+		json_str(j, "errno", errno_name(v->err));
+	else
+		json_null(j, "errno");
+	if (v->cause == EPH_CAUSE_HELD)
+		json_str(j, "cause_kind", eph_holder_kind_code(v->cause_kind));
+	else
+		json_null(j, "cause_kind");
+	json_arr(j, "holders");
+	for (size_t k = 0; k < v->nnamed; k++)
+		json_uint(j, NULL, v->named[k]);
+	json_arr_end(j);
+	json_uint(j, "processes", v->processes);
+	json_uint(j, "time_waits", v->time_waits);
+	json_uint(j, "time_wait_seconds", v->time_wait_seconds);
+	json_obj_end(j);
+}
+
 static void print_json(const struct why *w)
 {
 	const struct eph_diagnosis *d = w->d;
 	const struct eph_policy *p = eph_diagnosis_policy(d);
 	const char *svc = eph_diagnosis_service(d, IPPROTO_TCP);
-	char line[1024], cmd[512], why[512];
 	struct json j;
 	uint16_t lo, hi;
 
@@ -619,27 +771,69 @@ static void print_json(const struct why *w)
 	}
 	json_arr_end(&j);
 	shape_history(&j, w->rec, doubts(d));
-	verdict(w, line, sizeof(line));
-	json_str(&j, "verdict", line);
+	json_arr(&j, "verdicts");
+	for (size_t i = 0; i < eph_diagnosis_verdict_count(d); i++)
+		json_verdict(&j, eph_diagnosis_verdict(d, i));
+	json_arr_end(&j);
+	json_str(&j, "verdict", w->verdict);
 	json_arr(&j, "remedies");
 	for (size_t i = 0; i < eph_diagnosis_remedy_count(d); i++) {
 		const struct eph_remedy *r = eph_diagnosis_remedy(d, i);
+		bool stop = r->code == EPH_REMEDY_STOP_PROCESS ||
+			    r->code == EPH_REMEDY_STOP_CLIENT;
 
-		remedy_words(w, r, cmd, sizeof(cmd), why, sizeof(why));
 		json_obj(&j, NULL);
 		json_str(&j, "code", eph_remedy_code_name(r->code));
-		json_str(&j, "command", cmd[0] ? cmd : NULL);
-		json_str(&j, "why", why);
+		json_str(&j, "command", w->cmd[i][0] ? w->cmd[i] : NULL);
+		json_str(&j, "why", w->why[i]);
 		if (r->pid >= 0)
 			json_int(&j, "pid", r->pid);
 		else
 			json_null(&j, "pid");
+		if (stop) {
+			shape_procs_json(&j, "processes", r->procs, r->nprocs);
+			json_bool(&j, "parent_first", r->parent_first);
+			json_bool(&j, "looked_up", r->looked_up);
+		}
 		json_uint(&j, "seconds", r->seconds);
 		json_bool(&j, "persistent", r->persistent);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
 	cli_json_finish(&j);
+}
+
+/* The text names a few holders per protocol; JSON's verdict names all. */
+#define TEXT_NAMED 5
+
+static void free_words(struct why *w)
+{
+	size_t n = eph_diagnosis_remedy_count(w->d);
+
+	for (size_t i = 0; i < n && w->cmd; i++)
+		free(w->cmd[i]);
+	for (size_t i = 0; i < n && w->why; i++)
+		free(w->why[i]);
+	free(w->cmd);
+	free(w->why);
+	free(w->verdict);
+}
+
+/* Words the verdict and every remedy. Returns false when out of memory. */
+static bool make_words(struct why *w)
+{
+	size_t n = eph_diagnosis_remedy_count(w->d);
+
+	w->verdict = verdict(w, w->cli->json ? SIZE_MAX : TEXT_NAMED);
+	w->cmd = calloc(n ? n : 1, sizeof(*w->cmd));
+	w->why = calloc(n ? n : 1, sizeof(*w->why));
+	if (!w->verdict || !w->cmd || !w->why)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!remedy_words(w, eph_diagnosis_remedy(w->d, i), &w->cmd[i],
+				  &w->why[i]))
+			return false;
+	return true;
 }
 
 int cmd_why(struct cli *cli, int argc, char **argv)
@@ -686,11 +880,15 @@ int cmd_why(struct cli *cli, int argc, char **argv)
 		eph_record_free(w.rec);
 		return cli_fail(cli, NULL);
 	}
-	if (cli->json)
+	if (!make_words(&w))
+		rc = cli_error(cli, "ENOMEM", EXIT_ERROR, "out of memory");
+	else if (cli->json)
 		print_json(&w);
 	else
 		print_text(&w);
-	rc = eph_diagnosis_bindable(w.d) ? EXIT_OK : EXIT_NO;
+	if (rc == EXIT_OK)
+		rc = eph_diagnosis_bindable(w.d) ? EXIT_OK : EXIT_NO;
+	free_words(&w);
 	eph_diagnosis_free(w.d);
 	eph_record_free(w.rec);
 	return rc;

@@ -38,11 +38,48 @@ const char *shape_endpoint(const uint8_t addr[16], uint16_t port, char *buf,
 	return buf;
 }
 
+void shape_procs_put(FILE *f, const struct eph_owner_proc *p, size_t n,
+		     size_t max)
+{
+	size_t shown = n < max ? n : max;
+
+	/* Processes of one name side by side: "nginx[100, 101], sshd[5]". */
+	for (size_t i = 0; i < shown; i++) {
+		bool same = i && !strcmp(p[i].comm, p[i - 1].comm);
+		bool last = i + 1 == shown || strcmp(p[i].comm, p[i + 1].comm);
+
+		fprintf(f, "%s%s%s%d%s", i ? ", " : "", same ? "" : p[i].comm,
+			same ? "" : "[", p[i].pid, last ? "]" : "");
+	}
+	if (n > shown)
+		fprintf(f, " and %zu more", n - shown);
+}
+
+const char *shape_procs(const struct eph_owner_proc *p, size_t n, size_t max,
+			char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+
+	buf[0] = '\0';
+	if (!f)
+		return buf;
+	/* A list too long for BUF is cut, as snprintf() would. */
+	setvbuf(f, NULL, _IONBF, 0);
+	shape_procs_put(f, p, n, max);
+	fclose(f);
+	buf[size - 1] = '\0';
+	return buf;
+}
+
 const char *shape_process(const struct eph_owner *o, uint32_t uid, char *buf,
 			  size_t size)
 {
+	if (o && o->nprocs)
+		return shape_procs(o->procs, o->nprocs, 4, buf, size);
 	if (o && o->pid >= 0)
 		snprintf(buf, size, "%s[%d]", o->comm, o->pid);
+	else if (o && !o->looked_up)
+		snprintf(buf, size, "uid %u (not looked up)", uid);
 	else
 		snprintf(buf, size, "uid %u (process not found)", uid);
 	return buf;
@@ -120,7 +157,31 @@ void shape_owner(struct json *j, const char *key, const struct eph_owner *o,
 	}
 	json_str(j, "cgroup", known && o->cgroup[0] ? o->cgroup : NULL);
 	shape_cgroup_members(j, known && o->cgroup[0] ? o->cgroup : NULL);
+	shape_procs_json(j, "processes", o ? o->procs : NULL,
+			 o ? o->nprocs : 0);
+	json_bool(j, "parent_first", o && o->parent_first);
+	if (o)
+		json_bool(j, "looked_up", o->looked_up);
+	else
+		json_null(j, "looked_up");
 	json_obj_end(j);
+}
+
+void shape_procs_json(struct json *j, const char *key,
+		      const struct eph_owner_proc *p, size_t n)
+{
+	json_arr(j, key);
+	for (size_t i = 0; i < n; i++) {
+		json_obj(j, NULL);
+		json_int(j, "pid", p[i].pid);
+		if (p[i].ppid >= 0)
+			json_int(j, "ppid", p[i].ppid);
+		else
+			json_null(j, "ppid");
+		json_str(j, "command", p[i].comm);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 }
 
 void shape_sock_members(struct json *j, const struct eph_sock *s)
@@ -894,8 +955,9 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		      uint64_t os_mask, bool persistent, const char *prefix,
 		      FILE *f)
 {
-	char proc[64], first[128], why[640], svc[96], *need, *merged;
+	char proc[160], first[320], why[640], svc[96], *need, *merged;
 	bool any_here = false;
+	int width = 22;
 	uint16_t lo, hi;
 
 	(void)os_mask;
@@ -908,8 +970,19 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		cli_wrap(f, "  ", why);
 		return false;
 	}
-	fprintf(f, "  %-6s %-8s %-22s %-20s %s\n", "PORT", "PROTO", "PROCESS",
-		"SERVICE", "WHY");
+	/* The PROCESS column as wide as its longest entry: never cut. */
+	for (size_t i = 0; i < eph_audit_count(a); i++) {
+		const struct eph_risk *r = eph_audit_get(a, i);
+		int len =
+			r->proto
+				? (int)strlen(shape_process(&r->owner, r->uid,
+							    proc, sizeof(proc)))
+				: 1;
+
+		width = len > width ? len : width;
+	}
+	fprintf(f, "  %-6s %-8s %-*s %-20s %s\n", "PORT", "PROTO", width,
+		"PROCESS", "SERVICE", "WHY");
 	for (size_t i = 0; i < eph_audit_count(a); i++) {
 		const struct eph_risk *r = eph_audit_get(a, i);
 
@@ -921,8 +994,8 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		    !shape_cgroup_short(r->owner.cgroup, svc, sizeof(svc)))
 			snprintf(svc, sizeof(svc), "-");
 		risk_reason(r, p, why, sizeof(why));
-		snprintf(first, sizeof(first), "  %-6u %-8s %-22.22s %-20.20s ",
-			 r->port, risk_proto(r), proc, svc);
+		snprintf(first, sizeof(first), "  %-6u %-8s %-*s %-20.20s ",
+			 r->port, risk_proto(r), width, proc, svc);
 		cli_wrap(f, first, why);
 		any_here |= r->in_range;
 	}

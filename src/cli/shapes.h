@@ -25,17 +25,36 @@ const char *shape_endpoint(const uint8_t addr[16], uint16_t port, char *buf,
 /* The systems of MASK, "freebsd 10000-65535, ...", into BUF. Returns BUF. */
 const char *shape_systems(uint64_t mask, char *buf, size_t size);
 
-/* "comm[pid]", or "uid N (process not found)" when O is NULL. */
+/*
+ * The N processes P, those of one name together ("nginx[100, 101],
+ * sshd[5]"), the first MAX of them, then "and K more". Returns BUF.
+ */
+const char *shape_procs(const struct eph_owner_proc *p, size_t n, size_t max,
+			char *buf, size_t size);
+/* The same, onto F, whatever its length. */
+void shape_procs_put(FILE *f, const struct eph_owner_proc *p, size_t n,
+		     size_t max);
+
+/*
+ * The processes holding a socket ("comm[pid]", "comm[pid, pid]": every
+ * one, the first four named), or "uid N (process not found)", or "uid N
+ * (not looked up)". Returns BUF.
+ */
 const char *shape_process(const struct eph_owner *o, uint32_t uid, char *buf,
 			  size_t size);
 
 /*
- * {"pid","command","user","uid","cgroup"}: the process holding a socket
- * (O may be NULL or have pid -1: unknown) and the socket's user. A
- * TIME_WAIT has neither (HAS_UID false).
+ * {"pid","command","user","uid","cgroup","unit","container","processes",
+ * "parent_first","looked_up"}: the processes holding a socket (O may be
+ * NULL, looked_up then null, or have pid -1: not found) and the socket's
+ * user. A TIME_WAIT has neither (HAS_UID false).
  */
 void shape_owner(struct json *j, const char *key, const struct eph_owner *o,
 		 bool has_uid, uint32_t uid);
+
+/* KEY: [{"pid","ppid","command"}] for the N processes P. */
+void shape_procs_json(struct json *j, const char *key,
+		      const struct eph_owner_proc *p, size_t n);
 
 /* The members of a socket, inside an object already open. */
 void shape_sock_members(struct json *j, const struct eph_sock *s);

@@ -17,6 +17,7 @@ struct eph_audit {
 	struct eph_risk *risks;
 	size_t n, cap;
 	struct eph_portset fix, merged;
+	struct eph_owner_proc *procs; /* what the risks' owners point to */
 };
 
 int audit_scan_servers(struct eph_scan *scan, uint16_t lo, uint16_t hi,
@@ -123,14 +124,42 @@ static int risk_cmp(const void *x, const void *y)
 
 void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o)
 {
+	struct eph_owner_proc *procs;
+	size_t total = 0, at = 0;
+
 	for (size_t i = 0; i < a->n; i++) {
 		const struct eph_owner *found =
 			a->risks[i].inode
 				? eph_owners_find(o, a->risks[i].inode)
 				: NULL;
 
-		if (found)
-			a->risks[i].owner = *found;
+		total += found ? found->nprocs : 0;
+	}
+	/* The owners' processes are copied: O may go before the audit. */
+	procs = malloc((total ? total : 1) * sizeof(*procs));
+	free(a->procs);
+	a->procs = procs;
+	for (size_t i = 0; i < a->n; i++) {
+		struct eph_owner *to = &a->risks[i].owner;
+		const struct eph_owner *found =
+			a->risks[i].inode
+				? eph_owners_find(o, a->risks[i].inode)
+				: NULL;
+
+		if (!a->risks[i].proto)
+			continue;
+		if (found) {
+			*to = *found;
+			to->procs = NULL;
+			to->nprocs = procs ? found->nprocs : 0;
+			if (procs && found->nprocs) {
+				memcpy(procs + at, found->procs,
+				       found->nprocs * sizeof(*procs));
+				to->procs = procs + at;
+				at += found->nprocs;
+			}
+		}
+		to->looked_up = true;
 	}
 }
 
@@ -249,6 +278,7 @@ EPH_EXPORT void eph_audit_free(struct eph_audit *a)
 	if (!a)
 		return;
 	free(a->risks);
+	free(a->procs);
 	free(a);
 }
 

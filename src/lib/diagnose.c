@@ -29,8 +29,19 @@ struct eph_diagnosis {
 	/* Labels of other namespaces, owned here (holders point to them). */
 	char **labels;
 	size_t nlabels, labels_cap;
-	struct eph_remedy remedies[EPH_REMEDY__COUNT * 4];
+	/* One remedy of each code at most: never more than this. */
+	struct eph_remedy remedies[EPH_REMEDY__COUNT];
 	size_t nremedies;
+	/* The holders' processes (each holder has room for one more, for
+	 * the process a history record names). */
+	struct eph_owner_proc *procs;
+	size_t nprocs, procs_cap;
+	/* The processes each STOP_* remedy lists. */
+	struct eph_owner_proc *stop[2];
+	size_t nstop[2], stop_cap[2];
+	struct eph_diag_verdict verdicts[2];
+	size_t nverdicts;
+	size_t *named; /* what the verdicts' named point into */
 	struct eph_diag_netns_error *errors;
 	size_t nerrors, errors_cap;
 	enum eph_diag_cause cause;
@@ -341,29 +352,81 @@ out:
 	return r < 0 ? 0 : r;
 }
 
-static void resolve_owners(struct eph_ctx *ctx, struct eph_diagnosis *d)
+/*
+ * Copies each holder's owner (FOUND[i], or NULL) into D, processes and
+ * all, so that it outlives the lookup; LOOKED_UP says a lookup ran. Each
+ * holder gets room for one process more, which a history record may
+ * name. Returns 0 or -ENOMEM.
+ */
+static int adopt_owners(struct eph_diagnosis *d,
+			const struct eph_owner *const *found, bool looked_up)
 {
-	struct eph_owners *o;
+	size_t total = d->nholders;
 
-	if (eph_owners_new(ctx, &o) < 0)
-		return;
+	for (size_t i = 0; found && i < d->nholders; i++)
+		total += found[i] ? found[i]->nprocs : 0;
+	free(d->procs);
+	d->nprocs = 0;
+	d->procs = malloc((total ? total : 1) * sizeof(*d->procs));
+	if (!d->procs)
+		return -ENOMEM;
+	d->procs_cap = total;
+	for (size_t i = 0; i < d->nholders; i++) {
+		struct eph_diag_holder *x = &d->holders[i];
+		const struct eph_owner *f = found ? found[i] : NULL;
+
+		if (f && (f->pid >= 0 || f->nprocs)) {
+			x->owner = *f;
+			x->owner.inode = x->sock.inode;
+			x->owner.procs = d->procs + d->nprocs;
+			if (f->nprocs) {
+				memcpy(d->procs + d->nprocs, f->procs,
+				       f->nprocs * sizeof(*d->procs));
+			} else {
+				/* One process, named without a list. */
+				struct eph_owner_proc *p = &d->procs[d->nprocs];
+
+				p->pid = f->pid;
+				p->ppid = -1;
+				memcpy(p->comm, f->comm, sizeof(p->comm));
+				x->owner.nprocs = 1;
+			}
+			d->nprocs += x->owner.nprocs;
+		}
+		x->owner.looked_up = looked_up;
+	}
+	return 0;
+}
+
+static int resolve_owners(struct eph_ctx *ctx, struct eph_diagnosis *d)
+{
+	const struct eph_owner **found = NULL;
+	struct eph_owners *o = NULL;
+	bool ok = false;
+	int r;
+
+	found = calloc(d->nholders ? d->nholders : 1, sizeof(*found));
+	if (!found || eph_owners_new(ctx, &o) < 0) {
+		free(found);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < d->nholders; i++)
 		if (eph_owners_want_sock(o, &d->holders[i].sock) < 0)
 			goto out;
 	/* Owners are a courtesy: without them the verdict stands. */
 	if (eph_owners_resolve(o) < 0)
 		goto out;
-	for (size_t i = 0; i < d->nholders; i++) {
-		const struct eph_owner *f =
+	ok = true;
+	for (size_t i = 0; i < d->nholders; i++)
+		found[i] =
 			d->holders[i].sock.inode
 				? eph_owners_find(o, d->holders[i].sock.inode)
 				: NULL;
-
-		if (f)
-			d->holders[i].owner = *f;
-	}
 out:
+	r = adopt_owners(d, ok ? found : NULL, ok);
 	eph_owners_free(o);
+	free(found);
+	return r;
 }
 
 static void ask_history(struct eph_diagnosis *d)
@@ -389,10 +452,18 @@ static void ask_history(struct eph_diagnosis *d)
 					  ? EPH_HOLDER_BOUND_CONNECTION
 					  : EPH_HOLDER_OUTGOING;
 		x->kind_certain = true;
-		if (x->owner.pid < 0 && x->history.pid >= 0) {
-			x->owner.pid = x->history.pid;
-			memcpy(x->owner.comm, x->history.comm,
-			       sizeof(x->owner.comm));
+		/* The room adopt_owners() left for it. */
+		if (x->owner.pid < 0 && x->history.pid >= 0 && d->procs &&
+		    d->nprocs < d->procs_cap) {
+			struct eph_owner_proc *p = &d->procs[d->nprocs++];
+
+			p->pid = x->history.pid;
+			p->ppid = -1;
+			memcpy(p->comm, x->history.comm, sizeof(p->comm));
+			x->owner.pid = p->pid;
+			memcpy(x->owner.comm, p->comm, sizeof(x->owner.comm));
+			x->owner.procs = p;
+			x->owner.nprocs = 1;
 		}
 	}
 }
@@ -406,52 +477,165 @@ static bool blocking(const struct eph_diagnosis *d,
 	return x->conflicts && proto_failed(d, x->sock.proto);
 }
 
-static void find_cause(struct eph_diagnosis *d)
+/* The cause that bind errno ERR stands for (HELD: sockets were seen). */
+static enum eph_diag_cause cause_of(int err)
 {
-	const struct eph_diag_probe *first = NULL;
-	int best = -1;
-
-	for (size_t i = 0; i < d->nprobes && !first; i++)
-		if (probe_failed(&d->probes[i]))
-			first = &d->probes[i];
-	if (!first) {
-		d->cause = EPH_CAUSE_NONE;
-		return;
+	switch (err) {
+	case 0:
+		return EPH_CAUSE_NONE;
+	case EACCES:
+		return EPH_CAUSE_PRIVILEGED;
+	case EADDRNOTAVAIL:
+		return EPH_CAUSE_ADDR_NOT_LOCAL;
+	case EADDRINUSE:
+		return EPH_CAUSE_HELD;
+	default:
+		return EPH_CAUSE_ERRNO;
 	}
-	d->cause_proto = first->proto;
-	d->cause_errno = first->err;
-	if (first->err == EACCES) {
-		d->cause = EPH_CAUSE_PRIVILEGED;
-		return;
-	}
-	if (first->err == EADDRNOTAVAIL) {
-		d->cause = EPH_CAUSE_ADDR_NOT_LOCAL;
-		return;
-	}
-	if (first->err != EADDRINUSE) {
-		d->cause = EPH_CAUSE_ERRNO;
-		return;
-	}
-	for (size_t i = 0; i < d->nholders; i++) {
-		const struct eph_diag_holder *x = &d->holders[i];
-
-		if (!x->conflicts || x->sock.proto != first->proto)
-			continue;
-		if (best < 0 || kind_rank[x->kind] < kind_rank[best])
-			best = (int)x->kind;
-	}
-	d->cause = best < 0 ? EPH_CAUSE_UNSEEN : EPH_CAUSE_HELD;
-	d->cause_kind =
-		best < 0 ? EPH_HOLDER_LISTENER : (enum eph_holder_kind)best;
 }
 
+static bool is_time_wait(enum eph_holder_kind k)
+{
+	return k == EPH_HOLDER_TIME_WAIT_CLIENT ||
+	       k == EPH_HOLDER_TIME_WAIT_SERVER;
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The verdict of protocol V->proto: its first failing bind, and for
+ * EADDRINUSE the holders that stand in the way, the longest-lived kinds
+ * first, TIME_WAITs no record names counted apart. NAMED has room for
+ * every holder. Returns 0 or -ENOMEM.
+ */
+static int judge(struct eph_diagnosis *d, struct eph_diag_verdict *v,
+		 size_t *named)
+{
+	int32_t *pids = NULL;
+	size_t npids = 0;
+	int best = -1;
+
+	for (size_t i = 0; i < d->nprobes && !v->err; i++)
+		if (d->probes[i].proto == v->proto &&
+		    probe_failed(&d->probes[i]))
+			v->err = d->probes[i].err;
+	v->cause = cause_of(v->err);
+	v->named = named;
+	if (v->cause != EPH_CAUSE_HELD)
+		return 0;
+	/* The longest-lived kinds first, each in the order found. */
+	for (int rank = 0; rank < EPH_HOLDER__COUNT; rank++) {
+		for (size_t i = 0; i < d->nholders; i++) {
+			const struct eph_diag_holder *x = &d->holders[i];
+
+			if (!x->conflicts || x->sock.proto != v->proto ||
+			    kind_rank[x->kind] != rank)
+				continue;
+			if (best < 0)
+				best = (int)x->kind;
+			if (is_time_wait(x->kind) && !x->has_history) {
+				v->time_waits++;
+				if (x->seconds_left > v->time_wait_seconds)
+					v->time_wait_seconds = x->seconds_left;
+				continue;
+			}
+			named[v->nnamed++] = i;
+			npids += x->owner.nprocs;
+		}
+	}
+	if (best < 0) {
+		/* EADDRINUSE with nothing on the port: gone meanwhile. */
+		v->cause = EPH_CAUSE_UNSEEN;
+		return 0;
+	}
+	v->cause_kind = (enum eph_holder_kind)best;
+	/* The distinct processes behind them. */
+	pids = malloc((npids ? npids : 1) * sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
+	npids = 0;
+	for (size_t k = 0; k < v->nnamed; k++) {
+		const struct eph_owner *o = &d->holders[named[k]].owner;
+
+		for (uint32_t p = 0; p < o->nprocs; p++)
+			pids[npids++] = o->procs[p].pid;
+	}
+	if (npids > 1)
+		qsort(pids, npids, sizeof(*pids), pid_cmp);
+	for (size_t k = 0; k < npids; k++)
+		v->processes += !k || pids[k] != pids[k - 1];
+	free(pids);
+	return 0;
+}
+
+/* The verdict of each protocol tested, and the diagnosis's cause: the
+ * first failing bind's (TCP before UDP). Returns 0 or -ENOMEM. */
+static int find_cause(struct eph_diagnosis *d)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	static const uint32_t bits[] = { EPH_PROTO_TCP, EPH_PROTO_UDP };
+	const struct eph_diag_verdict *first = NULL;
+
+	free(d->named);
+	d->named =
+		malloc((d->nholders ? d->nholders : 1) * 2 * sizeof(*d->named));
+	if (!d->named)
+		return -ENOMEM;
+	d->nverdicts = 0;
+	for (size_t p = 0; p < 2; p++) {
+		struct eph_diag_verdict *v = &d->verdicts[d->nverdicts];
+		bool ran = false;
+		int r;
+
+		for (size_t i = 0; i < d->nprobes; i++)
+			ran |= d->probes[i].proto == protos[p] &&
+			       d->probes[i].ran;
+		if (!(d->req.protos & bits[p]) || !ran)
+			continue;
+		memset(v, 0, sizeof(*v));
+		v->proto = protos[p];
+		r = judge(d, v, d->named + p * d->nholders);
+		if (r < 0)
+			return r;
+		d->nverdicts++;
+	}
+	/* The diagnosis's cause is that of the first bind that failed. */
+	for (size_t i = 0; i < d->nprobes && !first; i++) {
+		if (!probe_failed(&d->probes[i]))
+			continue;
+		for (size_t k = 0; k < d->nverdicts; k++)
+			if (d->verdicts[k].proto == d->probes[i].proto)
+				first = &d->verdicts[k];
+	}
+	if (!first) {
+		d->cause = EPH_CAUSE_NONE;
+		return 0;
+	}
+	d->cause = first->cause;
+	d->cause_proto = first->proto;
+	d->cause_errno = first->err;
+	d->cause_kind = first->cause == EPH_CAUSE_HELD ? first->cause_kind
+						       : EPH_HOLDER_LISTENER;
+	return 0;
+}
+
+/*
+ * The remedy of CODE, made the first time it is asked for: one of each
+ * code, so the fixed array always has room and none is ever dropped.
+ */
 static struct eph_remedy *remedy(struct eph_diagnosis *d,
 				 enum eph_remedy_code code)
 {
 	struct eph_remedy *r;
 
-	if (d->nremedies == sizeof(d->remedies) / sizeof(d->remedies[0]))
-		return NULL;
+	for (size_t i = 0; i < d->nremedies; i++)
+		if (d->remedies[i].code == code)
+			return &d->remedies[i];
 	r = &d->remedies[d->nremedies++];
 	memset(r, 0, sizeof(*r));
 	r->code = code;
@@ -459,103 +643,149 @@ static struct eph_remedy *remedy(struct eph_diagnosis *d,
 	r->port = d->req.port;
 	eph_policy_range(d->policy, &r->range_low, &r->range_high);
 	r->persistent = d->persistent;
+	r->looked_up = code == EPH_REMEDY_STOP_PROCESS ||
+		       code == EPH_REMEDY_STOP_CLIENT;
 	return r;
 }
 
-static bool has_remedy(const struct eph_diagnosis *d, enum eph_remedy_code code,
-		       int32_t pid)
-{
-	for (size_t i = 0; i < d->nremedies; i++)
-		if (d->remedies[i].code == code && d->remedies[i].pid == pid)
-			return true;
-	return false;
-}
-
-/* Stop the process behind X, or find it first. */
-static void stop_remedy(struct eph_diagnosis *d,
-			const struct eph_diag_holder *x)
+/* Stop the processes behind X, or find them first. */
+static int stop_remedy(struct eph_diagnosis *d, const struct eph_diag_holder *x)
 {
 	bool client = x->kind == EPH_HOLDER_OUTGOING ||
 		      x->kind == EPH_HOLDER_BOUND_CONNECTION;
 	enum eph_remedy_code code =
 		client ? EPH_REMEDY_STOP_CLIENT : EPH_REMEDY_STOP_PROCESS;
 	struct eph_remedy *r;
+	size_t *n = &d->nstop[client];
 
-	if (x->owner.pid < 0) {
-		if (x->sock.inode &&
-		    !has_remedy(d, EPH_REMEDY_FIND_OWNER, -1) &&
-		    (r = remedy(d, EPH_REMEDY_FIND_OWNER)))
-			r->elevate = geteuid() != 0;
-		return;
+	if (x->owner.nprocs == 0 && x->owner.looked_up) {
+		if (x->sock.inode)
+			remedy(d, EPH_REMEDY_FIND_OWNER)->elevate =
+				geteuid() != 0;
+		return 0;
 	}
-	if (has_remedy(d, code, x->owner.pid))
-		return;
 	r = remedy(d, code);
-	if (!r)
-		return;
-	r->pid = x->owner.pid;
-	memcpy(r->comm, x->owner.comm, sizeof(r->comm));
 	/* Whoever closes a connection first keeps its port 60 s. */
 	if (x->sock.proto == IPPROTO_TCP && x->kind != EPH_HOLDER_LISTENER &&
 	    x->kind != EPH_HOLDER_BOUND)
 		r->seconds = 60;
+	if (x->owner.nprocs == 0) {
+		/* Nobody looked: ask again, with the lookup, to name it. */
+		r->looked_up = false;
+		return 0;
+	}
+	for (uint32_t p = 0; p < x->owner.nprocs; p++) {
+		if (num_grow((void **)&d->stop[client], &d->stop_cap[client],
+			     *n, sizeof(*d->stop[client])) < 0)
+			return -ENOMEM;
+		d->stop[client][(*n)++] = x->owner.procs[p];
+	}
+	return 0;
 }
 
-static void advise(struct eph_diagnosis *d)
+/* A process listed twice in one remedy (holding two sockets) once. */
+static size_t unique_procs(struct eph_owner_proc *p, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		/* Few processes hold a port: a linear look is enough. */
+		for (size_t k = 0; k < w && !seen; k++)
+			seen = p[k].pid == p[i].pid;
+		if (!seen)
+			p[w++] = p[i];
+	}
+	return w;
+}
+
+/* Gives the STOP_* remedies their processes, parents first. */
+static void list_stops(struct eph_diagnosis *d)
+{
+	for (size_t i = 0; i < d->nremedies; i++) {
+		struct eph_remedy *r = &d->remedies[i];
+		int k = r->code == EPH_REMEDY_STOP_CLIENT ? 1 : 0;
+		size_t roots = 1;
+
+		if (r->code != EPH_REMEDY_STOP_PROCESS &&
+		    r->code != EPH_REMEDY_STOP_CLIENT)
+			continue;
+		d->nstop[k] = unique_procs(d->stop[k], d->nstop[k]);
+		if (d->nstop[k] > 1)
+			roots = owner_order_procs(d->stop[k], d->nstop[k]);
+		r->procs = d->stop[k];
+		r->nprocs = d->nstop[k];
+		r->parent_first = r->nprocs > 1 && roots == 1;
+		if (r->nprocs) {
+			r->pid = r->procs[0].pid;
+			memcpy(r->comm, r->procs[0].comm, sizeof(r->comm));
+		}
+	}
+}
+
+static int advise(struct eph_diagnosis *d)
 {
 	bool open =
 		eph_policy_in_range(d->policy, d->req.port) &&
 		!eph_portset_has(eph_policy_reserved(d->policy), d->req.port);
 	bool autobound = false, server = false;
 	uint32_t wait = 0;
-	struct eph_remedy *r;
 
 	switch (d->cause) {
 	case EPH_CAUSE_NONE:
 		/* Free now, but a connect() may take it next. */
 		if (open)
 			remedy(d, EPH_REMEDY_RESERVE);
-		return;
+		return 0;
 	case EPH_CAUSE_PRIVILEGED:
 		remedy(d, EPH_REMEDY_CAPABILITY);
 		remedy(d, EPH_REMEDY_UNPRIVILEGED);
-		return;
+		return 0;
 	case EPH_CAUSE_ADDR_NOT_LOCAL:
 		remedy(d, EPH_REMEDY_ADD_ADDRESS);
-		return;
+		return 0;
 	case EPH_CAUSE_UNSEEN:
 		remedy(d, EPH_REMEDY_RETRY);
-		return;
+		return 0;
 	case EPH_CAUSE_ERRNO:
-		return;
+		return 0;
 	case EPH_CAUSE_HELD:
 		break;
 	}
-	for (size_t i = 0; i < d->nholders; i++) {
-		const struct eph_diag_holder *x = &d->holders[i];
+	/* The longest-lived holders first, as the verdicts name them. */
+	for (int rank = 0; rank < EPH_HOLDER__COUNT; rank++) {
+		for (size_t i = 0; i < d->nholders; i++) {
+			const struct eph_diag_holder *x = &d->holders[i];
+			int r = 0;
 
-		if (!blocking(d, x))
-			continue;
-		switch (x->kind) {
-		case EPH_HOLDER_TIME_WAIT_CLIENT:
-		case EPH_HOLDER_TIME_WAIT_SERVER:
-			if (x->seconds_left > wait)
-				wait = x->seconds_left;
-			autobound |= x->kind == EPH_HOLDER_TIME_WAIT_CLIENT;
-			break;
-		case EPH_HOLDER_OUTGOING:
-		case EPH_HOLDER_UDP_AUTO:
-			autobound = true;
-			stop_remedy(d, x);
-			break;
-		default:
-			server = true;
-			stop_remedy(d, x);
-			break;
+			if (kind_rank[x->kind] != rank || !blocking(d, x))
+				continue;
+			switch (x->kind) {
+			case EPH_HOLDER_TIME_WAIT_CLIENT:
+			case EPH_HOLDER_TIME_WAIT_SERVER:
+				if (x->seconds_left > wait)
+					wait = x->seconds_left;
+				autobound |=
+					x->kind == EPH_HOLDER_TIME_WAIT_CLIENT;
+				break;
+			case EPH_HOLDER_OUTGOING:
+			case EPH_HOLDER_UDP_AUTO:
+				autobound = true;
+				r = stop_remedy(d, x);
+				break;
+			default:
+				server = true;
+				r = stop_remedy(d, x);
+				break;
+			}
+			if (r < 0)
+				return r;
 		}
 	}
-	if (wait && (r = remedy(d, EPH_REMEDY_WAIT)))
-		r->seconds = wait;
+	list_stops(d);
+	if (wait)
+		remedy(d, EPH_REMEDY_WAIT)->seconds = wait;
 	/* Only where the bind test with it succeeded: SO_REUSEADDR does not
 	 * get past a listener, nor a client's socket that lacked it. */
 	if (reuse_helps(d))
@@ -565,6 +795,7 @@ static void advise(struct eph_diagnosis *d)
 		remedy(d, EPH_REMEDY_RESERVE);
 	if (server || (autobound && open))
 		remedy(d, EPH_REMEDY_MOVE);
+	return 0;
 }
 
 /* ---- The whole ---- */
@@ -615,11 +846,16 @@ static int diagnose(struct eph_ctx *ctx, struct eph_diagnosis *d)
 		return ctx_error(ctx, r, "out of memory");
 	if (r < 0)
 		return r;
-	if (d->req.owners)
-		resolve_owners(ctx, d);
-	ask_history(d);
-	find_cause(d);
-	advise(d);
+	r = d->req.owners ? resolve_owners(ctx, d)
+			  : adopt_owners(d, NULL, false);
+	if (r >= 0) {
+		ask_history(d);
+		r = find_cause(d);
+	}
+	if (r >= 0)
+		r = advise(d);
+	if (r < 0)
+		return ctx_error(ctx, r, "out of memory");
 	services(d);
 	return 0;
 }
@@ -644,8 +880,9 @@ int diagnose_decide(const struct eph_diag_request *req,
 		    const struct eph_policy *p, bool persistent,
 		    const struct eph_diag_probe *probes, size_t nprobes,
 		    const struct eph_sock *socks, size_t nsocks,
-		    struct eph_diagnosis **ret)
+		    const struct eph_owner *owners, struct eph_diagnosis **ret)
 {
+	const struct eph_owner **found = NULL;
 	struct eph_diagnosis *d;
 	int r;
 
@@ -658,13 +895,25 @@ int diagnose_decide(const struct eph_diag_request *req,
 		d->nprobes = nprobes;
 		r = add_socks(d, d->policy, socks, nsocks, NULL);
 	}
+	if (r >= 0 && req->owners && owners) {
+		found = calloc(nsocks ? nsocks : 1, sizeof(*found));
+		for (size_t i = 0; found && i < nsocks; i++)
+			found[i] = &owners[i];
+		r = found ? 0 : -ENOMEM;
+	}
+	if (r >= 0)
+		r = adopt_owners(d, found, req->owners);
+	free(found);
+	if (r >= 0) {
+		ask_history(d);
+		r = find_cause(d);
+	}
+	if (r >= 0)
+		r = advise(d);
 	if (r < 0) {
 		eph_diagnosis_free(d);
 		return r;
 	}
-	ask_history(d);
-	find_cause(d);
-	advise(d);
 	*ret = d;
 	return 0;
 }
@@ -700,6 +949,10 @@ EPH_EXPORT void eph_diagnosis_free(struct eph_diagnosis *d)
 		free(d->labels[i]);
 	free(d->labels);
 	free(d->errors);
+	free(d->procs);
+	free(d->stop[0]);
+	free(d->stop[1]);
+	free(d->named);
 	free(d);
 }
 
@@ -728,6 +981,17 @@ EPH_EXPORT uint8_t eph_diagnosis_cause_proto(const struct eph_diagnosis *d)
 EPH_EXPORT int eph_diagnosis_cause_errno(const struct eph_diagnosis *d)
 {
 	return d->cause_errno;
+}
+
+EPH_EXPORT size_t eph_diagnosis_verdict_count(const struct eph_diagnosis *d)
+{
+	return d->nverdicts;
+}
+
+EPH_EXPORT const struct eph_diag_verdict *
+eph_diagnosis_verdict(const struct eph_diagnosis *d, size_t i)
+{
+	return i < d->nverdicts ? &d->verdicts[i] : NULL;
 }
 
 EPH_EXPORT size_t eph_diagnosis_probe_count(const struct eph_diagnosis *d)

@@ -269,6 +269,14 @@ size_t owner_readlinks(const struct eph_owners *o);
  */
 void owner_read_comm(int dirfd, const char *path, char *buf, size_t size);
 
+/*
+ * Puts the N processes P parents first (a process after every one of its
+ * ancestors among them), keeping their order otherwise. Returns how many
+ * have no parent among them (1: the first is an ancestor of all the
+ * others), or 0 when out of memory (the order is left as it was).
+ */
+size_t owner_order_procs(struct eph_owner_proc *p, size_t n);
+
 /* ---- sysctld.c ---- */
 
 /* One meaningful line of a sysctl.d file. */
@@ -357,14 +365,15 @@ void audit_fill_owners(struct eph_audit *a, const struct eph_owners *o);
 
 /*
  * The decision half of eph_diagnose(), from facts gathered elsewhere (the
- * bind tests' results and the sockets on the port, in the target
- * namespace): tests feed it by hand. Returns 0 or a negative errno.
+ * bind tests' results, the sockets on the port in the target namespace,
+ * and with REQ->owners their OWNERS, one per socket, pid -1 for none):
+ * tests feed it by hand. Returns 0 or a negative errno.
  */
 int diagnose_decide(const struct eph_diag_request *req,
 		    const struct eph_policy *p, bool persistent,
 		    const struct eph_diag_probe *probes, size_t nprobes,
 		    const struct eph_sock *socks, size_t nsocks,
-		    struct eph_diagnosis **ret);
+		    const struct eph_owner *owners, struct eph_diagnosis **ret);
 
 /* ---- usage.c ---- */
 

@@ -26,6 +26,21 @@ struct hint {
 	uint64_t cgroup_id;
 };
 
+#define NONE UINT32_MAX
+
+/* A process found holding a wanted socket, read once. */
+struct holder {
+	struct eph_owner_proc p;
+	int32_t sid; /* its session, -1 when unknown */
+	char cgroup[256];
+};
+
+/* Process HOLDER holds the wanted socket in SLOT. */
+struct claim {
+	uint32_t slot, holder;
+	uint32_t next; /* the slot's next claim, or NONE */
+};
+
 struct eph_owners {
 	struct eph_ctx *ctx;
 	struct eph_owner *items; /* sorted by inode once resolved */
@@ -34,7 +49,18 @@ struct eph_owners {
 	size_t found;
 	size_t readlinks; /* the last resolve's cost */
 	bool sorted;
+	bool nomem; /* a find could not be recorded */
 	char proc[64];
+	/* What the last resolve found. */
+	struct holder *holders;
+	size_t nholders, holders_cap;
+	struct claim *claims;
+	size_t nclaims, claims_cap;
+	uint32_t *head; /* per slot: its last claim, or NONE */
+	size_t head_cap;
+	struct eph_owner_proc *procs; /* per slot, side by side, parents
+					 first: what items[].procs point to */
+	size_t procs_cap;
 };
 
 EPH_EXPORT int eph_owners_new(struct eph_ctx *ctx, struct eph_owners **ret)
@@ -56,6 +82,10 @@ EPH_EXPORT void eph_owners_free(struct eph_owners *o)
 		return;
 	free(o->items);
 	free(o->hint);
+	free(o->holders);
+	free(o->claims);
+	free(o->head);
+	free(o->procs);
 	free(o);
 }
 
@@ -64,6 +94,8 @@ EPH_EXPORT void eph_owners_clear(struct eph_owners *o)
 	o->n = 0;
 	o->found = 0;
 	o->sorted = true;
+	o->nholders = 0;
+	o->nclaims = 0;
 }
 
 /* Adds INODE with hint H (NULL: none). */
@@ -246,6 +278,7 @@ static bool socket_inode(const char *link, size_t len, uint32_t *ret)
 struct fdtable {
 	int pidfd, fdfd;
 	int32_t pid;
+	uint32_t holder; /* its entry among the holders, or NONE */
 	int *fds;	 /* ascending, as /proc/PID/fd lists them */
 	uint32_t *inode; /* 0: not read yet; NOT_SOCKET: not a socket */
 	size_t n, cap;
@@ -272,6 +305,7 @@ static int fdtable_open(struct fdtable *t, int procfd, const char *pid)
 	int dup_fd;
 
 	t->n = 0;
+	t->holder = NONE;
 	t->pid = (int32_t)strtol(pid, NULL, 10);
 	t->pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->pidfd < 0)
@@ -327,15 +361,98 @@ static uint32_t fdtable_inode(struct fdtable *t, size_t i)
 	return t->inode[i] = inode;
 }
 
-/* Records that T's process holds the wanted socket in SLOT. */
-static void claim(struct eph_owners *o, struct fdtable *t, size_t slot)
+/*
+ * Reads the parent and the session of the process in PIDFD from its stat
+ * file: "PID (COMM) STATE PPID PGRP SESSION ...", after the last ')' since
+ * the name may hold anything.
+ */
+static void read_stat(int pidfd, int32_t *ppid, int32_t *sid)
 {
-	struct eph_owner *owner = &o->items[slot];
+	char data[1024], *p, *end;
+	ssize_t n = -1;
+	int fd = openat(pidfd, "stat", O_RDONLY | O_CLOEXEC);
 
-	owner->pid = t->pid;
-	owner_read_comm(t->pidfd, "comm", owner->comm, sizeof(owner->comm));
-	read_cgroup(t->pidfd, owner->cgroup, sizeof(owner->cgroup));
-	o->found++;
+	*ppid = *sid = -1;
+	if (fd >= 0) {
+		n = read(fd, data, sizeof(data) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return;
+	data[n] = '\0';
+	p = strrchr(data, ')');
+	for (int field = 0; p && field < 4; field++) {
+		uint64_t v;
+
+		p += strspn(p, ") ");
+		end = p + strcspn(p, " ");
+		if (field != 0 && field != 2 &&
+		    eph_num_parse(NULL, p, (size_t)(end - p), 0, INT32_MAX,
+				  "pid", &v) == 0)
+			*(field == 1 ? ppid : sid) = (int32_t)v;
+		p = *end ? end : NULL;
+	}
+}
+
+/* The entry of T's process among the holders, read at its first find. */
+static uint32_t holder_of(struct eph_owners *o, struct fdtable *t)
+{
+	struct holder *h;
+
+	if (t->holder != NONE)
+		return t->holder;
+	for (size_t i = 0; i < o->nholders; i++)
+		if (o->holders[i].p.pid == t->pid)
+			return t->holder = (uint32_t)i;
+	if (o->nholders >= NONE ||
+	    num_grow((void **)&o->holders, &o->holders_cap, o->nholders,
+		     sizeof(*h)) < 0) {
+		o->nomem = true;
+		return NONE;
+	}
+	h = &o->holders[o->nholders];
+	h->p.pid = t->pid;
+	owner_read_comm(t->pidfd, "comm", h->p.comm, sizeof(h->p.comm));
+	read_stat(t->pidfd, &h->p.ppid, &h->sid);
+	read_cgroup(t->pidfd, h->cgroup, sizeof(h->cgroup));
+	return t->holder = (uint32_t)o->nholders++;
+}
+
+/* Does the process of holder entry H already hold the socket in SLOT? */
+static bool claimed(const struct eph_owners *o, size_t slot, uint32_t h)
+{
+	for (uint32_t c = o->head[slot]; c != NONE; c = o->claims[c].next)
+		if (o->claims[c].holder == h)
+			return true;
+	return false;
+}
+
+/*
+ * Records that T's process holds the wanted socket in SLOT (once).
+ * Returns true when that is new.
+ */
+static bool claim(struct eph_owners *o, struct fdtable *t, size_t slot)
+{
+	uint32_t h = holder_of(o, t);
+	struct claim *c;
+
+	if (h == NONE || claimed(o, slot, h))
+		return false;
+	if (o->nclaims >= NONE || num_grow((void **)&o->claims, &o->claims_cap,
+					   o->nclaims, sizeof(*c)) < 0) {
+		o->nomem = true;
+		return false;
+	}
+	c = &o->claims[o->nclaims];
+	c->slot = (uint32_t)slot;
+	c->holder = h;
+	c->next = o->head[slot];
+	o->head[slot] = (uint32_t)o->nclaims++;
+	if (o->items[slot].nprocs++ == 0) {
+		o->items[slot].pid = t->pid;
+		o->found++;
+	}
+	return true;
 }
 
 /* Reads every descriptor of T until all wanted sockets are found. */
@@ -347,8 +464,9 @@ static void walk_all(struct eph_owners *o, struct fdtable *t)
 
 		if (inode == NOT_SOCKET)
 			continue;
+		/* A socket found before may be shared with this process. */
 		slot = lookup(o, inode);
-		if (slot != SIZE_MAX && o->items[slot].pid < 0)
+		if (slot != SIZE_MAX)
 			claim(o, t, slot);
 	}
 }
@@ -575,6 +693,391 @@ static int list_candidates(int procfd, DIR *d, const struct hints *h,
 	return 0;
 }
 
+/* ---- The other holders of a socket found ---- */
+
+/* A process to read, for the sockets that holder entry FROM holds. */
+struct kin {
+	int32_t pid;
+	uint32_t from;
+};
+
+static int kin_cmp(const void *a, const void *b)
+{
+	const struct kin *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* Adds PID (if it is one) to look at for FROM's sockets. */
+static void kin_add(struct eph_owners *o, struct kin **k, size_t *n,
+		    size_t *cap, int32_t pid, uint32_t from)
+{
+	if (pid <= 0 || pid == o->holders[from].p.pid)
+		return;
+	if (num_grow((void **)k, cap, *n, sizeof(**k)) < 0) {
+		o->nomem = true;
+		return;
+	}
+	(*k)[*n].pid = pid;
+	(*k)[(*n)++].from = from;
+}
+
+/* Adds every pid of the list in BUF (spaces or newlines between). */
+static void kin_add_list(struct eph_owners *o, struct kin **k, size_t *n,
+			 size_t *cap, const char *buf, uint32_t from)
+{
+	for (const char *p = buf; *p;) {
+		size_t len;
+		uint64_t v;
+
+		p += strspn(p, " \n");
+		len = strcspn(p, " \n");
+		if (len &&
+		    eph_num_parse(NULL, p, len, 1, INT32_MAX, "pid", &v) == 0)
+			kin_add(o, k, n, cap, (int32_t)v, from);
+		p += len;
+	}
+}
+
+/* The children of every thread of PID, which fork() shared sockets with. */
+static void add_children(struct eph_owners *o, int procfd, uint32_t from,
+			 struct kin **k, size_t *n, size_t *cap)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	snprintf(path, sizeof(path), "%d/task", o->holders[from].p.pid);
+	fd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char file[96], *buf = NULL;
+		size_t len;
+
+		if (!isdigit((unsigned char)de->d_name[0]) ||
+		    strlen(de->d_name) > 15)
+			continue;
+		snprintf(file, sizeof(file), "%s/children", de->d_name);
+		if (fileio_read(NULL, dirfd(d), file, NULL, 0, 1u << 20, &buf,
+				&len) == 0)
+			kin_add_list(o, k, n, cap, buf, from);
+		free(buf);
+	}
+	closedir(d);
+}
+
+/*
+ * Has the session of holder entry H lost its leader? Workers whose
+ * master exited keep the master's session, now led by no one; their
+ * parent is then init or a subreaper, so the process tree no longer
+ * links them, but their cgroup still holds them all.
+ */
+static bool orphaned(int procfd, const struct holder *h)
+{
+	char path[16];
+	struct stat st;
+
+	if (h->sid <= 0 || h->sid == h->p.pid || !h->cgroup[0])
+		return false;
+	snprintf(path, sizeof(path), "%d", h->sid);
+	return fstatat(procfd, path, &st, 0) < 0 && errno == ENOENT;
+}
+
+/* The members of holder entry FROM's cgroup. */
+static void add_cgroup(struct eph_owners *o, const char *mount, uint32_t from,
+		       struct kin **k, size_t *n, size_t *cap)
+{
+	char path[4096 + 256 + 16], *buf = NULL;
+	size_t len;
+
+	if (!mount[0] ||
+	    snprintf(path, sizeof(path), "%s%s/cgroup.procs", mount,
+		     o->holders[from].cgroup) >= (int)sizeof(path))
+		return;
+	if (fileio_read(NULL, AT_FDCWD, path, NULL, 0, 16u << 20, &buf, &len) ==
+	    0)
+		kin_add_list(o, k, n, cap, buf, from);
+	free(buf);
+}
+
+/*
+ * Reads T for the sockets in SLOTS (MARK[slot] set for each) and claims
+ * those it holds, by bisection first where that pays. Clears the marks.
+ * Returns true when it claimed any.
+ */
+static bool examine(struct eph_owners *o, struct fdtable *t,
+		    const uint32_t *slots, size_t nslots, uint8_t *mark)
+{
+	size_t left = nslots;
+	bool any = false;
+
+	if (t->n > 512 && nslots <= 64) {
+		for (size_t s = 0; s < nslots; s++) {
+			size_t i = bisect(t, o->items[slots[s]].inode);
+
+			if (i == SIZE_MAX)
+				continue;
+			any |= claim(o, t, slots[s]);
+			mark[slots[s]] = 0;
+			left--;
+		}
+	}
+	/* A miss is no proof: read the rest, until all are found. */
+	for (size_t i = 0; i < t->n && left; i++) {
+		uint32_t inode = fdtable_inode(t, i);
+		size_t slot;
+
+		if (inode == NOT_SOCKET)
+			continue;
+		slot = lookup(o, inode);
+		if (slot == SIZE_MAX || !mark[slot])
+			continue;
+		any |= claim(o, t, slot);
+		mark[slot] = 0;
+		left--;
+	}
+	for (size_t s = 0; s < nslots; s++)
+		mark[slots[s]] = 0;
+	return any;
+}
+
+/*
+ * Looks for the other holders of every socket found: the kin of each
+ * holder (parent, children, and the cgroup of an orphan) are read for
+ * that holder's sockets, and the kin of every new holder in turn, round
+ * after round until one finds nothing new. Each round needs a new find,
+ * and finds are finite, so it ends.
+ */
+static void find_sharers(struct eph_owners *o, int procfd)
+{
+	struct fdtable t = { .pidfd = -1, .fdfd = -1 };
+	struct kin *k = NULL;
+	uint32_t *gained = NULL, *slots = NULL;
+	uint8_t *mark = calloc(o->n ? o->n : 1, 1);
+	size_t nk, kcap = 0, ngained = 0, gcap = 0, scap = 0;
+	char mount[4096] = "";
+
+	if (cgroup_mount(mount, sizeof(mount)) < 0)
+		mount[0] = '\0';
+	/* The first round starts from every holder the walk found. */
+	for (size_t i = 0; mark && i < o->nholders; i++) {
+		if (num_grow((void **)&gained, &gcap, ngained,
+			     sizeof(*gained)) < 0)
+			break;
+		gained[ngained++] = (uint32_t)i;
+	}
+	while (mark && ngained && !o->nomem) {
+		size_t nnext = 0;
+
+		nk = 0;
+		for (size_t g = 0; g < ngained; g++) {
+			const struct holder *h = &o->holders[gained[g]];
+
+			kin_add(o, &k, &nk, &kcap, h->p.ppid, gained[g]);
+			add_children(o, procfd, gained[g], &k, &nk, &kcap);
+			if (orphaned(procfd, h))
+				add_cgroup(o, mount, gained[g], &k, &nk, &kcap);
+		}
+		if (nk > 1)
+			qsort(k, nk, sizeof(*k), kin_cmp);
+		/* One read of each process, for the sockets of all the
+		 * holders it is kin to. */
+		for (size_t i = 0, j; i < nk; i = j) {
+			char pid[16];
+			size_t ns = 0;
+			uint32_t self = NONE;
+
+			for (j = i + 1; j < nk && k[j].pid == k[i].pid; j++)
+				;
+			for (size_t h = 0; h < o->nholders; h++)
+				if (o->holders[h].p.pid == k[i].pid)
+					self = (uint32_t)h;
+			/* Their sockets this process is not known to hold. */
+			for (size_t c = 0; c < o->nclaims && !o->nomem; c++) {
+				uint32_t slot = o->claims[c].slot;
+				bool kin = false;
+
+				for (size_t g = i; g < j && !kin; g++)
+					kin = o->claims[c].holder == k[g].from;
+				if (!kin || mark[slot] ||
+				    (self != NONE && claimed(o, slot, self)))
+					continue;
+				if (num_grow((void **)&slots, &scap, ns,
+					     sizeof(*slots)) < 0) {
+					o->nomem = true;
+					break;
+				}
+				slots[ns++] = slot;
+				mark[slot] = 1;
+			}
+			snprintf(pid, sizeof(pid), "%d", k[i].pid);
+			if (ns == 0 || fdtable_open(&t, procfd, pid) < 0) {
+				for (size_t s = 0; s < ns; s++)
+					mark[slots[s]] = 0;
+				continue;
+			}
+			t.holder = self;
+			if (examine(o, &t, slots, ns, mark) &&
+			    t.holder != NONE) {
+				/* Its own kin may hold them too: next round. */
+				if (num_grow((void **)&gained, &gcap, nnext,
+					     sizeof(*gained)) < 0)
+					o->nomem = true;
+				else
+					gained[nnext++] = t.holder;
+			}
+			o->readlinks += t.readlinks;
+			t.readlinks = 0;
+			fdtable_close(&t);
+		}
+		ngained = nnext;
+	}
+	if (!mark)
+		o->nomem = true;
+	free(t.fds);
+	free(t.inode);
+	free(k);
+	free(gained);
+	free(slots);
+	free(mark);
+}
+
+/* A process of a socket, while they are put in order. */
+struct place {
+	uint32_t depth; /* how many of the others are above it */
+	uint32_t order; /* its place before */
+	struct eph_owner_proc p;
+};
+
+static int place_cmp(const void *a, const void *b)
+{
+	const struct place *x = a, *y = b;
+
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* A pid and its place, to find a process's parent among the others. */
+struct pidix {
+	int32_t pid;
+	uint32_t i;
+};
+
+static int pidix_cmp(const void *a, const void *b)
+{
+	const struct pidix *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+size_t owner_order_procs(struct eph_owner_proc *p, size_t n)
+{
+	struct place *pl = malloc((n ? n : 1) * sizeof(*pl));
+	struct pidix *ix = malloc((n ? n : 1) * sizeof(*ix));
+	size_t roots = 0;
+
+	if (!pl || !ix) {
+		free(pl);
+		free(ix);
+		return 0;
+	}
+	for (size_t a = 0; a < n; a++) {
+		ix[a].pid = p[a].pid;
+		ix[a].i = (uint32_t)a;
+	}
+	qsort(ix, n, sizeof(*ix), pidix_cmp);
+	for (size_t a = 0; a < n; a++) {
+		int32_t up = p[a].ppid;
+		struct pidix key, *hit;
+
+		pl[a].depth = 0;
+		pl[a].order = (uint32_t)a;
+		pl[a].p = p[a];
+		/* At most N steps: a chain of parents cannot loop, but a pid
+		 * reused between two reads could make one look so. */
+		while (pl[a].depth < n) {
+			key.pid = up;
+			hit = bsearch(&key, ix, n, sizeof(*ix), pidix_cmp);
+			if (!hit)
+				break;
+			pl[a].depth++;
+			up = p[hit->i].ppid;
+		}
+		roots += pl[a].depth == 0;
+	}
+	qsort(pl, n, sizeof(*pl), place_cmp);
+	for (size_t a = 0; a < n; a++)
+		p[a] = pl[a].p;
+	free(pl);
+	free(ix);
+	return roots;
+}
+
+/*
+ * Lays out the processes of every socket found side by side, parents
+ * first, and points each owner at its own. Returns 0 or -ENOMEM.
+ */
+static int finish(struct eph_owners *o)
+{
+	size_t *start = calloc(o->n + 1, sizeof(*start));
+	size_t *cursor = calloc(o->n ? o->n : 1, sizeof(*cursor));
+	int r = -ENOMEM;
+
+	if (!start || !cursor)
+		goto out;
+	if (o->nclaims > o->procs_cap) {
+		struct eph_owner_proc *p =
+			realloc(o->procs, o->nclaims * sizeof(*p));
+
+		if (!p)
+			goto out;
+		o->procs = p;
+		o->procs_cap = o->nclaims;
+	}
+	for (size_t c = 0; c < o->nclaims; c++)
+		start[o->claims[c].slot + 1]++;
+	for (size_t i = 0; i < o->n; i++) {
+		start[i + 1] += start[i];
+		cursor[i] = start[i];
+	}
+	/* In the order they were found, then parents first. */
+	for (size_t c = 0; c < o->nclaims; c++)
+		o->procs[cursor[o->claims[c].slot]++] =
+			o->holders[o->claims[c].holder].p;
+	for (size_t i = 0; i < o->n; i++) {
+		struct eph_owner *it = &o->items[i];
+		size_t k = start[i + 1] - start[i], roots = 1;
+
+		if (k == 0)
+			continue;
+		it->procs = &o->procs[start[i]];
+		it->nprocs = (uint32_t)k;
+		if (k > 1)
+			roots = owner_order_procs(&o->procs[start[i]], k);
+		it->parent_first = k > 1 && roots == 1;
+		it->pid = it->procs[0].pid;
+		memcpy(it->comm, it->procs[0].comm, sizeof(it->comm));
+		for (size_t h = 0; h < o->nholders; h++)
+			if (o->holders[h].p.pid == it->pid)
+				memcpy(it->cgroup, o->holders[h].cgroup,
+				       sizeof(it->cgroup));
+	}
+	r = 0;
+out:
+	free(start);
+	free(cursor);
+	return r;
+}
+
 EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 {
 	struct eph_ctx *ctx = o->ctx;
@@ -590,10 +1093,31 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 		return ctx_error(ctx, -ENOMEM, "out of memory");
 	o->found = 0;
 	o->readlinks = 0;
-	for (size_t i = 0; i < o->n; i++)
-		o->items[i].pid = -1;
+	o->nholders = 0;
+	o->nclaims = 0;
+	o->nomem = false;
+	for (size_t i = 0; i < o->n; i++) {
+		struct eph_owner *it = &o->items[i];
+
+		it->pid = -1;
+		it->comm[0] = it->cgroup[0] = '\0';
+		it->nprocs = 0;
+		it->procs = NULL;
+		it->parent_first = false;
+		it->looked_up = false;
+	}
 	if (o->n == 0)
 		return 0;
+	if (o->n > o->head_cap) {
+		uint32_t *hd = realloc(o->head, o->n * sizeof(*hd));
+
+		if (!hd)
+			return ctx_error(ctx, -ENOMEM, "out of memory");
+		o->head = hd;
+		o->head_cap = o->n;
+	}
+	for (size_t i = 0; i < o->n; i++)
+		o->head[i] = NONE;
 	h.have_ns = eph_ctx_netns_id(ctx, &h.dev, &h.ino) == 0;
 	gather_hints(o, &h);
 	d = opendir(o->proc);
@@ -637,6 +1161,14 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 		t.readlinks = 0;
 		fdtable_close(&t);
 	}
+	if (o->found)
+		find_sharers(o, dirfd(d));
+	if (o->nomem || finish(o) < 0) {
+		r = ctx_error(ctx, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < o->n; i++)
+		o->items[i].looked_up = true;
 	r = (int)o->found;
 out:
 	if (d)
@@ -658,7 +1190,7 @@ EPH_EXPORT const struct eph_owner *eph_owners_find(const struct eph_owners *o,
 	if (!o->sorted)
 		return NULL;
 	slot = lookup(o, inode);
-	if (slot == SIZE_MAX || o->items[slot].pid < 0)
+	if (slot == SIZE_MAX || o->items[slot].nprocs == 0)
 		return NULL;
 	return &o->items[slot];
 }

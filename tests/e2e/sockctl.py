@@ -12,10 +12,23 @@ prints one line: "OK [details]" or "ERR <errno name>".
                                           ours, accepts them
   closeclients                            close every client first (they
                                           go to TIME_WAIT), then the peers
-  trybind ADDR PORT                       bind a TCP socket, close it
+  trybind ADDR PORT [reuseaddr]           bind a TCP socket, close it
   bindconnect LPORT ADDR PORT             a client bound to LPORT first
+  closepeers                              close every accepted end first
+                                          (the server's side goes to
+                                          TIME_WAIT), then the clients
+  pid                                     print this process's pid
+  fork N                                  N children that share every
+                                          socket (a prefork server's
+                                          workers); prints their pids
+  children N ADDR PORT                    N children, each with a
+                                          listener of its own on ADDR:PORT
+                                          (SO_REUSEPORT); prints their pids
+                                          once all listen
 """
 import errno
+import os
+import signal
 import socket
 import sys
 
@@ -103,8 +116,63 @@ def handle(words):
             except BlockingIOError:
                 pass
         return "OK"
+    if cmd == "closepeers":
+        ends = [(p.getsockname()[1], p.getpeername()[1]) for p in peers]
+        for p in peers:
+            p.close()
+        peers.clear()
+        # Each client closes once the server's FIN has reached it; the
+        # accepted ends are then in TIME_WAIT on the server's port.
+        for c in clients:
+            c.settimeout(5)
+            while c.recv(4096):
+                pass
+            c.close()
+        clients.clear()
+        for lport, rport in ends:
+            wait_time_wait(lport, rport)
+        return "OK"
+    if cmd == "pid":
+        return "OK %d" % os.getpid()
+    if cmd == "fork":
+        pids = []
+        for _ in range(int(words[1])):
+            pid = os.fork()
+            if pid == 0:
+                # A worker: it holds what its master held, and waits.
+                while True:
+                    signal.pause()
+            pids.append(str(pid))
+        return "OK " + " ".join(pids)
+    if cmd == "children":
+        n, addr, port = int(words[1]), words[2], int(words[3])
+        r, w = os.pipe()
+        pids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                s = socket.socket(family(addr))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                s.bind((addr, port))
+                s.listen(16)
+                os.write(w, b"x")
+                while True:
+                    signal.pause()
+            pids.append(str(pid))
+        os.close(w)
+        got = 0
+        while got < n:
+            chunk = os.read(r, n - got)
+            if not chunk:
+                return "ERR ECHILD"
+            got += len(chunk)
+        os.close(r)
+        return "OK " + " ".join(pids)
     if cmd == "trybind":
         s = socket.socket(family(words[1]))
+        if "reuseaddr" in words:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((words[1], int(words[2])))
         finally:

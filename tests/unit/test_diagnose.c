@@ -82,9 +82,13 @@ static void know(uint64_t key, int32_t pid, const char *comm, bool accepted)
 	nknown++;
 }
 
-static struct eph_diagnosis *decide(uint16_t port, const struct eph_sock *s,
-				    size_t n, int err, int reuse_err,
-				    bool persistent)
+/* The diagnosis of PORT with sockets S, whose OWNERS (or NULL: none
+ * found) were looked up. */
+static struct eph_diagnosis *decide_owned(uint16_t port,
+					  const struct eph_sock *s, size_t n,
+					  const struct eph_owner *owners,
+					  int err, int reuse_err,
+					  bool persistent)
 {
 	struct eph_diag_request req = { 0 };
 	struct eph_diag_probe p[8];
@@ -92,10 +96,19 @@ static struct eph_diagnosis *decide(uint16_t port, const struct eph_sock *s,
 
 	req.port = port;
 	req.history = &history;
+	req.owners = true;
 	assert_int_equal(diagnose_decide(&req, pol, persistent, p,
-					 probes(p, err, reuse_err), s, n, &d),
+					 probes(p, err, reuse_err), s, n,
+					 owners, &d),
 			 0);
 	return d;
+}
+
+static struct eph_diagnosis *decide(uint16_t port, const struct eph_sock *s,
+				    size_t n, int err, int reuse_err,
+				    bool persistent)
+{
+	return decide_owned(port, s, n, NULL, err, reuse_err, persistent);
 }
 
 /* How many remedies of CODE, and the first one. */
@@ -122,6 +135,7 @@ static void test_a_listener_and_three_time_waits_are_all_named(void **state)
 		tw("127.0.0.1", 8080, "127.0.0.1", 40002, 20000),
 		tw("127.0.0.1", 8080, "127.0.0.1", 40003, 30000),
 	};
+	const struct eph_diag_verdict *v;
 	struct eph_diagnosis *d;
 	const struct eph_remedy *r;
 
@@ -149,6 +163,12 @@ static void test_a_listener_and_three_time_waits_are_all_named(void **state)
 	/* Outside the range: a reservation would change nothing. */
 	assert_int_equal(remedies(d, EPH_REMEDY_RESERVE, &r), 0);
 	assert_int_equal(remedies(d, EPH_REMEDY_MOVE, &r), 1);
+	/* The verdict names the listener and counts the TIME_WAITs. */
+	v = eph_diagnosis_verdict(d, 0);
+	assert_int_equal(v->nnamed, 1);
+	assert_int_equal(v->named[0], 0);
+	assert_int_equal(v->time_waits, 3);
+	assert_int_equal(v->time_wait_seconds, 50);
 	eph_diagnosis_free(d);
 }
 
@@ -180,6 +200,7 @@ static void test_an_outgoing_connection_leaves_a_time_wait(void **state)
 
 static void test_two_processes_are_both_named(void **state)
 {
+	const struct eph_diag_verdict *v;
 	struct eph_sock s[] = {
 		sk("127.0.0.1", 40002, "127.0.0.1", 5000, EPH_TCP_ESTABLISHED),
 		sk("127.0.0.2", 40002, "127.0.0.1", 5001, EPH_TCP_ESTABLISHED),
@@ -194,8 +215,23 @@ static void test_two_processes_are_both_named(void **state)
 	know(40002, 300, "curl", false);
 	know(77, 301, "wget", false);
 	d = decide(40002, s, 3, EADDRINUSE, EADDRINUSE, true);
-	assert_int_equal(remedies(d, EPH_REMEDY_STOP_CLIENT, &r), 2);
+	/* One remedy that stops both: neither alone frees the port. */
+	assert_int_equal(remedies(d, EPH_REMEDY_STOP_CLIENT, &r), 1);
 	assert_int_equal(r->pid, 300);
+	assert_int_equal(r->nprocs, 2);
+	assert_int_equal(r->procs[0].pid, 300);
+	assert_int_equal(r->procs[1].pid, 301);
+	assert_string_equal(r->procs[1].comm, "wget");
+	assert_false(r->parent_first);
+	assert_int_equal(r->seconds, 60);
+	/* And the verdict names both connections and counts the
+	 * TIME_WAIT. */
+	v = eph_diagnosis_verdict(d, 0);
+	assert_int_equal(v->proto, IPPROTO_TCP);
+	assert_int_equal(v->nnamed, 2);
+	assert_int_equal(v->processes, 2);
+	assert_int_equal(v->time_waits, 1);
+	assert_int_equal(v->time_wait_seconds, 59);
 	assert_int_equal(remedies(d, EPH_REMEDY_WAIT, &r), 1);
 	assert_int_equal(remedies(d, EPH_REMEDY_RESERVE, &r), 1);
 	assert_true(r->persistent);
@@ -282,7 +318,8 @@ static void test_addr_blames_only_sockets_on_that_address(void **state)
 	req.protos = EPH_PROTO_TCP;
 	req.addr_set = true;
 	v4(req.addr, "10.9.0.1");
-	assert_int_equal(diagnose_decide(&req, pol, true, p, 2, s, 2, &d), 0);
+	assert_int_equal(diagnose_decide(&req, pol, true, p, 2, s, 2, NULL, &d),
+			 0);
 	/* A socket on 127.0.0.1 does not stand in the way of 10.9.0.1; a
 	 * wildcard one does. */
 	assert_false(eph_diagnosis_holder(d, 0)->conflicts);
@@ -292,8 +329,8 @@ static void test_addr_blames_only_sockets_on_that_address(void **state)
 
 	/* The address is not on the host: say so. */
 	p[0].err = p[1].err = EADDRNOTAVAIL;
-	assert_int_equal(diagnose_decide(&req, pol, true, p, 2, NULL, 0, &d),
-			 0);
+	assert_int_equal(
+		diagnose_decide(&req, pol, true, p, 2, NULL, 0, NULL, &d), 0);
 	assert_int_equal(eph_diagnosis_cause(d), EPH_CAUSE_ADDR_NOT_LOCAL);
 	assert_int_equal(eph_diagnosis_remedy(d, 0)->code,
 			 EPH_REMEDY_ADD_ADDRESS);
@@ -356,11 +393,216 @@ static void test_a_udp_holder_blocks_udp_only(void **state)
 		if (p[i].proto == IPPROTO_UDP)
 			p[i].err = EADDRINUSE;
 	req.port = 40000;
-	assert_int_equal(diagnose_decide(&req, pol, true, p, n, &s, 1, &d), 0);
+	assert_int_equal(
+		diagnose_decide(&req, pol, true, p, n, &s, 1, NULL, &d), 0);
 	assert_int_equal(eph_diagnosis_cause_proto(d), IPPROTO_UDP);
 	assert_int_equal(eph_diagnosis_cause_kind(d), EPH_HOLDER_UDP_BOUND);
 	assert_string_equal(eph_holder_kind_code(EPH_HOLDER_UDP_BOUND),
 			    "udp-bound");
+	eph_diagnosis_free(d);
+}
+
+/* An owner of N processes P, as a lookup finds them. */
+static struct eph_owner owned(struct eph_owner_proc *p, uint32_t n)
+{
+	struct eph_owner o;
+
+	memset(&o, 0, sizeof(o));
+	o.pid = n ? p[0].pid : -1;
+	if (n)
+		memcpy(o.comm, p[0].comm, sizeof(o.comm));
+	o.nprocs = n;
+	o.procs = n ? p : NULL;
+	o.looked_up = true;
+	return o;
+}
+
+static struct eph_owner_proc proc(int32_t pid, int32_t ppid, const char *comm)
+{
+	struct eph_owner_proc p;
+
+	memset(&p, 0, sizeof(p));
+	p.pid = pid;
+	p.ppid = ppid;
+	snprintf(p.comm, sizeof(p.comm), "%s", comm);
+	return p;
+}
+
+/*
+ * Regression: a listener shared after fork() (a prefork server) was
+ * named by one process, and "kill PID" did not free the port. Every
+ * process is named, and the stop remedy lists them all, the master
+ * first, even when the workers were found before it.
+ */
+static void test_a_shared_listener_names_every_process(void **state)
+{
+	struct eph_sock s = sk("0.0.0.0", 7100, "0.0.0.0", 0, EPH_TCP_LISTEN);
+	struct eph_owner_proc p[3] = { proc(101, 100, "python3"),
+				       proc(100, 1, "python3"),
+				       proc(102, 100, "python3") };
+	struct eph_owner o = owned(p, 3);
+	const struct eph_diag_holder *x;
+	const struct eph_diag_verdict *v;
+	const struct eph_remedy *r;
+	struct eph_diagnosis *d;
+
+	(void)state;
+	nknown = 0;
+	d = decide_owned(7100, &s, 1, &o, EADDRINUSE, EADDRINUSE, true);
+	x = eph_diagnosis_holder(d, 0);
+	assert_int_equal(x->owner.nprocs, 3);
+	assert_true(x->owner.looked_up);
+	/* The diagnosis keeps its own copy of the processes. */
+	assert_ptr_not_equal(x->owner.procs, p);
+	assert_int_equal(x->owner.procs[2].pid, 102);
+	v = eph_diagnosis_verdict(d, 0);
+	assert_int_equal(v->cause, EPH_CAUSE_HELD);
+	assert_int_equal(v->nnamed, 1);
+	assert_int_equal(v->named[0], 0);
+	assert_int_equal(v->processes, 3);
+	assert_int_equal(remedies(d, EPH_REMEDY_STOP_PROCESS, &r), 1);
+	assert_int_equal(r->nprocs, 3);
+	assert_true(r->parent_first);
+	assert_int_equal(r->pid, 100);
+	assert_int_equal(r->procs[0].pid, 100);
+	assert_int_equal(r->procs[1].pid, 101);
+	assert_int_equal(r->procs[2].pid, 102);
+	assert_true(r->looked_up);
+	eph_diagnosis_free(d);
+}
+
+/*
+ * Regression: with many holders remedies were dropped silently (a fixed
+ * array of 44): 60 processes, each with its own SO_REUSEPORT listener,
+ * kept 44 "stop" remedies and lost "move". Now one remedy stops all 60,
+ * and every other remedy is there.
+ */
+static void test_many_holders_drop_no_remedy(void **state)
+{
+	struct eph_sock s[60];
+	struct eph_owner_proc p[60];
+	struct eph_owner o[60];
+	const struct eph_diag_verdict *v;
+	const struct eph_remedy *r;
+	struct eph_diagnosis *d;
+
+	(void)state;
+	nknown = 0;
+	for (int i = 0; i < 60; i++) {
+		s[i] = sk("0.0.0.0", 7200, "0.0.0.0", 0, EPH_TCP_LISTEN);
+		s[i].inode = 1000 + (uint32_t)i;
+		p[i] = proc(2000 + i, 1, "server");
+		o[i] = owned(&p[i], 1);
+	}
+	d = decide_owned(7200, s, 60, o, EADDRINUSE, EADDRINUSE, true);
+	assert_int_equal(eph_diagnosis_holder_count(d), 60);
+	assert_int_equal(remedies(d, EPH_REMEDY_STOP_PROCESS, &r), 1);
+	assert_int_equal(r->nprocs, 60);
+	assert_false(r->parent_first);
+	for (int i = 0; i < 60; i++)
+		assert_int_equal(r->procs[i].pid, 2000 + i);
+	assert_int_equal(remedies(d, EPH_REMEDY_MOVE, &r), 1);
+	assert_int_equal(eph_diagnosis_remedy_count(d), 2);
+	v = eph_diagnosis_verdict(d, 0);
+	assert_int_equal(v->nnamed, 60);
+	assert_int_equal(v->processes, 60);
+	eph_diagnosis_free(d);
+}
+
+/*
+ * Regression: without the lookup (--no-owners) a holder was "process not
+ * found" and the remedy "no process holds the socket any more": untrue.
+ * Not looked up is its own state, and the stop remedy asks for the
+ * lookup instead of naming no one.
+ */
+static void test_not_looked_up_is_not_not_found(void **state)
+{
+	struct eph_sock s = sk("0.0.0.0", 9000, "0.0.0.0", 0, EPH_TCP_LISTEN);
+	struct eph_diag_request req = { 0 };
+	struct eph_diag_probe p[8];
+	const struct eph_diag_holder *x;
+	const struct eph_remedy *r;
+	struct eph_diagnosis *d;
+
+	(void)state;
+	nknown = 0;
+	req.port = 9000;
+	req.history = &history;
+	assert_int_equal(diagnose_decide(&req, pol, true, p,
+					 probes(p, EADDRINUSE, EADDRINUSE), &s,
+					 1, NULL, &d),
+			 0);
+	x = eph_diagnosis_holder(d, 0);
+	assert_false(x->owner.looked_up);
+	assert_int_equal(x->owner.pid, -1);
+	assert_int_equal(remedies(d, EPH_REMEDY_FIND_OWNER, &r), 0);
+	assert_int_equal(remedies(d, EPH_REMEDY_STOP_PROCESS, &r), 1);
+	assert_false(r->looked_up);
+	assert_int_equal(r->nprocs, 0);
+	assert_int_equal(r->pid, -1);
+	eph_diagnosis_free(d);
+
+	/* Looked up and not found: that is "find the owner". */
+	d = decide(9000, &s, 1, EADDRINUSE, EADDRINUSE, true);
+	assert_true(eph_diagnosis_holder(d, 0)->owner.looked_up);
+	assert_int_equal(remedies(d, EPH_REMEDY_FIND_OWNER, &r), 1);
+	assert_int_equal(remedies(d, EPH_REMEDY_STOP_PROCESS, &r), 0);
+	eph_diagnosis_free(d);
+}
+
+/*
+ * Regression: the verdict was labelled with one protocol and listed the
+ * holders of both ("cannot be bound (tcp): held by the listener ..., the
+ * bound UDP socket ..."). Each protocol has its own verdict and names
+ * only its own holders.
+ */
+static void test_each_protocol_names_its_own_holders(void **state)
+{
+	struct eph_sock s[] = {
+		sk("0.0.0.0", 7400, "0.0.0.0", 0, EPH_TCP_LISTEN),
+		sk("0.0.0.0", 7400, "0.0.0.0", 0, EPH_TCP_CLOSE),
+	};
+	struct eph_diag_request req = { 0 };
+	struct eph_diag_probe p[8];
+	const struct eph_diag_verdict *tcp, *udp;
+	struct eph_diagnosis *d;
+	size_t n = probes(p, EADDRINUSE, EADDRINUSE);
+
+	(void)state;
+	s[1].proto = IPPROTO_UDP;
+	s[1].flags = EPH_SOCK_PORT_LOCKED;
+	s[1].inode = 7401;
+	for (size_t i = 0; i < n; i++)
+		if (p[i].proto == IPPROTO_UDP)
+			p[i].err = EADDRINUSE;
+	req.port = 7400;
+	assert_int_equal(diagnose_decide(&req, pol, true, p, n, s, 2, NULL, &d),
+			 0);
+	assert_int_equal(eph_diagnosis_verdict_count(d), 2);
+	tcp = eph_diagnosis_verdict(d, 0);
+	udp = eph_diagnosis_verdict(d, 1);
+	assert_null(eph_diagnosis_verdict(d, 2));
+	assert_int_equal(tcp->proto, IPPROTO_TCP);
+	assert_int_equal(tcp->cause_kind, EPH_HOLDER_LISTENER);
+	assert_int_equal(tcp->nnamed, 1);
+	assert_int_equal(tcp->named[0], 0);
+	assert_int_equal(udp->proto, IPPROTO_UDP);
+	assert_int_equal(udp->cause, EPH_CAUSE_HELD);
+	assert_int_equal(udp->err, EADDRINUSE);
+	assert_int_equal(udp->cause_kind, EPH_HOLDER_UDP_BOUND);
+	assert_int_equal(udp->nnamed, 1);
+	assert_int_equal(udp->named[0], 1);
+	eph_diagnosis_free(d);
+
+	/* UDP binds: its verdict says so, and names no one. */
+	for (size_t i = 0; i < n; i++)
+		if (p[i].proto == IPPROTO_UDP)
+			p[i].err = 0;
+	assert_int_equal(diagnose_decide(&req, pol, true, p, n, s, 1, NULL, &d),
+			 0);
+	udp = eph_diagnosis_verdict(d, 1);
+	assert_int_equal(udp->cause, EPH_CAUSE_NONE);
+	assert_int_equal(udp->nnamed, 0);
 	eph_diagnosis_free(d);
 }
 
@@ -397,6 +639,10 @@ int main(void)
 			test_a_free_port_in_the_range_is_worth_reserving),
 		cmocka_unit_test(test_a_udp_holder_blocks_udp_only),
 		cmocka_unit_test(test_codes_are_stable),
+		cmocka_unit_test(test_a_shared_listener_names_every_process),
+		cmocka_unit_test(test_many_holders_drop_no_remedy),
+		cmocka_unit_test(test_not_looked_up_is_not_not_found),
+		cmocka_unit_test(test_each_protocol_names_its_own_holders),
 	};
 
 	return cmocka_run_group_tests(tests, setup_diag, teardown_diag);

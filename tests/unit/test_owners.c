@@ -68,6 +68,12 @@ static void test_the_listener_is_found_with_its_owner(void **state)
 	found = eph_owners_find(o, s->inode);
 	assert_non_null(found);
 	assert_int_equal(found->pid, getpid());
+	/* This process alone holds it, and was looked for. */
+	assert_true(found->looked_up);
+	assert_int_equal(found->nprocs, 1);
+	assert_int_equal(found->procs[0].pid, getpid());
+	assert_int_equal(found->procs[0].ppid, getppid());
+	assert_false(found->parent_first);
 	assert_null(eph_owners_find(o, s->inode + 1));
 	eph_owners_free(o);
 	eph_holders_free(h);
@@ -184,8 +190,12 @@ static void test_the_owner_is_exact_among_big_processes(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(eph_owners_want(o, in[i]), 0);
 	assert_int_equal(eph_owners_resolve(o), 3);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(eph_owners_find(o, in[i])->pid, pid[i]);
+	for (int i = 0; i < 3; i++) {
+		f = eph_owners_find(o, in[i]);
+		assert_int_equal(f->pid, pid[i]);
+		/* Siblings that made their own sockets share none. */
+		assert_int_equal(f->nprocs, 1);
+	}
 	eph_owners_free(o);
 	for (int i = 0; i < 3; i++) {
 		kill(pid[i], SIGKILL);
@@ -243,6 +253,183 @@ static void test_the_cgroup_is_looked_at_first(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * A prefork server: a master of N descriptors (shuffled with SHUFFLE), the
+ * K-th of which is the socket to find, then WORKERS children that share
+ * every descriptor after fork(). The master leads a process group of its
+ * own, so that killing it takes the workers too. Returns its pid.
+ */
+static pid_t prefork(int n, int k, bool shuffle, int workers,
+		     pid_t *ret_workers, uint32_t *ret_inode)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int *socks = calloc((size_t)n, sizeof(*socks));
+		uint32_t inode;
+		struct stat st;
+
+		close(fds[0]);
+		setpgid(0, 0);
+		for (int i = 0; socks && i < n; i++)
+			socks[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (!socks || fstat(socks[k], &st) < 0)
+			_exit(1);
+		inode = (uint32_t)st.st_ino;
+		for (int i = n - 1; shuffle && i > 0; i--) {
+			int j = rand() % (i + 1), tmp = dup(socks[i]);
+
+			dup2(socks[j], socks[i]);
+			dup2(tmp, socks[j]);
+			close(tmp);
+		}
+		if (write(fds[1], &inode, sizeof(inode)) != sizeof(inode))
+			_exit(1);
+		for (int w = 0; w < workers; w++) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				pause();
+				_exit(0);
+			}
+			if (write(fds[1], &c, sizeof(c)) != sizeof(c))
+				_exit(1);
+		}
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], ret_inode, sizeof(*ret_inode)),
+			 sizeof(*ret_inode));
+	for (int w = 0; w < workers; w++)
+		assert_int_equal(read(fds[0], &ret_workers[w], sizeof(pid_t)),
+				 sizeof(pid_t));
+	close(fds[0]);
+	return pid;
+}
+
+static void kill_group(pid_t leader)
+{
+	kill(-leader, SIGKILL);
+	waitpid(leader, NULL, 0);
+}
+
+/* Is PID among the N processes of owner F? */
+static bool holds(const struct eph_owner *f, pid_t pid)
+{
+	for (uint32_t i = 0; i < f->nprocs; i++)
+		if (f->procs[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Regression: a socket shared after fork() was named by the first
+ * process found only, so "kill PID" did not free the port. Every holder
+ * is named, the master first, whether bisection finds the socket in the
+ * workers (descriptors in opening order) or only their whole walk does.
+ */
+static void test_a_shared_socket_names_every_holder(void **state)
+{
+	struct eph_owners *o = NULL;
+	const struct eph_owner *f;
+	pid_t workers[3], master;
+	uint32_t inode;
+
+	(void)state;
+	assert_int_equal(eph_owners_new(ctx, &o), 0);
+	for (int shuffle = 0; shuffle < 2; shuffle++) {
+		master = prefork(3000, 2500, shuffle, 3, workers, &inode);
+		eph_owners_clear(o);
+		assert_int_equal(eph_owners_want(o, inode), 0);
+		assert_int_equal(eph_owners_resolve(o), 1);
+		f = eph_owners_find(o, inode);
+		assert_non_null(f);
+		assert_int_equal(f->nprocs, 4);
+		assert_int_equal(f->pid, master);
+		assert_int_equal(f->procs[0].pid, master);
+		assert_true(f->parent_first);
+		for (int w = 0; w < 3; w++) {
+			assert_true(holds(f, workers[w]));
+			assert_int_equal(f->procs[w + 1].ppid, master);
+		}
+		/* In opening order the four are found by bisection: a few
+		 * hundred links, not 12,000. */
+		if (!shuffle)
+			assert_true(owner_readlinks(o) < 2000);
+		kill_group(master);
+	}
+	eph_owners_free(o);
+}
+
+/*
+ * Workers whose master has exited: their parent is now init and their
+ * session has no leader, so the process tree no longer links them; their
+ * cgroup does, and each is named.
+ */
+static void test_orphaned_workers_are_all_named(void **state)
+{
+	char mount[4096];
+	struct eph_owners *o = NULL;
+	const struct eph_owner *f;
+	pid_t workers[2], leader;
+	uint32_t inode;
+	int fds[2];
+
+	(void)state;
+	if (cgroup_mount(mount, sizeof(mount)) < 0)
+		skip();
+	assert_int_equal(pipe(fds), 0);
+	leader = fork();
+	assert_true(leader >= 0);
+	if (leader == 0) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		struct stat st;
+
+		close(fds[0]);
+		if (setsid() < 0 || s < 0 || fstat(s, &st) < 0)
+			_exit(1);
+		inode = (uint32_t)st.st_ino;
+		if (write(fds[1], &inode, sizeof(inode)) != sizeof(inode))
+			_exit(1);
+		for (int w = 0; w < 2; w++) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				pause();
+				_exit(0);
+			}
+			if (write(fds[1], &c, sizeof(c)) != sizeof(c))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &inode, sizeof(inode)), sizeof(inode));
+	for (int w = 0; w < 2; w++)
+		assert_int_equal(read(fds[0], &workers[w], sizeof(pid_t)),
+				 sizeof(pid_t));
+	close(fds[0]);
+	/* The master is gone: the workers are orphans. */
+	waitpid(leader, NULL, 0);
+	assert_int_equal(eph_owners_new(ctx, &o), 0);
+	assert_int_equal(eph_owners_want(o, inode), 0);
+	assert_int_equal(eph_owners_resolve(o), 1);
+	f = eph_owners_find(o, inode);
+	assert_non_null(f);
+	assert_int_equal(f->nprocs, 2);
+	assert_true(holds(f, workers[0]));
+	assert_true(holds(f, workers[1]));
+	/* Siblings: neither is the other's parent. */
+	assert_false(f->parent_first);
+	eph_owners_free(o);
+	kill(-leader, SIGKILL);
+}
+
 static void test_this_namespace_is_listed_once(void **state)
 {
 	struct eph_netns *list = NULL;
@@ -274,6 +461,8 @@ int main(void)
 		cmocka_unit_test(test_this_namespace_is_listed_once),
 		cmocka_unit_test(test_the_owner_is_exact_among_big_processes),
 		cmocka_unit_test(test_the_cgroup_is_looked_at_first),
+		cmocka_unit_test(test_a_shared_socket_names_every_holder),
+		cmocka_unit_test(test_orphaned_workers_are_all_named),
 	};
 
 	return cmocka_run_group_tests(tests, setup_owners, teardown_owners);
