@@ -58,6 +58,17 @@ int eph_owners_want(struct eph_owners *o, uint32_t inode);
  */
 int eph_owners_want_sock(struct eph_owners *o, const struct eph_sock *s);
 /*
+ * With FIRST true, eph_owners_resolve() stops at the first process holding
+ * each socket and does not look for the others (nprocs is then 1): enough
+ * to name a holder (usage's blocked ports, the audit, consumers by
+ * process), and far cheaper on a host whose big processes share their
+ * listeners, where finding every sharer reads all their descriptors.
+ * The default, false, finds every holder, as a remedy that stops them
+ * needs.
+ */
+void eph_owners_set_first_only(struct eph_owners *o, bool first);
+
+/*
  * Walks /proc/PID/fd once for every inode wanted, stopping when all are
  * found, likeliest and cheapest processes first: the members of the
  * wanted sockets' cgroups, then the processes of the context's network
@@ -69,7 +80,8 @@ int eph_owners_want_sock(struct eph_owners *o, const struct eph_sock *s);
  * guessed. Processes that vanish or cannot be read are skipped (so an
  * unprivileged caller finds only its own).
  *
- * Then, for every socket found, the other processes that hold it: a
+ * Then (unless eph_owners_set_first_only()), for every socket found, the
+ * other processes that hold it: a
  * socket is shared by fork(), so the parent and the children of each
  * holder are read too, and theirs in turn while they hold it; when a
  * holder's session leader has exited (workers whose master is gone), the

@@ -193,9 +193,10 @@ int cli_by(struct cli *cli, const char *arg, bool none_ok, bool *set,
 	if (eph_by_parse(arg, by) < 0)
 		return cli_usage_error(cli,
 				       "--by %s: expected unit, container, "
-				       "cgroup, user%s process",
+				       "cgroup, user%s",
 				       cli_quote(arg, q, sizeof(q)),
-				       none_ok ? ", process or none" : " or");
+				       none_ok ? ", process or none"
+					       : " or process");
 	*set = true;
 	return EXIT_OK;
 }

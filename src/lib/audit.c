@@ -181,6 +181,8 @@ static void resolve_owners(struct eph_ctx *ctx, struct eph_audit *a)
 
 	if (eph_owners_new(ctx, &o) < 0)
 		return;
+	/* A holder names the server; the remedy (reserve) stops nobody. */
+	eph_owners_set_first_only(o, true);
 	for (size_t i = 0; i < a->n; i++)
 		if (audit_want_owner(o, &a->risks[i]) < 0)
 			goto out;

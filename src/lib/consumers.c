@@ -795,6 +795,9 @@ static int name_by_process(struct eph_consumers *c)
 	int r;
 
 	r = eph_owners_new(c->ctx, &o);
+	/* A socket counts once, toward the first process found with it. */
+	if (r >= 0)
+		eph_owners_set_first_only(o, true);
 	for (size_t i = 0; r >= 0 && i < c->ncounts; i++) {
 		const struct count *k = &c->counts[i];
 		struct eph_sock s = { 0 };

@@ -49,7 +49,8 @@ struct eph_owners {
 	size_t found;
 	size_t readlinks; /* the last resolve's cost */
 	bool sorted;
-	bool nomem; /* a find could not be recorded */
+	bool nomem;	 /* a find could not be recorded */
+	bool first_only; /* no search for the other holders */
 	char proc[64];
 	/* What the last resolve found. */
 	struct holder *holders;
@@ -1078,6 +1079,11 @@ out:
 	return r;
 }
 
+EPH_EXPORT void eph_owners_set_first_only(struct eph_owners *o, bool first)
+{
+	o->first_only = first;
+}
+
 EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 {
 	struct eph_ctx *ctx = o->ctx;
@@ -1161,7 +1167,7 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 		t.readlinks = 0;
 		fdtable_close(&t);
 	}
-	if (o->found)
+	if (o->found && !o->first_only)
 		find_sharers(o, dirfd(d));
 	if (o->nomem || finish(o) < 0) {
 		r = ctx_error(ctx, -ENOMEM, "out of memory");

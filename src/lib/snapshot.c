@@ -143,6 +143,8 @@ static void resolve_owners(struct eph_snapshot *s)
 
 	if (!s->owners && eph_owners_new(s->ctx, &s->owners) < 0)
 		return;
+	/* Naming a holder is enough here: no search for the others. */
+	eph_owners_set_first_only(s->owners, true);
 	eph_owners_clear(s->owners);
 	for (size_t i = 0; r >= 0 && i < eph_usage_blocker_count(u); i++) {
 		const struct eph_usage_blocker *b = eph_usage_blocker(u, i);
