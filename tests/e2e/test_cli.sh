@@ -105,6 +105,7 @@ want="ranges usage why audit reserve unreserve set-range pick"
 "$EPHPORT" serve --help >/dev/null 2>&1 && want="$want serve metrics"
 # The tracer is built where libbpf, bpftool and clang are (-Dbpf=auto).
 "$EPHPORT" trace --help >/dev/null 2>&1 && want="$want trace"
+want="$want help"
 expect_eq "--help lists every command" "$(echo $commands)" "$want"
 if [ -z "$MAN" ] || [ ! -f "$MAN" ]; then
 	tap_ok "# SKIP EPHPORT_MAN names no built ephport(8) (meson test sets it)"
@@ -166,6 +167,46 @@ for page in "$mt"/man8/*.8 "$SRC/man/libephport.3"; do
 	grep -q '^\.so ' "$page" && continue
 	expect_in "${page##*/} documents ephport $version" "\"ephport $version\"" "$(grep '^\.TH' "$page")"
 done
+
+# ephport help COMMAND: the page on a terminal, --help elsewhere.
+run "$EPHPORT" help
+expect_eq "'ephport help' prints the main help" "$OUT" "$("$EPHPORT" --help)"
+for c in $commands; do
+	run "$EPHPORT" help "$c"
+	expect_eq "'ephport help $c' in a pipe prints '$c --help'" "$RC:$OUT" "0:$("$EPHPORT" "$c" --help)"
+done
+run "$EPHPORT" help bogus
+expect_rc "'ephport help bogus' is a usage error (2)" 2
+expect_in "naming it" "unknown command 'bogus'" "$ERR"
+run "$EPHPORT" help why --json
+expect_rc "help has no JSON (2)" 2
+if command -v script >/dev/null; then
+	# A man(1) that says what it was asked, found or not (FOUND=0/16).
+	mkdir -p "$TMP/fakebin"
+	cat >"$TMP/fakebin/man" <<-'EOF'
+		#!/bin/sh
+		echo "man $*" >>"$MANLOG"
+		[ "$1" = -w ] && exit "$FOUND"
+		echo "the manual of $1"
+	EOF
+	chmod +x "$TMP/fakebin/man"
+	export MANLOG="$TMP/man.log"
+	: >"$MANLOG"
+	run env PATH="$TMP/fakebin:$PATH" FOUND=0 script -qec "$EPHPORT help why" /dev/null
+	expect_in "on a terminal, 'ephport help why' opens ephport-why(8)" "the manual of ephport-why" "$OUT"
+	expect_eq "asking man(1) for it by name first" "$(cat "$MANLOG")" "$(printf 'man -w ephport-why\nman ephport-why')"
+	: >"$MANLOG"
+	run env PATH="$TMP/fakebin:$PATH" FOUND=16 script -qec "$EPHPORT help why" /dev/null
+	expect_in "where man(1) has no page, it prints '--help'" "Usage: ephport why PORT" "$OUT"
+	: >"$MANLOG"
+	run env PATH="$TMP/fakebin:$PATH" FOUND=0 "$EPHPORT" help why
+	expect_eq "in a pipe man(1) is not asked" "$(cat "$MANLOG")" ""
+	# The real man(1), on a terminal, with the man tree above.
+	run env MANPATH="$mt" MANPAGER=cat MANWIDTH=80 script -qec "$EPHPORT help unreserve" /dev/null
+	expect_in "'ephport help unreserve' shows the page man shows" "EPHPORT-RESERVE(8)" "$OUT"
+else
+	tap_ok "# SKIP ephport help on a terminal needs script(1)"
+fi
 
 # Errors a script can trust (issue: advice that is safe to paste).
 run "$EPHPORT" audit --ports
