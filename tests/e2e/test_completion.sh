@@ -228,6 +228,8 @@ expect_eq "zsh: the long options of 'usage --help'" "$(zcomplete 'ephport usage 
 expect_eq "zsh: the long options of 'pick --help'" "$(zcomplete 'ephport pick --')" "$(help_options pick)"
 expect_eq "zsh: the namespace made here after --netns" "$(zcomplete "ephport --netns ${ns%comp}")" "$ns"
 expect_eq "zsh: --os, the systems" "$(zcomplete 'ephport audit --os ')" "$(sorted "${systems[@]}" all)"
+expect_eq "zsh: a list of systems, its next name" \
+	"$(zcomplete 'ephport pick --os linux,w')" "$(sorted "${systems[@]}" | grep '^w')"
 expect_eq "zsh: --by, the kinds" "$(zcomplete 'ephport usage --by ')" "$(kinds usage)"
 expect_eq "zsh: --warning, the default" "$(zcomplete 'ephport usage --warning ')" "66.7%"
 expect_eq "zsh: pick --release, the assigned names" \
