@@ -4,9 +4,14 @@
  * library and presents the result; every failure is reported once, here.
  */
 #include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -19,6 +24,8 @@ const char *cli_argv_current(void)
 	/* getopt has already advanced optind past the offending word. */
 	return optind > 0 ? saved_argv[optind - 1] : "?";
 }
+
+static int cmd_help(struct cli *cli, int argc, char **argv);
 
 static const struct command {
 	const char *name;
@@ -59,6 +66,8 @@ static const struct command {
 	  "every port allocation and bind/connect failure, live,\n"
 	  "                   with its process; --record keeps the history" },
 #endif
+	{ "help", cmd_help,
+	  "a command's manual, ephport-COMMAND(8), or its --help" },
 };
 
 static const char main_help[] =
@@ -106,7 +115,7 @@ static const char main_help[] =
 	"not answer (a usage\nerror, an unreadable namespace, I/O); "
 	"'usage --check' exits as a monitoring\nplugin does: 0 OK, 1 "
 	"WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
-	"See ephport(8).\n";
+	"See ephport(8), and 'ephport help COMMAND' for a command's manual.\n";
 
 /* The help, with the list of commands, into BUF. */
 static const char *format_help(char *buf, size_t size)
@@ -121,6 +130,106 @@ static const char *format_help(char *buf, size_t size)
 				      commands[i].summary);
 	snprintf(buf, size, main_help, list);
 	return buf;
+}
+
+static const char help_help[] =
+	"Usage: ephport help [COMMAND]\n"
+	"\n"
+	"The manual of COMMAND, ephport-COMMAND(8), when standard output is "
+	"a\n"
+	"terminal and man(1) finds the page (as 'man ephport COMMAND' "
+	"does);\n"
+	"otherwise what 'ephport COMMAND --help' prints. Without COMMAND, "
+	"what\n"
+	"'ephport --help' prints.\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help       show this help\n"
+	"\n"
+	"Examples:\n"
+	"  ephport help why\n"
+	"  ephport help\n"
+	"\n"
+	"Exit status: 0 shown, 2 an unknown command (a usage error) or "
+	"--json\n"
+	"(the manual is text).\n";
+
+/*
+ * Runs man(1) on PAGE; with WHERE only asks man whether it finds PAGE
+ * ("man -w", its output thrown away). Returns man's exit status (0: shown,
+ * or found), or -1 when it could not run.
+ */
+static int run_man(const char *page, bool where)
+{
+	char *argv[] = { (char *)"man", (char *)(where ? "-w" : page),
+			 (char *)(where ? page : NULL), NULL };
+	posix_spawn_file_actions_t fa;
+	int status, rc;
+	pid_t pid;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -1;
+	/* The question is asked quietly; the answer is the page itself. */
+	if (where &&
+	    (posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
+					      O_WRONLY, 0) != 0 ||
+	     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO,
+					      STDERR_FILENO) != 0)) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	rc = posix_spawnp(&pid, "man", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * ephport help [COMMAND]: the command's manual on a terminal, as git help
+ * does; its --help where there is no terminal or no manual, so that a
+ * pipe or a machine without man-db still gets the text.
+ */
+static int cmd_help(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_opt none[] = { { 0 } };
+	char page[64], q[96], help[8192];
+	char *words[] = { NULL, (char *)"--help", NULL };
+	int first, rc;
+
+	rc = cli_parse(cli, argc, argv, none, true, help_help, NULL, NULL,
+		       &first);
+	if (rc != EXIT_OK)
+		return rc == CLI_DONE ? EXIT_OK : rc;
+	if (cli->json)
+		return cli_usage_error(cli, "--json: the manual is text");
+	if (first == argc) {
+		fputs(format_help(help, sizeof(help)), stdout);
+		return EXIT_OK;
+	}
+	if (argc - first > 1)
+		return cli_usage_error(
+			cli, "unexpected argument %s",
+			cli_quote(argv[first + 1], q, sizeof(q)));
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[first], commands[i].name) != 0)
+			continue;
+		snprintf(page, sizeof(page), "ephport-%s", commands[i].name);
+		if (isatty(STDOUT_FILENO) && run_man(page, true) == 0) {
+			/* What ephport printed so far goes before the pager. */
+			fflush(stdout);
+			if (run_man(page, false) == 0)
+				return EXIT_OK;
+		}
+		words[0] = (char *)commands[i].name;
+		cli->cmd = commands[i].name;
+		return commands[i].run(cli, 2, words);
+	}
+	return cli_usage_error(cli, "unknown command %s",
+			       cli_quote(argv[first], q, sizeof(q)));
 }
 
 int cli_common_option(struct cli *cli, int c, const char *help, bool *done)

@@ -104,28 +104,124 @@ else
 	tap_ok "# SKIP privileged cases need root"
 fi
 
-# The man page documents what --help offers, and renders cleanly.
-MAN="$(dirname "$0")/../../man/ephport.8"
+# The manuals document what --help offers, and render cleanly: ephport(8),
+# assembled at build time (EPHPORT_MAN) from man/ephport.8.in and the
+# commands' pages, man/ephport-COMMAND.8, which are the source of its text.
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+MAN=${EPHPORT_MAN:-}
 commands=$("$EPHPORT" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/ {print $1}')
 want="ranges usage why audit reserve unreserve set-range pick"
 "$EPHPORT" serve --help >/dev/null 2>&1 && want="$want serve metrics"
 # The tracer is built where libbpf, bpftool and clang are (-Dbpf=auto).
 "$EPHPORT" trace --help >/dev/null 2>&1 && want="$want trace"
+want="$want help"
 expect_eq "--help lists every command" "$(echo $commands)" "$want"
-helps=$("$EPHPORT" --help; for c in $commands; do "$EPHPORT" "$c" --help; done)
-missing=
-for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$helps" | sort -u); do
-	name=${opt#--}
-	grep -qF -- "\\-\\-${name//-/\\-}" "$MAN" || missing="$missing $opt"
+if [ -z "$MAN" ] || [ ! -f "$MAN" ]; then
+	tap_ok "# SKIP EPHPORT_MAN names no built ephport(8) (meson test sets it)"
+else
+	helps=$("$EPHPORT" --help; for c in $commands; do "$EPHPORT" "$c" --help; done)
+	missing=
+	for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$helps" | sort -u); do
+		name=${opt#--}
+		grep -qF -- "\\-\\-${name//-/\\-}" "$MAN" || missing="$missing $opt"
+	done
+	expect_eq "every option in --help is in ephport(8)" "$missing" ""
+	missing=
+	for code in $(grep -oE '[a-z]+(-[a-z]+)+' <<<"$("$EPHPORT" ranges --help | sed -n '/^Warning codes/,/^$/p')"); do
+		grep -qF -- "$code" "$MAN" || missing="$missing $code"
+	done
+	expect_eq "every warning code is in ephport(8)" "$missing" ""
+fi
+
+# The pages as man(1) finds them once installed: a man tree with every page.
+# man-db is there wherever lintian is (scripts/bootstrap --test).
+if ! command -v man >/dev/null; then
+	tap_ok "# SKIP the pages as installed need man(1) (man-db)"
+else
+	version=$("$EPHPORT" --version | awk '{ print $2; exit }')
+	mt="$TMP/man"
+	mkdir -p "$mt/man8"
+	cp "$SRC"/man/ephport-*.8 "$mt/man8/"
+	[ -n "$MAN" ] && [ -f "$MAN" ] && cp "$MAN" "$mt/man8/"
+	for c in $commands; do
+		[ "$c" = help ] && continue
+		page="$SRC/man/ephport-$c.8"
+		if [ ! -f "$page" ]; then
+			tap_not_ok "ephport-$c(8) exists" "no $page"
+			continue
+		fi
+		# unreserve and set-range are .so links to reserve's page.
+		src=$page
+		if so=$(sed -n '1s/^\.so man8\///p' "$page") && [ -n "$so" ]; then
+			src="$SRC/man/$so"
+		fi
+		run env MANPATH="$mt" man -w ephport "$c"
+		expect_eq "'man ephport $c' finds ephport-$c(8), as 'man git log' does" "$OUT" "$mt/man8/${src##*/}"
+		run env MANPATH="$mt" MANWIDTH=80 man ephport "$c"
+		missing=
+		for sec in NAME SYNOPSIS DESCRIPTION OPTIONS 'EXIT STATUS' EXAMPLES 'SEE ALSO'; do
+			grep -qx "$sec" <<<"$OUT" || missing="$missing '$sec'"
+		done
+		expect_eq "ephport-$c(8) has every section" "$missing" ""
+		expect_in "ephport-$c(8) names $c" "ephport-$c" "$(sed -n '/^NAME/,/^$/p' <<<"$OUT")"
+		missing=
+		for opt in $("$EPHPORT" "$c" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+			name=${opt#--}
+			grep -qF -- "\\-\\-${name//-/\\-}" "$src" || missing="$missing $opt"
+		done
+		expect_eq "every option of '$c --help' is in ephport-$c(8)" "$missing" ""
+	done
+	# Each page as lintian checks it (man --warnings), .so links resolved in
+	# the tree; each names the version it documents.
+	for page in "$mt"/man8/*.8 "$SRC/man/libephport.3"; do
+		run sh -c 'cd "$1" && LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$2" >/dev/null' sh "$mt" "$page"
+		expect_eq "${page##*/} renders without warnings" "$RC:$ERR" "0:"
+		case "$page" in *.3) continue ;; esac
+		grep -q '^\.so ' "$page" && continue
+		expect_in "${page##*/} documents ephport $version" "\"ephport $version\"" "$(grep '^\.TH' "$page")"
+	done
+fi
+
+# ephport help COMMAND: the page on a terminal, --help elsewhere.
+run "$EPHPORT" help
+expect_eq "'ephport help' prints the main help" "$OUT" "$("$EPHPORT" --help)"
+for c in $commands; do
+	run "$EPHPORT" help "$c"
+	expect_eq "'ephport help $c' in a pipe prints '$c --help'" "$RC:$OUT" "0:$("$EPHPORT" "$c" --help)"
 done
-expect_eq "every option in --help is in ephport(8)" "$missing" ""
-missing=
-for code in $(grep -oE '[a-z]+(-[a-z]+)+' <<<"$("$EPHPORT" ranges --help | sed -n '/^Warning codes/,/^$/p')"); do
-	grep -qF -- "$code" "$MAN" || missing="$missing $code"
-done
-expect_eq "every warning code is in ephport(8)" "$missing" ""
-if command -v groff >/dev/null; then
-	check "ephport(8) renders without warnings" sh -c 'out=$(groff -man -ww -z "$1" 2>&1); [ -z "$out" ]' sh "$MAN"
+run "$EPHPORT" help bogus
+expect_rc "'ephport help bogus' is a usage error (2)" 2
+expect_in "naming it" "unknown command 'bogus'" "$ERR"
+run "$EPHPORT" help why --json
+expect_rc "help has no JSON (2)" 2
+if command -v script >/dev/null; then
+	# A man(1) that says what it was asked, found or not (FOUND=0/16).
+	mkdir -p "$TMP/fakebin"
+	cat >"$TMP/fakebin/man" <<-'EOF'
+		#!/bin/sh
+		echo "man $*" >>"$MANLOG"
+		[ "$1" = -w ] && exit "$FOUND"
+		echo "the manual of $1"
+	EOF
+	chmod +x "$TMP/fakebin/man"
+	export MANLOG="$TMP/man.log"
+	: >"$MANLOG"
+	run env PATH="$TMP/fakebin:$PATH" FOUND=0 script -qec "$EPHPORT help why" /dev/null
+	expect_in "on a terminal, 'ephport help why' opens ephport-why(8)" "the manual of ephport-why" "$OUT"
+	expect_eq "asking man(1) for it by name first" "$(cat "$MANLOG")" "$(printf 'man -w ephport-why\nman ephport-why')"
+	: >"$MANLOG"
+	run env PATH="$TMP/fakebin:$PATH" FOUND=16 script -qec "$EPHPORT help why" /dev/null
+	expect_in "where man(1) has no page, it prints '--help'" "Usage: ephport why PORT" "$OUT"
+	: >"$MANLOG"
+	run env PATH="$TMP/fakebin:$PATH" FOUND=0 "$EPHPORT" help why
+	expect_eq "in a pipe man(1) is not asked" "$(cat "$MANLOG")" ""
+	# The real man(1), on a terminal, with the man tree above.
+	if command -v man >/dev/null; then
+		run env MANPATH="$mt" MANPAGER=cat MANWIDTH=80 script -qec "$EPHPORT help unreserve" /dev/null
+		expect_in "'ephport help unreserve' shows the page man shows" "EPHPORT-RESERVE(8)" "$OUT"
+	fi
+else
+	tap_ok "# SKIP ephport help on a terminal needs script(1)"
 fi
 
 # Errors a script can trust (issue: advice that is safe to paste).

@@ -2,29 +2,37 @@
 # SPDX-License-Identifier: MIT
 # Every example the documentation shows runs as shown: the lines under
 # "Examples:" in every --help, the shell examples of the README and the
-# EXAMPLES of ephport(8). Each runs word for word, in a throw-away network
-# namespace and a private mount namespace whose /etc/sysctl.d, /var/lib,
-# /run/ephport and /run/netns are the test's own directories, so that
-# nothing of the host is read as a namespace or written. They run in the
-# order shown, sharing that state, so that "unreserve" follows "reserve"
-# and "pick --release" a pick. An example must exit 0, or for a verdict
-# (why, audit, pick --explain, usage --check) 0 or 1: never 2. What runs
-# until stopped (serve, usage --watch) must still run after 2 s and exit 0
-# on SIGTERM or SIGINT; curl examples ask an exporter started for them.
+# EXAMPLES of the manuals, ephport(8) and each command's page. Each runs
+# word for word, in a throw-away network namespace and a private mount
+# namespace whose /etc/sysctl.d, /var/lib, /run/ephport and /run/netns are
+# the test's own directories, so that nothing of the host is read as a
+# namespace or written. They run in the order shown, sharing that state, so
+# that "unreserve" follows "reserve" and "pick --release" a pick. An
+# example must exit 0, or for a verdict (why, audit, pick --explain, usage
+# --check) 0 or 1: never 2. What runs until stopped (serve, usage --watch,
+# trace without --duration) must still run after 2 s and exit 0 on SIGTERM
+# or SIGINT; curl examples ask an exporter started for them.
 . "$(dirname "$0")/lib.sh"
 require_root
 command -v jq >/dev/null || skip_all "needs jq (the examples pipe into it)"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 
 # The examples, one per line, in the order found.
+commands=$("$EPHPORT" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/ {print $1}')
 {
 	"$EPHPORT" --help | awk '/^Examples:/{f=1;next} f&&/^$/{f=0} f'
-	for c in $("$EPHPORT" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && /^  [a-z]/ {print $1}'); do
+	for c in $commands; do
 		"$EPHPORT" "$c" --help | awk '/^Examples:/{f=1;next} f&&/^$/{f=0} f'
 	done
 	awk '/^```sh/{f=1;next} /^```/{f=0} f && /^ephport/' "$SRC/README.md"
-	sed -n '/^\.SH EXAMPLES/,/^\.SH/p' "$SRC/man/ephport.8" | grep '^ephport' |
-		sed -e 's/\\-/-/g' -e "s/\\\\(aq/'/g"
+	# The manuals: ephport(8)'s own and each built command's page (the
+	# .so links to reserve's page add nothing).
+	for page in "$SRC/man/ephport.8.in" $(for c in $commands; do
+		echo "$SRC/man/ephport-$c.8"; done); do
+		[ -f "$page" ] || continue
+		sed -n '/^\.SH EXAMPLES/,/^\.SH/p' "$page" | grep -E '^(ephport|curl) ' |
+			sed -e 's/\\-/-/g' -e "s/\\\\(aq/'/g" -e 's/\\e/\\/g'
+	done
 } | sed -e 's/^ *//' -e 's/   .*$//' -e 's/ *# .*$//' | awk '!seen[$0]++' >"$TMP/examples"
 
 ns=$(ns_add examples)
@@ -65,7 +73,11 @@ curl*)
 	kill "$srv"
 	wait "$srv" || rc=98
 	;;
-*--watch* | "ephport serve"* | "ephport --netns "*" serve"*)
+*--duration*)
+	bash -o pipefail -c "$1"
+	rc=$?
+	;;
+*--watch* | "ephport serve"* | "ephport --netns "*" serve"* | "ephport trace"*)
 	# Runs until stopped: still running after 2 s, then ends cleanly.
 	bash -c "$1" >/dev/null &
 	pid=$!

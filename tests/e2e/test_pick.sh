@@ -242,7 +242,7 @@ expect_in "--help states the exit codes" "2 ephport could not answer" "$OUT"
 
 # Every example of pick --help and of the man page runs as shown, here in a
 # throw-away namespace with a throw-away assignments file.
-MAN="$(dirname "$0")/../../man/ephport.8"
+MAN="$(dirname "$0")/../../man/ephport-pick.8"
 examples() {
 	"$EPHPORT" pick --help | sed -n '/^Examples:/,/^$/s/^  \(ephport pick.*\)/\1/p'
 	sed -n '/^\.SH EXAMPLES/,/^\.SH/p' "$MAN" | sed 's/\\-/-/g' | grep '^ephport pick'

@@ -97,7 +97,9 @@ has() {
 }
 
 has "ephport: the command in /usr/sbin" "$c_ephport" /usr/sbin/ephport
-for page in man/*.8; do
+# ephport(8) is assembled at build time from man/ephport.8.in.
+for page in man/*.8 man/*.8.in; do
+	page=${page%.in}
 	has "ephport: ${page#man/}" "$c_ephport" "/usr/share/man/man8/${page#man/}.gz"
 done
 has "ephport: the systemd unit" "$c_ephport" /lib/systemd/system/ephport.service
