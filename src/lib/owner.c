@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -591,6 +592,13 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int i32_cmp(const void *a, const void *b)
 {
 	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -603,6 +611,8 @@ static void gather_hints(struct eph_owners *o, struct hints *h)
 {
 	char mount[4096];
 	int mountfd = -1;
+	uint64_t *ids = NULL;
+	size_t nids = 0;
 
 	h->uids = calloc(o->n ? o->n : 1, sizeof(*h->uids));
 	for (size_t i = 0; h->uids && i < o->n; i++)
@@ -615,15 +625,20 @@ static void gather_hints(struct eph_owners *o, struct hints *h)
 	 * caller without it simply walks in the other order. */
 	if (cgroup_mount(mount, sizeof(mount)) == 0)
 		mountfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (size_t i = 0; mountfd >= 0 && i < o->n; i++) {
-		uint64_t id = o->hint[i].cgroup_id;
+	/* Each cgroup once: its id among the sorted ids of all wanted. */
+	ids = mountfd >= 0 ? calloc(o->n ? o->n : 1, sizeof(*ids)) : NULL;
+	for (size_t i = 0; ids && i < o->n; i++)
+		if (o->hint[i].cgroup_id)
+			ids[nids++] = o->hint[i].cgroup_id;
+	if (nids > 1)
+		qsort(ids, nids, sizeof(*ids), u64_cmp);
+	for (size_t i = 0; i < nids; i++) {
+		uint64_t id = ids[i];
 		int32_t *pids, *m;
-		size_t n, k;
-		bool seen = false;
+		size_t n;
 
-		for (k = 0; k < i && id; k++)
-			seen |= o->hint[k].cgroup_id == id;
-		if (!id || seen || cgroup_pids(mountfd, id, &pids, &n) < 0)
+		if ((i > 0 && ids[i - 1] == id) ||
+		    cgroup_pids(mountfd, id, &pids, &n) < 0)
 			continue;
 		m = realloc(h->pids, (h->npids + n + 1) * sizeof(*m));
 		if (m) {
@@ -633,6 +648,7 @@ static void gather_hints(struct eph_owners *o, struct hints *h)
 		}
 		free(pids);
 	}
+	free(ids);
 	if (mountfd >= 0)
 		close(mountfd);
 	if (h->npids > 1)
@@ -1079,6 +1095,88 @@ out:
 	return r;
 }
 
+/* ---- Many sockets: every descriptor, read side by side ---- */
+
+/*
+ * When most sockets of a host are wanted (usage --by process), the walk
+ * reads nearly every descriptor, and each readlink costs the kernel some
+ * microseconds: the processes are then shared out among threads, one per
+ * CPU, which read their descriptors side by side and record what they
+ * found one at a time, under a lock. Below this many wanted sockets the
+ * ordered walk stops early and bisects: threads would not pay.
+ */
+#define PARALLEL_MIN 4096
+#define PARALLEL_MAX 8
+
+struct par {
+	struct eph_owners *o;
+	int procfd;
+	const struct candidate *c;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static void *par_walk(void *arg)
+{
+	struct par *p = arg;
+	struct fdtable t = { .pidfd = -1, .fdfd = -1 };
+
+	for (;;) {
+		size_t i;
+		bool done;
+
+		pthread_mutex_lock(&p->lock);
+		i = p->next++;
+		done = i >= p->n || p->o->found >= p->o->n;
+		pthread_mutex_unlock(&p->lock);
+		if (done)
+			break;
+		if (fdtable_open(&t, p->procfd, p->c[i].pid) < 0)
+			continue;
+		/* The costly part, without the lock: every link read. */
+		for (size_t k = 0; k < t.n; k++)
+			fdtable_inode(&t, k);
+		/* Then the finds, recorded one process at a time from the
+		 * links read (walk_all reads none again). */
+		pthread_mutex_lock(&p->lock);
+		walk_all(p->o, &t);
+		p->o->readlinks += t.readlinks;
+		pthread_mutex_unlock(&p->lock);
+		t.readlinks = 0;
+		fdtable_close(&t);
+	}
+	free(t.fds);
+	free(t.inode);
+	return NULL;
+}
+
+/* Walks the N candidates C whole, on up to PARALLEL_MAX threads. Returns
+ * false when no thread could be started (the caller walks alone). */
+static bool walk_parallel(struct eph_owners *o, int procfd,
+			  const struct candidate *c, size_t n)
+{
+	struct par p = { .o = o, .procfd = procfd, .c = c, .n = n };
+	pthread_t th[PARALLEL_MAX - 1];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nth = 0, want;
+
+	want = cpus > PARALLEL_MAX ? PARALLEL_MAX : cpus > 1 ? (size_t)cpus : 1;
+	if (want < 2 || pthread_mutex_init(&p.lock, NULL) != 0)
+		return false;
+	while (nth + 1 < want &&
+	       pthread_create(&th[nth], NULL, par_walk, &p) == 0)
+		nth++;
+	if (nth == 0) {
+		pthread_mutex_destroy(&p.lock);
+		return false;
+	}
+	par_walk(&p);
+	for (size_t i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.lock);
+	return true;
+}
+
 EPH_EXPORT void eph_owners_set_first_only(struct eph_owners *o, bool first)
 {
 	o->first_only = first;
@@ -1144,6 +1242,9 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 		r = ctx_error(ctx, -ENOMEM, "out of memory");
 		goto out;
 	}
+	/* Most sockets wanted: every process whole, side by side. */
+	if (o->n >= PARALLEL_MIN && walk_parallel(o, dirfd(d), c, n))
+		n = 0;
 	/* First pass: small processes whole, big ones by bisection. */
 	for (size_t i = 0; i < n && o->found < o->n; i++) {
 		if (fdtable_open(&t, dirfd(d), c[i].pid) < 0)

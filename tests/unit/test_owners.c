@@ -204,6 +204,102 @@ static void test_the_owner_is_exact_among_big_processes(void **state)
 }
 
 /*
+ * A child holding N sockets, shuffled, every one wanted: their inodes in
+ * INODES (N of them). Returns its pid.
+ */
+static pid_t holder_all(int n, uint32_t *inodes)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		int *socks = calloc((size_t)n, sizeof(*socks));
+		uint32_t *in = calloc((size_t)n, sizeof(*in));
+
+		close(fds[0]);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		for (int i = 0; socks && in && i < n; i++) {
+			struct stat st;
+
+			socks[i] = socket(AF_INET, SOCK_STREAM, 0);
+			if (socks[i] < 0 || fstat(socks[i], &st) < 0)
+				_exit(1);
+			in[i] = (uint32_t)st.st_ino;
+		}
+		for (int i = n - 1; i > 0; i--) {
+			int j = rand() % (i + 1), tmp = dup(socks[i]);
+
+			dup2(socks[j], socks[i]);
+			dup2(tmp, socks[j]);
+			close(tmp);
+		}
+		if (!in || write(fds[1], in, (size_t)n * sizeof(*in)) !=
+				   (ssize_t)((size_t)n * sizeof(*in)))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	for (size_t got = 0; got < (size_t)n * sizeof(*inodes);) {
+		ssize_t r = read(fds[0], (char *)inodes + got,
+				 (size_t)n * sizeof(*inodes) - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	close(fds[0]);
+	return pid;
+}
+
+/*
+ * Every socket of three processes wanted at once (usage --by process):
+ * more than the walk reads alone, so they are read side by side on every
+ * CPU; each socket must still be named by its own process, with the
+ * search for sharers or without it.
+ */
+static void test_every_socket_of_many_is_exact(void **state)
+{
+	enum { N = 2000, P = 3 };
+	static uint32_t in[P][N];
+	struct eph_owners *o = NULL;
+	pid_t pid[P];
+
+	(void)state;
+	for (int i = 0; i < P; i++)
+		pid[i] = holder_all(N, in[i]);
+	assert_int_equal(eph_owners_new(ctx, &o), 0);
+	for (int first = 0; first < 2; first++) {
+		eph_owners_clear(o);
+		eph_owners_set_first_only(o, first);
+		for (int i = 0; i < P; i++)
+			for (int k = 0; k < N; k++)
+				assert_int_equal(eph_owners_want(o, in[i][k]),
+						 0);
+		assert_int_equal(eph_owners_resolve(o), P * N);
+		for (int i = 0; i < P; i++)
+			for (int k = 0; k < N; k++) {
+				const struct eph_owner *f =
+					eph_owners_find(o, in[i][k]);
+
+				assert_non_null(f);
+				assert_int_equal(f->pid, pid[i]);
+				assert_int_equal(f->nprocs, 1);
+			}
+	}
+	eph_owners_free(o);
+	for (int i = 0; i < P; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+}
+
+/*
  * The cgroup a socket reports lists its owner: with a child moved into a
  * cgroup of its own, the walk starts there and reads one process.
  */
@@ -460,6 +556,7 @@ int main(void)
 			test_the_bind_probe_sees_it_and_leaves_nothing),
 		cmocka_unit_test(test_this_namespace_is_listed_once),
 		cmocka_unit_test(test_the_owner_is_exact_among_big_processes),
+		cmocka_unit_test(test_every_socket_of_many_is_exact),
 		cmocka_unit_test(test_the_cgroup_is_looked_at_first),
 		cmocka_unit_test(test_a_shared_socket_names_every_holder),
 		cmocka_unit_test(test_orphaned_workers_are_all_named),
