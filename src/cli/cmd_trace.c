@@ -281,6 +281,10 @@ static void event_text(const struct eph_trace_event *e)
 		snprintf(who, sizeof(who), "%s[%d]", e->comm, e->pid);
 	else
 		snprintf(who, sizeof(who), "-");
+	/* A failure is the line to see in a stream of allocations. */
+	if (e->kind == EPH_TRACE_CONNECT_FAILED ||
+	    e->kind == EPH_TRACE_BIND_FAILED)
+		fputs(color_start(stdout, COLOR_CRIT), stdout);
 	printf("%s %-14s %s %s%s%s  %s%s",
 	       when(e->wall_ns, false, w, sizeof(w)),
 	       eph_trace_kind_code(e->kind), eph_proto_name(e->proto), l,
@@ -289,6 +293,9 @@ static void event_text(const struct eph_trace_event *e)
 	    (e->kind == EPH_TRACE_TIME_WAIT || e->kind == EPH_TRACE_CLOSE ||
 	     e->kind == EPH_TRACE_TIME_WAIT_END))
 		printf("  opened %u s ago", age);
+	if (e->kind == EPH_TRACE_CONNECT_FAILED ||
+	    e->kind == EPH_TRACE_BIND_FAILED)
+		fputs(color_end(stdout), stdout);
 	printf("\n");
 }
 
@@ -367,10 +374,13 @@ static void summary_text(struct trace *t, struct eph_tracer *tr, double seconds)
 			       (unsigned long long)eph_trace_summary_kind(
 				       t->sum, k));
 	if (eph_trace_summary_count(t->sum, EPH_TRACE_BY_ERRNO))
-		printf("Failures per errno and command\n");
+		color_puts(stdout, COLOR_HEADING,
+			   "Failures per errno and command\n");
 	for (size_t i = 0;
 	     (r = eph_trace_summary_row(t->sum, EPH_TRACE_BY_COMMAND, i)); i++)
-		printf("  %-14s %-16s %llu\n", errno_code(r->err), r->comm,
+		printf("  %s%-14s%s %-16s %llu\n",
+		       color_start(stdout, COLOR_CRIT), errno_code(r->err),
+		       color_end(stdout), r->comm,
 		       (unsigned long long)r->count);
 	if (eph_trace_summary_count(t->sum, EPH_TRACE_BY_DESTINATION))
 		printf("Allocations per destination (connect)\n");
