@@ -68,7 +68,7 @@ static const char pick_help[] =
 	")\n"
 	"      --registry FILE    its former name, still accepted\n"
 	"  -e, --explain PORT     every rule for PORT, pass or fail, and why\n"
-	"  -l, --list             the assignments\n"
+	"      --list             the assignments\n"
 	"      --release NAME     drop NAME's assignment\n"
 	"  -n, --netns NS         check network namespace NS\n"
 	"  -j, --json             print one JSON object\n"
@@ -93,7 +93,6 @@ enum {
 	O_OS = 'o',
 	O_RANGE = 'r',
 	O_EXPLAIN = 'e',
-	O_LIST = 'l',
 	O_COUNT = 256,
 	O_PRIVILEGED,
 	O_ALLOW_REGISTERED,
@@ -101,6 +100,7 @@ enum {
 	O_RESERVE,
 	O_ASSIGNMENTS,
 	O_RELEASE,
+	O_LIST,
 };
 
 struct args {
@@ -474,7 +474,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct args *a)
 		{ "assignments", 0, true, O_ASSIGNMENTS },
 		{ "registry", 0, true, O_ASSIGNMENTS },
 		{ "explain", 'e', true, O_EXPLAIN },
-		{ "list", 'l', false, O_LIST },
+		{ "list", 0, false, O_LIST },
 		{ "release", 0, true, O_RELEASE },
 		{ 0 },
 	};

@@ -33,14 +33,14 @@ static const char trace_help[] =
 	"per destination.\n"
 	"\n"
 	"Options:\n"
-	"  -p, --port PORT        only events on PORT (local, remote or asked "
+	"      --port PORT        only events on PORT (local, remote or asked "
 	"for)\n"
 	"      --pid PID          only events of process PID\n"
-	"  -f, --failures         only failures of bind() and connect()\n"
+	"      --failures         only failures of bind() and connect()\n"
 	"  -d, --duration SECONDS stop after SECONDS (default: at Ctrl-C)\n"
 	"  -a, --all-netns        every network namespace (default: the one\n"
 	"                         inspected only)\n"
-	"  -r, --record           keep the record in /run/ephport/history that\n"
+	"      --record           keep the record in /run/ephport/history that\n"
 	"                         'usage' and 'why' use to be exact\n"
 	"      --record-entries N its bound, in entries of 96 bytes (default "
 	"65536)\n"
@@ -449,12 +449,12 @@ static void preamble(struct trace *t, struct eph_tracer *tr)
 int cmd_trace(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {
-		{ "port", 'p', true, OPT_PORT },
+		{ "port", 0, true, OPT_PORT },
 		{ "pid", 0, true, OPT_PID },
-		{ "failures", 'f', false, OPT_FAILURES },
+		{ "failures", 0, false, OPT_FAILURES },
 		{ "duration", 'd', true, OPT_DURATION },
 		{ "all-netns", 'a', false, OPT_ALL },
-		{ "record", 'r', false, OPT_RECORD },
+		{ "record", 0, false, OPT_RECORD },
 		{ "record-entries", 0, true, OPT_ENTRIES },
 		{ 0 },
 	};
