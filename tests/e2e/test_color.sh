@@ -87,6 +87,10 @@ expect_eq "the columns are where they are without colour" \
 	"$(sed "s/$ESC\[[0-9;]*m//g" <<<"$OUT")" \
 	"$("$EPHPORT" --netns "$ns" usage "${TH[@]}" --color=never)"
 
+run timeout 1.5 "$EPHPORT" --netns "$ns" usage "${TH[@]}" --watch 1 --color=always
+expect_in "usage --watch: a CRITICAL row is red" "$RED""127.0.0.1 " "$(grep ':5000 ' <<<"$OUT")"
+expect_in "a WARNING row yellow" "$YELLOW""127.0.0.1 " "$(grep ':5001 ' <<<"$OUT")"
+
 # auto: colour on a terminal only.
 on_tty "$EPHPORT" --netns "$ns" usage "${TH[@]}"
 expect_in "auto on a terminal colours the CRITICAL row" "$RED""tcp " "$OUT"
