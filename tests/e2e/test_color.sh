@@ -179,6 +179,34 @@ expect_in "a change's warning is yellow" "$YELLOW""warning: bounds of the same p
 run "$EPHPORT" --version --color=always
 expect_in "--version's yes is green" "sock_diag TCP       ${GREEN}yes$RESET" "$OUT"
 
+# trace: failures in red. Failed binds are made until it stops, so some
+# come after the program is loaded, however long that takes.
+if "$EPHPORT" trace --help >/dev/null 2>&1; then
+	"$EPHPORT" --netns "$ns" trace --failures --duration 3 --color=always \
+		>"$TMP/trace.out" 2>"$TMP/trace.err" &
+	tracer=$!
+	while kill -0 "$tracer" 2>/dev/null; do
+		ip netns exec "$ns" python3 -c '
+import socket
+try:
+    socket.socket().bind(("127.0.0.1", 5000))
+except OSError:
+    pass
+'
+		sleep 0.2
+	done
+	wait "$tracer"
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -q "cannot load\|cannot attach\|not permitted" "$TMP/trace.err"; then
+		tap_ok "# SKIP the kernel cannot load the tracer: $(head -1 "$TMP/trace.err")"
+	else
+		expect_in "trace: a failed bind is red" "$RED" \
+			"$(grep ' bind-failed ' "$TMP/trace.out" | head -1)"
+		expect_in "to the end of its line" "EADDRINUSE" \
+			"$(grep ' bind-failed ' "$TMP/trace.out" | head -1)"
+	fi
+fi
+
 # A bad value is a usage error.
 run "$EPHPORT" --color=sometimes ranges
 expect_rc "--color=sometimes is a usage error (2)" 2
