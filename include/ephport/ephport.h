@@ -16,6 +16,7 @@
 #include "common.h"
 #include "ctx.h"
 #include "diagnose.h"
+#include "features.h"
 #include "forecast.h"
 #include "history.h"
 #include "owners.h"

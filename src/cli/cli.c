@@ -16,11 +16,15 @@
 
 #define MAX_OPTS 32
 
+/* The id of --color, which has no letter. */
+#define OPT_COLOR 1000
+
 /* The options every command takes, the global ones. */
 static const struct cli_opt common[] = {
 	{ "help", 'h', CLI_NO_VALUE, 'h' },
 	{ "json", 'j', CLI_NO_VALUE, 'j' },
 	{ "netns", 'n', CLI_VALUE, 'n' },
+	{ "color", 0, CLI_VALUE, OPT_COLOR },
 	{ "version", 'V', CLI_NO_VALUE, 'V' },
 };
 #define NCOMMON (sizeof(common) / sizeof(common[0]))
@@ -68,13 +72,14 @@ static void json_error(struct cli *cli, const char *code, const char *msg)
 	cli_json_finish(&j);
 }
 
-static void report(struct cli *cli, const char *code, const char *msg)
+/* Says MSG on stderr (in red when it is a no: a refusal, nothing picked)
+ * and, under --json, as the error object. */
+static void report(struct cli *cli, const char *code, bool no, const char *msg)
 {
 	snprintf(cli->errmsg, sizeof(cli->errmsg), "%s", msg);
-	if (cli->cmd)
-		fprintf(stderr, "ephport: %s: %s\n", cli->cmd, msg);
-	else
-		fprintf(stderr, "ephport: %s\n", msg);
+	fprintf(stderr, "ephport: %s%s%s%s%s\n", cli->cmd ? cli->cmd : "",
+		cli->cmd ? ": " : "", no ? color_start(stderr, COLOR_CRIT) : "",
+		msg, no ? color_end(stderr) : "");
 	json_error(cli, code, msg);
 }
 
@@ -98,7 +103,7 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	report(cli, "usage", msg);
+	report(cli, "usage", false, msg);
 	fprintf(stderr, "Try 'ephport %s%s--help'.\n", cli->cmd ? cli->cmd : "",
 		cli->cmd ? " " : "");
 	return EXIT_ERROR;
@@ -112,7 +117,7 @@ int cli_error(struct cli *cli, const char *code, int exit, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	report(cli, code, msg);
+	report(cli, code, exit == EXIT_NO, msg);
 	return exit;
 }
 
@@ -127,7 +132,7 @@ int cli_fail(struct cli *cli, const char *what)
 		snprintf(msg, sizeof(msg), "%s: %s", what, detail);
 	else
 		snprintf(msg, sizeof(msg), "%s", *detail ? detail : what);
-	report(cli, code ? code : "EIO", msg);
+	report(cli, code ? code : "EIO", false, msg);
 	return EXIT_ERROR;
 }
 
@@ -366,6 +371,7 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 	char shorts[3 * (NCOMMON + MAX_OPTS) + 4], q[96], **pos;
 	size_t n = 0, s = 0;
 	int c, npos = 0, rc = EXIT_OK;
+	bool version = false;
 
 	shorts[s++] = permute ? '-' : '+';
 	shorts[s++] = ':';
@@ -438,15 +444,25 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 		    numeric(argv[optind]))
 			optarg = argv[optind++];
 		if (idx < NCOMMON) {
-			switch (c) {
+			switch (o->id) {
 			case 'h':
 				fputs(help, stdout);
 				free(pos);
 				return CLI_DONE;
 			case 'V':
-				printf("ephport %s\n", EPHPORT_VERSION);
-				free(pos);
-				return CLI_DONE;
+				/* After the rest: --json and --color. */
+				version = true;
+				break;
+			case OPT_COLOR:
+				/* The last one wins, as with ls and grep. */
+				if (color_when_parse(optarg, &cli->color) < 0)
+					rc = cli_usage_error(
+						cli,
+						"--color %s: expected auto, "
+						"always or never",
+						cli_quote(optarg, q,
+							  sizeof(q)));
+				break;
 			case 'j':
 				cli->json = true;
 				break;
@@ -473,8 +489,13 @@ int cli_parse(struct cli *cli, int argc, char **argv,
 		for (int i = 0; i < npos; i++)
 			argv[argc - npos + i] = pos[i];
 		*ret_first = argc - npos;
+		color_setup(cli->color, cli->json);
 	}
 	free(pos);
+	if (rc == EXIT_OK && version) {
+		rc = cli_version(cli);
+		return rc == EXIT_OK ? CLI_DONE : rc;
+	}
 	return rc;
 }
 
@@ -493,25 +514,40 @@ void cli_json_finish(struct json *j)
 
 void cli_heading(struct cli *cli, const char *title)
 {
+	const char *on = color_start(stdout, COLOR_HEADING);
+
 	if (cli->netns)
-		printf("%s (netns %s)\n", title, cli->netns);
+		printf("%s%s (netns %s)%s\n", on, title, cli->netns,
+		       color_end(stdout));
 	else
-		printf("%s\n", title);
+		printf("%s%s%s\n", on, title, color_end(stdout));
 }
 
-void cli_wrap(FILE *f, const char *first, const char *text)
+void cli_section(FILE *f, const char *title)
+{
+	fprintf(f, "\n%s%s%s\n", color_start(f, COLOR_HEADING), title,
+		color_end(f));
+}
+
+/*
+ * Wraps TEXT at 79 columns on a line already at column INDENT, the next
+ * lines indented as much; each line ends with OFF and each next one's
+ * text starts with ON (both "" without colour).
+ */
+static void wrap(FILE *f, const char *on, const char *off, size_t indent,
+		 const char *text)
 {
 	const size_t width = 79;
-	size_t indent = strlen(first), col;
 	const char *p = text;
+	size_t col = indent;
 
-	fputs(first, f);
-	col = indent;
 	while (*p) {
 		size_t w = strcspn(p, " ");
 
 		if (col > indent && col + 1 + w > width) {
-			fprintf(f, "\n%*s", (int)indent, "");
+			/* A line ends with its colour: a pager or a
+			 * terminal that cuts it shows no bleeding. */
+			fprintf(f, "%s\n%*s%s", off, (int)indent, "", on);
 			col = indent;
 		} else if (col > indent) {
 			fputc(' ', f);
@@ -523,5 +559,27 @@ void cli_wrap(FILE *f, const char *first, const char *text)
 		while (*p == ' ')
 			p++;
 	}
+	fputs(off, f);
 	fputc('\n', f);
+}
+
+void cli_wrap(FILE *f, const char *first, const char *text)
+{
+	fputs(first, f);
+	wrap(f, "", "", strlen(first), text);
+}
+
+void cli_wrap_role(FILE *f, enum color_role role, const char *first,
+		   const char *text)
+{
+	const char *on = color_start(f, role);
+
+	fputs(on, f);
+	fputs(first, f);
+	wrap(f, on, color_end(f), strlen(first), text);
+}
+
+void cli_wrap_at(FILE *f, size_t col, const char *text)
+{
+	wrap(f, "", "", col, text);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "color.h"
 #include "ephport/ephport.h"
 
 /* Exit codes, the same for every command (ephport(8), EXIT STATUS). */
@@ -29,8 +30,9 @@ struct cli {
 	struct eph_ctx *ctx;
 	const char *netns;
 	bool json;
-	const char *cmd;  /* the subcommand's name, for messages */
-	char errmsg[512]; /* the last failure reported */
+	enum color_when color; /* --color, COLOR_AUTO by default */
+	const char *cmd;       /* the subcommand's name, for messages */
+	char errmsg[512];      /* the last failure reported */
 };
 
 /* What follows an option (struct cli_opt's arg). */
@@ -54,8 +56,10 @@ struct cli_opt {
 
 /*
  * Parses a subcommand's words. OPTS ends with a zeroed entry; the global
- * options --help, --json, --netns and --version are added to it (--help
- * prints HELP, --version the version). ON_OPT gets every other option
+ * options --help, --json, --netns, --color and --version are added to it
+ * (--help prints HELP, --version the version and what this kernel lets
+ * ephport use, once the rest is parsed). Once parsed, colour is decided
+ * (color_setup()). ON_OPT gets every other option
  * with its value (NULL for a CLI_OPT_VALUE given none) and returns
  * EXIT_OK, or EXIT_ERROR after reporting why; it may be NULL when OPTS is
  * empty. A long option takes its value as "--opt VALUE" or "--opt=VALUE".
@@ -142,12 +146,26 @@ void cli_json_begin(struct cli *cli, struct json *j);
 void cli_json_finish(struct json *j);
 /* Prints a table's title line, naming the namespace when one was given. */
 void cli_heading(struct cli *cli, const char *title);
+/* Prints a blank line, then TITLE as a heading, on F. */
+void cli_section(FILE *f, const char *title);
 
 /*
  * Prints TEXT wrapped at 79 columns; the first line starts with FIRST, the
  * others with as many spaces.
  */
 void cli_wrap(FILE *f, const char *first, const char *text);
+/* The same with every line coloured in ROLE (on a terminal). */
+void cli_wrap_role(FILE *f, enum color_role role, const char *first,
+		   const char *text);
+/* The same on a line already at column COL (its start printed, in colour
+ * or not), the next lines indented as much. */
+void cli_wrap_at(FILE *f, size_t col, const char *text);
+
+/*
+ * ephport --version: the version, then what this kernel lets ephport use
+ * (version.c). Returns EXIT_OK, or EXIT_ERROR after reporting why.
+ */
+int cli_version(struct cli *cli);
 
 int cmd_overview(struct cli *cli, int argc, char **argv);
 int cmd_ranges(struct cli *cli, int argc, char **argv);

@@ -74,13 +74,13 @@ int cmd_overview(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	cli_heading(cli, "ephport host overview");
-	printf("\nPorts\n");
+	cli_section(stdout, "Ports");
 	shape_policy_text(eph_snapshot_policy(s), stdout);
 	shape_warnings_text(eph_snapshot_policy(s), stdout);
-	printf("\nEphemeral port usage\n");
+	cli_section(stdout, "Ephemeral port usage");
 	shape_usage_text(s, "", stdout);
 	shape_snapshot_history_text(s, "", stdout);
-	printf("\nFullest destinations\n");
+	cli_section(stdout, "Fullest destinations");
 	shape_table_text(rank, &label, false, held, stdout);
 	printf("\n");
 	cli_heading(cli, "Server ports at risk");

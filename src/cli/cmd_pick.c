@@ -68,7 +68,7 @@ static const char pick_help[] =
 	")\n"
 	"      --registry FILE    its former name, still accepted\n"
 	"  -e, --explain PORT     every rule for PORT, pass or fail, and why\n"
-	"  -l, --list             the assignments\n"
+	"      --list             the assignments\n"
 	"      --release NAME     drop NAME's assignment\n"
 	"  -n, --netns NS         check network namespace NS\n"
 	"  -j, --json             print one JSON object\n"
@@ -93,7 +93,6 @@ enum {
 	O_OS = 'o',
 	O_RANGE = 'r',
 	O_EXPLAIN = 'e',
-	O_LIST = 'l',
 	O_COUNT = 256,
 	O_PRIVILEGED,
 	O_ALLOW_REGISTERED,
@@ -101,6 +100,7 @@ enum {
 	O_RESERVE,
 	O_ASSIGNMENTS,
 	O_RELEASE,
+	O_LIST,
 };
 
 struct args {
@@ -131,8 +131,10 @@ static void print_ports(struct cli *cli, const struct args *a,
 					  : eph_pick_rule_name(r->moved_by),
 			ports[0]);
 	if (!cli->json) {
-		for (uint32_t i = 0; i < r->found; i++)
-			printf("%u\n", ports[i]);
+		for (uint32_t i = 0; i < r->found; i++) {
+			color_printf(stdout, COLOR_OK, "%u", ports[i]);
+			putchar('\n');
+		}
 		/* Standard output is the port; the reservation's report
 		 * goes beside it. */
 		if (reserved)
@@ -203,18 +205,23 @@ static int do_explain(struct cli *cli, const struct args *a,
 			json_obj_end(&j);
 			continue;
 		}
-		snprintf(first, sizeof(first), "  %-4s %-16s ",
-			 v[i].pass ? "pass" : "FAIL",
+		printf("  %s%-4s%s ",
+		       color_start(stdout, v[i].pass ? COLOR_OK : COLOR_CRIT),
+		       v[i].pass ? "pass" : "FAIL", color_end(stdout));
+		snprintf(first, sizeof(first), "%-16s ",
 			 eph_pick_rule_name(v[i].rule));
-		cli_wrap(stdout, first, text);
+		fputs(first, stdout);
+		cli_wrap_at(stdout, 2 + 4 + 1 + strlen(first), text);
 	}
 	if (cli->json) {
 		json_arr_end(&j);
 		json_bool(&j, "pass", fails == 0);
 		cli_json_finish(&j);
 	} else {
-		printf("%s\n", fails == 0 ? "Port passes every rule."
-					  : "Port fails: see FAIL above.");
+		color_puts(stdout, fails == 0 ? COLOR_OK : COLOR_CRIT,
+			   fails == 0 ? "Port passes every rule."
+				      : "Port fails: see FAIL above.");
+		putchar('\n');
 	}
 	return fails == 0 ? EXIT_OK : EXIT_NO;
 }
@@ -467,7 +474,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct args *a)
 		{ "assignments", 0, true, O_ASSIGNMENTS },
 		{ "registry", 0, true, O_ASSIGNMENTS },
 		{ "explain", 'e', true, O_EXPLAIN },
-		{ "list", 'l', false, O_LIST },
+		{ "list", 0, false, O_LIST },
 		{ "release", 0, true, O_RELEASE },
 		{ 0 },
 	};

@@ -81,7 +81,7 @@ static void print_time_wait(const struct eph_policy *p, FILE *f)
 	char v[32], m[256];
 	int64_t x;
 
-	fputs("\nTIME_WAIT (lasts 60 s, fixed in the kernel)\n", f);
+	cli_section(f, "TIME_WAIT (lasts 60 s, fixed in the kernel)");
 	eph_policy_knob(p, EPH_KNOB_TCP_TW_REUSE, &x);
 	snprintf(v, sizeof(v), "%lld", (long long)x);
 	knob_line(f, "tcp_tw_reuse", v, reuse_meaning(x));
@@ -117,13 +117,14 @@ static void print_time_wait(const struct eph_policy *p, FILE *f)
 
 static void print_os(const struct eph_policy *p, FILE *f)
 {
+	char title[96];
 	uint16_t lo, hi;
 
 	eph_policy_range(p, &lo, &hi);
-	fprintf(f,
-		"\nOther systems' default ephemeral ranges (* overlaps "
-		"%u-%u)\n",
-		lo, hi);
+	snprintf(title, sizeof(title),
+		 "Other systems' default ephemeral ranges (* overlaps %u-%u)",
+		 lo, hi);
+	cli_section(f, title);
 	fprintf(f, "    %-12s %-30s %-12s %s\n", "NAME", "SYSTEM", "RANGE",
 		"SHARED");
 	for (size_t i = 0; i < eph_os_count(); i++) {

@@ -381,7 +381,8 @@ void change_print_text(const struct cli *cli, const struct eph_change *c,
 	}
 	for (size_t i = 0; i < eph_change_note_count(c); i++) {
 		msg = note_message(cli, c, eph_change_note(c, i));
-		cli_wrap(f, "warning: ", msg ? msg : "out of memory");
+		cli_wrap_role(f, COLOR_WARN,
+			      "warning: ", msg ? msg : "out of memory");
 		free(msg);
 	}
 }
@@ -533,13 +534,14 @@ int change_boot_check(const struct cli *cli, const struct eph_change *c)
 		return EXIT_OK;
 	w = ps->wins ? ps->winner_system : ps->winner;
 	fprintf(stderr,
-		"ephport: %s: %s, but %s:%u sets %s after the drop-in and "
-		"wins%s\n",
-		cli->cmd,
+		"ephport: %s: %s%s, but %s:%u sets %s after the drop-in and "
+		"wins%s%s\n",
+		cli->cmd, color_start(stderr, COLOR_WARN),
 		eph_change_flags(c) & EPH_CHANGE_DRY_RUN ? "planned" : "done",
 		shown(cli, w->file, path, sizeof(path)), w->line,
 		eph_change_key(c),
-		ps->wins ? " under `sysctl --system`" : " at boot");
+		ps->wins ? " under `sysctl --system`" : " at boot",
+		color_end(stderr));
 	return EXIT_NO;
 }
 

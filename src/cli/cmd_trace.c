@@ -33,14 +33,14 @@ static const char trace_help[] =
 	"per destination.\n"
 	"\n"
 	"Options:\n"
-	"  -p, --port PORT        only events on PORT (local, remote or asked "
+	"      --port PORT        only events on PORT (local, remote or asked "
 	"for)\n"
 	"      --pid PID          only events of process PID\n"
-	"  -f, --failures         only failures of bind() and connect()\n"
+	"      --failures         only failures of bind() and connect()\n"
 	"  -d, --duration SECONDS stop after SECONDS (default: at Ctrl-C)\n"
 	"  -a, --all-netns        every network namespace (default: the one\n"
 	"                         inspected only)\n"
-	"  -r, --record           keep the record in /run/ephport/history that\n"
+	"      --record           keep the record in /run/ephport/history that\n"
 	"                         'usage' and 'why' use to be exact\n"
 	"      --record-entries N its bound, in entries of 96 bytes (default "
 	"65536)\n"
@@ -281,6 +281,10 @@ static void event_text(const struct eph_trace_event *e)
 		snprintf(who, sizeof(who), "%s[%d]", e->comm, e->pid);
 	else
 		snprintf(who, sizeof(who), "-");
+	/* A failure is the line to see in a stream of allocations. */
+	if (e->kind == EPH_TRACE_CONNECT_FAILED ||
+	    e->kind == EPH_TRACE_BIND_FAILED)
+		fputs(color_start(stdout, COLOR_CRIT), stdout);
 	printf("%s %-14s %s %s%s%s  %s%s",
 	       when(e->wall_ns, false, w, sizeof(w)),
 	       eph_trace_kind_code(e->kind), eph_proto_name(e->proto), l,
@@ -289,6 +293,9 @@ static void event_text(const struct eph_trace_event *e)
 	    (e->kind == EPH_TRACE_TIME_WAIT || e->kind == EPH_TRACE_CLOSE ||
 	     e->kind == EPH_TRACE_TIME_WAIT_END))
 		printf("  opened %u s ago", age);
+	if (e->kind == EPH_TRACE_CONNECT_FAILED ||
+	    e->kind == EPH_TRACE_BIND_FAILED)
+		fputs(color_end(stdout), stdout);
 	printf("\n");
 }
 
@@ -367,10 +374,13 @@ static void summary_text(struct trace *t, struct eph_tracer *tr, double seconds)
 			       (unsigned long long)eph_trace_summary_kind(
 				       t->sum, k));
 	if (eph_trace_summary_count(t->sum, EPH_TRACE_BY_ERRNO))
-		printf("Failures per errno and command\n");
+		color_puts(stdout, COLOR_HEADING,
+			   "Failures per errno and command\n");
 	for (size_t i = 0;
 	     (r = eph_trace_summary_row(t->sum, EPH_TRACE_BY_COMMAND, i)); i++)
-		printf("  %-14s %-16s %llu\n", errno_code(r->err), r->comm,
+		printf("  %s%-14s%s %-16s %llu\n",
+		       color_start(stdout, COLOR_CRIT), errno_code(r->err),
+		       color_end(stdout), r->comm,
 		       (unsigned long long)r->count);
 	if (eph_trace_summary_count(t->sum, EPH_TRACE_BY_DESTINATION))
 		printf("Allocations per destination (connect)\n");
@@ -439,12 +449,12 @@ static void preamble(struct trace *t, struct eph_tracer *tr)
 int cmd_trace(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {
-		{ "port", 'p', true, OPT_PORT },
+		{ "port", 0, true, OPT_PORT },
 		{ "pid", 0, true, OPT_PID },
-		{ "failures", 'f', false, OPT_FAILURES },
+		{ "failures", 0, false, OPT_FAILURES },
 		{ "duration", 'd', true, OPT_DURATION },
 		{ "all-netns", 'a', false, OPT_ALL },
-		{ "record", 'r', false, OPT_RECORD },
+		{ "record", 0, false, OPT_RECORD },
 		{ "record-entries", 0, true, OPT_ENTRIES },
 		{ 0 },
 	};

@@ -60,7 +60,7 @@ struct why {
 	const char *addr_text;
 	struct eph_diagnosis *d;
 	struct eph_record *rec; /* the tracer's, when it is there */
-	char prefix[320]; /* "ephport [--netns NS] " */
+	char prefix[320];	/* "ephport [--netns NS] " */
 	/* The words, made before anything is printed. */
 	char *verdict;	   /* the text's, or JSON's (every holder) */
 	char **cmd, **why; /* per remedy; cmd "" when there is none */
@@ -545,6 +545,14 @@ static const char *probe_words(const struct eph_diag_probe *x, char *buf,
 	return buf;
 }
 
+/* A bind test that worked in green, one that failed in red. */
+static const char *probe_color(const struct eph_diag_probe *x)
+{
+	if (!x || !x->ran)
+		return "";
+	return color_start(stdout, x->err == 0 ? COLOR_OK : COLOR_CRIT);
+}
+
 static void print_text(const struct why *w)
 {
 	const struct eph_diagnosis *d = w->d;
@@ -561,21 +569,23 @@ static void print_text(const struct why *w)
 	cli_heading(w->cli, "Port");
 	printf("  %u%s%s%s\n", port, svc ? " (" : "", svc ? svc : "",
 	       svc ? ")" : "");
-	printf("\nBind test (closed at once, never listening)\n");
+	cli_section(stdout, "Bind test (closed at once, never listening)");
 	for (size_t i = 0; i + 1 < eph_diagnosis_probe_count(d); i += 2) {
 		const struct eph_diag_probe *x = eph_diagnosis_probe(d, i);
 		const struct eph_diag_probe *y = eph_diagnosis_probe(d, i + 1);
 
-		printf("  %s %-15s %-36s with SO_REUSEADDR: %s\n",
+		printf("  %s %-15s %s%-36s%s with SO_REUSEADDR: %s%s%s\n",
 		       eph_proto_name(x->proto),
 		       w->req.addr_set
 			       ? eph_addr_format(w->req.addr, ab, sizeof(ab))
 		       : x->family == AF_INET ? "0.0.0.0"
 					      : "[::]",
-		       probe_words(x, b1, sizeof(b1)),
-		       probe_words(y, b2, sizeof(b2)));
+		       probe_color(x), probe_words(x, b1, sizeof(b1)),
+		       color_end(stdout), probe_color(y),
+		       probe_words(y, b2, sizeof(b2)), color_end(stdout));
 	}
-	printf("\nSockets on port %u\n", port);
+	snprintf(line, sizeof(line), "Sockets on port %u", port);
+	cli_section(stdout, line);
 	if (eph_diagnosis_holder_count(d) == 0)
 		printf("  none\n");
 	for (size_t i = 0; i < eph_diagnosis_holder_count(d); i++)
@@ -588,7 +598,7 @@ static void print_text(const struct why *w)
 			 e->message);
 		cli_wrap(stdout, "  ", line);
 	}
-	printf("\nContext\n");
+	cli_section(stdout, "Context");
 	eph_policy_range(p, &lo, &hi);
 	snprintf(line, sizeof(line), "%s the ephemeral range %u-%u%s",
 		 in ? "inside" : "outside", lo, hi,
@@ -607,11 +617,12 @@ static void print_text(const struct why *w)
 	cli_wrap(stdout, "  ", line);
 	if (eph_record_history(w->rec) || doubts(d))
 		shape_history_text(stdout, "  ", w->rec, doubts(d));
-	printf("\nVerdict\n");
-	cli_wrap(stdout, "  ", w->verdict);
+	cli_section(stdout, "Verdict");
+	cli_wrap_role(stdout, eph_diagnosis_bindable(d) ? COLOR_OK : COLOR_CRIT,
+		      "  ", w->verdict);
 	if (eph_diagnosis_remedy_count(d) == 0)
 		return;
-	printf("\nRemedies\n");
+	cli_section(stdout, "Remedies");
 	for (size_t i = 0; i < eph_diagnosis_remedy_count(d); i++) {
 		if (w->cmd[i][0]) {
 			printf("  %s\n", w->cmd[i]);

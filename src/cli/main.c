@@ -87,9 +87,16 @@ static const char main_help[] =
 	"/run/netns,\n"
 	"                   a path to a namespace file, or pid:PID\n"
 	"  -j, --json       print JSON instead of tables\n"
+	"      --color WHEN colour severities and verdicts: auto (the "
+	"default: on a\n"
+	"                   terminal, unless NO_COLOR is set or TERM=dumb), "
+	"always\n"
+	"                   or never; JSON never has colour\n"
 	"  -h, --help       show this help; 'ephport COMMAND --help' for one "
 	"command\n"
-	"  -V, --version    print the version and exit\n"
+	"  -V, --version    print the version and what this kernel lets "
+	"ephport use\n"
+	"                   (sock_diag, cgroups, BPF for trace), and exit\n"
 	"\n"
 	"A long option takes its value apart or after '=': --top 5, --top=5.\n"
 	"A second --netns is an error, even the same one.\n"
@@ -322,21 +329,24 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			cli.json = true;
 	saved_argv = argv;
+	/* --version asks the library what this kernel lets it use. */
+	if (eph_ctx_new(&cli.ctx) < 0)
+		errx(EXIT_ERROR, "out of memory");
 	/* The global options: those cli_parse() adds to every command. */
 	rc = cli_parse(&cli, argc, argv, none, false,
 		       format_help(help, sizeof(help)), NULL, NULL, &first);
-	if (rc == CLI_DONE)
-		return EXIT_OK;
+	if (rc == CLI_DONE) {
+		rc = EXIT_OK;
+		goto out;
+	}
 	if (rc != EXIT_OK) {
 		/* usage --check answers UNKNOWN to a bad global option too. */
 		first = cli_first_word(argc, argv, none, false);
 		if (first < argc && strcmp(argv[first], "usage") == 0)
 			rc = usage_failed_early(&cli, argc - first,
 						argv + first, rc);
-		return rc;
+		goto out;
 	}
-	if (eph_ctx_new(&cli.ctx) < 0)
-		errx(EXIT_ERROR, "out of memory");
 	/* The tracer's record, elsewhere than /run/ephport (tests). */
 	if (getenv("EPHPORT_RECORD") &&
 	    eph_ctx_set_record_path(cli.ctx, getenv("EPHPORT_RECORD")) < 0) {

@@ -308,13 +308,14 @@ void shape_warnings_text(const struct eph_policy *p, FILE *f)
 
 	if (n == 0)
 		return;
-	fputs("\nWarnings\n", f);
+	cli_section(f, "Warnings");
 	for (size_t i = 0; i < n; i++) {
 		const struct eph_warning *w = eph_policy_warning(p, i);
+		bool warning = w->severity == EPH_SEV_WARNING;
 
-		fprintf(f, "  %s [%s]\n",
-			w->severity == EPH_SEV_WARNING ? "warning" : "note",
-			w->code);
+		fprintf(f, "  %s%s%s [%s]\n",
+			color_start(f, warning ? COLOR_WARN : COLOR_DIM),
+			warning ? "warning" : "note", color_end(f), w->code);
 		cli_wrap(f, "    ", w->message);
 	}
 }
@@ -842,6 +843,11 @@ void shape_table_text(const struct eph_ranking *r, const char *const *labels,
 		const struct eph_usage_tuple *t = row->tuple;
 		char free[24];
 
+		/* A row at a threshold is coloured whole, as its level. */
+		if (row->level == EPH_LEVEL_CRITICAL)
+			fputs(color_start(f, COLOR_CRIT), f);
+		else if (row->level == EPH_LEVEL_WARNING)
+			fputs(color_start(f, COLOR_WARN), f);
 		if (with_ns)
 			fprintf(f, "%-*s ", wn, labels[row->source]);
 		/* With bounds of one parity the last port may be missed. */
@@ -850,14 +856,18 @@ void shape_table_text(const struct eph_ranking *r, const char *const *labels,
 				 t->free);
 		else
 			snprintf(free, sizeof(free), "%u", t->free);
-		fprintf(f, "%-5s %-*s %-*s %7u %7u %6u %8u %8u %7s %5.1f%s\n",
+		fprintf(f, "%-5s %-*s %-*s %7u %7u %6u %8u %8u %7s %5.1f%s%s\n",
 			"tcp", wl, eph_addr_format(t->local, a, sizeof(a)), wr,
 			shape_endpoint(t->remote, t->remote_port, b, sizeof(b)),
 			t->established, t->time_wait, t->other, t->tw_reusable,
 			t->capacity, free, row->percent,
 			row->level == EPH_LEVEL_CRITICAL  ? "  CRITICAL"
 			: row->level == EPH_LEVEL_WARNING ? "  WARNING"
-							  : "");
+							  : "",
+			row->level == EPH_LEVEL_CRITICAL ||
+					row->level == EPH_LEVEL_WARNING
+				? color_end(f)
+				: "");
 		if (by)
 			shape_shares_text(by, row, "      ", f);
 	}
@@ -996,7 +1006,9 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 		risk_reason(r, p, why, sizeof(why));
 		snprintf(first, sizeof(first), "  %-6u %-8s %-*s %-20.20s ",
 			 r->port, risk_proto(r), width, proc, svc);
-		cli_wrap(f, first, why);
+		/* In this host's range: the kernel may take it now. */
+		cli_wrap_role(f, r->in_range ? COLOR_CRIT : COLOR_WARN, first,
+			      why);
 		any_here |= r->in_range;
 	}
 	if (!any_here) {
@@ -1014,18 +1026,19 @@ bool shape_audit_text(const struct eph_audit *a, const struct eph_policy *p,
 	need = eph_portset_to_string(eph_audit_fix(a));
 	merged = eph_portset_to_string(eph_audit_merged(a));
 	fprintf(f,
-		"\nFix: reserve %s, so that autobind never hands %s out (a "
+		"\n%sFix:%s reserve %s, so that autobind never hands %s out (a "
 		"server's explicit\nbind still works), %s:\n"
-		"  %sreserve %s\n"
+		"  %s%sreserve %s%s\n"
 		"The value it sets keeps what is reserved now:\n"
 		"  net.ipv4.ip_local_reserved_ports = %s\n",
-		need ? need : "?",
+		color_start(f, COLOR_HEADING), color_end(f), need ? need : "?",
 		need && (strchr(need, ',') || strchr(need, '-')) ? "them"
 								 : "it",
 		persistent ? "now and across reboots"
 			   : "now (this namespace is not configured by "
 			     "/etc/sysctl.d, so not across reboots)",
-		prefix, need ? need : "?", merged ? merged : "?");
+		color_start(f, COLOR_OK), prefix, need ? need : "?",
+		color_end(f), merged ? merged : "?");
 	free(need);
 	free(merged);
 	return true;

@@ -166,13 +166,25 @@ static void print_text(struct watch *w, uint32_t every, bool tty)
 			snprintf(rate, sizeof(rate), "?");
 		else
 			snprintf(rate, sizeof(rate), "%+.1f", tr.rate);
+		/* Rows at a threshold in its colour, as usage prints them. */
+		if (row->level == EPH_LEVEL_CRITICAL ||
+		    row->level == EPH_LEVEL_WARNING)
+			fputs(color_start(stdout,
+					  row->level == EPH_LEVEL_CRITICAL
+						  ? COLOR_CRIT
+						  : COLOR_WARN),
+			      stdout);
 		if (w->o->all)
 			printf("%-*s ", wn, w->labels[row->source]);
-		printf("%-*s %-*s %7u %8u %7u %5.1f%% %9s %12s %6u\n", wl,
+		printf("%-*s %-*s %7u %8u %7u %5.1f%% %9s %12s %6u%s\n", wl,
 		       eph_addr_format(t->local, a, sizeof(a)), wr,
 		       shape_endpoint(t->remote, t->remote_port, b, sizeof(b)),
 		       t->used, t->capacity, t->free, row->percent, rate,
-		       eta(&tr, e, sizeof(e)), tr.opened_last);
+		       eta(&tr, e, sizeof(e)), tr.opened_last,
+		       row->level == EPH_LEVEL_CRITICAL ||
+				       row->level == EPH_LEVEL_WARNING
+			       ? color_end(stdout)
+			       : "");
 	}
 	if (shown < eph_ranking_count(w->rank))
 		printf("... %zu more destinations (--top 0 shows all)\n",

@@ -20,8 +20,13 @@
 
 int cgroup_mount(char *buf, size_t size)
 {
+	return cgroup_mount_in("/proc/self/mountinfo", buf, size);
+}
+
+int cgroup_mount_in(const char *mountinfo, char *buf, size_t size)
+{
 	char line[1024];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	FILE *f = fopen(mountinfo, "re");
 	int r = -ENOENT;
 
 	if (!f)

@@ -242,6 +242,8 @@ bool sockdiag_addr_is_any(const uint8_t addr[16]);
 
 /* Where the cgroup v2 hierarchy is mounted, into BUF; -ENOENT: nowhere. */
 int cgroup_mount(char *buf, size_t size);
+/* The same from the mount table MOUNTINFO (a fixture in tests). */
+int cgroup_mount_in(const char *mountinfo, char *buf, size_t size);
 
 /*
  * Opens the directory of cgroup ID (its inode, as sock_diag reports it)
@@ -640,6 +642,21 @@ int history_open_writer(struct eph_ctx *ctx, const char *path, uint32_t limit,
  * Returns 0 or a negative errno.
  */
 int history_flush(struct eph_record *r, bool force);
+
+/* ---- features.c ---- */
+
+/* Where eph_features_probe() looks; tests point it at fixture trees. */
+struct features_where {
+	const char *btf;       /* the kernel's BTF */
+	const char *tracefs;   /* where tracefs is, or would be, mounted */
+	const char *mountinfo; /* this process's mount table */
+	bool caps_set;	       /* take CAPS instead of asking the kernel */
+	uint64_t caps;	       /* effective capabilities, bit (1 << CAP_*) */
+};
+
+/* eph_features_probe() looking where W says. Returns 0 or -ENOMEM. */
+int features_probe_where(struct eph_ctx *ctx, const struct features_where *w,
+			 struct eph_features **ret);
 
 /* ---- tracer.c ---- */
 

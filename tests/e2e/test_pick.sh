@@ -179,8 +179,8 @@ run "$EPHPORT" pick --release svc-7 --assignments "$TMP/par/ports"
 expect_rc "releasing an unknown name: exit 1" 1
 run "$EPHPORT" pick --release svc-7 --assignments "$TMP/par/ports" --json
 expect_eq "under --json, an error object" "$(jq -r .error.code <<<"$OUT")" no-assignment
-run "$EPHPORT" pick -l --registry "$TMP/par/ports"
-expect_rc "-l, and --registry as the old name of --assignments" 0
+run "$EPHPORT" pick --list --registry "$TMP/par/ports"
+expect_rc "--registry as the old name of --assignments" 0
 expect_eq "list the same file" "$(grep -c '^svc-' <<<"$OUT")" 19
 run "$EPHPORT" pick --list --assignments "$TMP/none/ports"
 expect_rc "--list of a file not yet made: exit 0" 0
@@ -201,9 +201,12 @@ expect_rc "an unknown system: usage error" 2
 run "$EPHPORT" pick api --count 2
 expect_rc "--count with NAME: usage error" 2
 
-# Option letters: -c is --check elsewhere, so --count has none.
+# Option letters: -c is --check elsewhere, so --count has none; -l is
+# serve's --listen, so --list has none.
 run "$EPHPORT" --netns "$ns" pick -c 3
 expect_rc "-c is not --count: usage error" 2
+run "$EPHPORT" pick -l --assignments "$TMP/par/ports"
+expect_rc "-l is not --list: usage error" 2
 run "$EPHPORT" --netns "$ns" pick -o linux,windows -r 2000-2999 --json
 expect_rc "-o is --os, -r is --range" 0
 expect_eq "within the range, outside the systems'" \
