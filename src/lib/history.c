@@ -1211,13 +1211,15 @@ int history_open_writer(struct eph_ctx *ctx, const char *path, uint32_t limit,
 nomem:
 	err = ctx_error(ctx, -ENOMEM, "out of memory");
 fail:
-	history_free(old);
-	history_free(r);
-	free(buf);
+	/* What R took over it closes itself; the rest is closed here (read
+	 * before R is freed). */
 	if (lock_fd >= 0 && (!r || r->lock_fd != lock_fd))
 		close(lock_fd);
 	if (dir_fd >= 0 && (!r || r->dir_fd != dir_fd))
 		close(dir_fd);
+	history_free(old);
+	history_free(r);
+	free(buf);
 	return err;
 }
 
