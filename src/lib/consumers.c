@@ -380,14 +380,7 @@ static uint64_t mix(uint64_t h, uint64_t v)
 static uint64_t dest_hash(uintptr_t source, const uint8_t local[16],
 			  const uint8_t remote[16], uint16_t rport)
 {
-	uint64_t w[4], h = 0x9e3779b97f4a7c15ull ^ rport;
-
-	memcpy(w, local, 16);
-	memcpy(w + 2, remote, 16);
-	h = mix(h, source);
-	for (int i = 0; i < 4; i++)
-		h = mix(h, w[i]);
-	return h;
+	return mix(usage_tuple_hash(local, remote, rport), source);
 }
 
 static bool dest_is(const struct dest *d, uintptr_t source,

@@ -139,20 +139,6 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
-static uint64_t dest_hash(const uint8_t local[16], const uint8_t remote[16],
-			  uint16_t rport)
-{
-	uint64_t w[4], h = 0x9e3779b97f4a7c15ull ^ rport;
-
-	memcpy(&w[0], local, 8);
-	memcpy(&w[1], local + 8, 8);
-	memcpy(&w[2], remote, 8);
-	memcpy(&w[3], remote + 8, 8);
-	for (int i = 0; i < 4; i++)
-		h = mix(h ^ w[i]);
-	return h;
-}
-
 static bool dest_is(const struct dest *d, const uint8_t local[16],
 		    const uint8_t remote[16], uint16_t rport)
 {
@@ -167,7 +153,7 @@ static uint32_t dest_find(const struct source *s, const uint8_t local[16],
 
 	if (!s->index_cap)
 		return NO_INDEX;
-	for (i = dest_hash(local, remote, rport) & mask;
+	for (i = usage_tuple_hash(local, remote, rport) & mask;
 	     s->index[i] != NO_INDEX; i = (i + 1) & mask)
 		if (dest_is(&s->dests[s->index[i]], local, remote, rport))
 			return s->index[i];
@@ -184,8 +170,9 @@ static int index_build(struct source *s, size_t cap)
 	memset(idx, 0xff, cap * sizeof(*idx));
 	for (size_t k = 0; k < s->n; k++) {
 		const struct dest *d = &s->dests[k];
-		size_t i = dest_hash(d->local, d->remote, d->remote_port) &
-			   (cap - 1);
+		size_t i =
+			usage_tuple_hash(d->local, d->remote, d->remote_port) &
+			(cap - 1);
 
 		while (idx[i] != NO_INDEX)
 			i = (i + 1) & (cap - 1);
@@ -232,7 +219,7 @@ static struct dest *dest_get(struct eph_forecast *f, struct source *s,
 	d->remote_port = rport;
 	d->seen_round = f->round;
 	/* The index has room: it was grown above when needed. */
-	for (slot = dest_hash(local, remote, rport) & (s->index_cap - 1);
+	for (slot = usage_tuple_hash(local, remote, rport) & (s->index_cap - 1);
 	     s->index[slot] != NO_INDEX; slot = (slot + 1) & (s->index_cap - 1))
 		;
 	s->index[slot] = (uint32_t)s->n++;

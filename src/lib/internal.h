@@ -395,6 +395,12 @@ struct usage_observer {
 
 #define USAGE_OBSERVERS 4
 
+/* The hash of a destination (LOCAL, REMOTE, RPORT), for the open-addressed
+ * tables kept per destination (the usage's, the forecast's, the
+ * consumers'). */
+uint64_t usage_tuple_hash(const uint8_t local[16], const uint8_t remote[16],
+			  uint16_t rport);
+
 /* Has O watch U's scans and hand feeds (once, however often asked);
  * unobserve stops it. Returns 0 or -ENOSPC. */
 int usage_observe(struct eph_usage *u, const struct usage_observer *o);

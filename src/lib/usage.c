@@ -270,8 +270,8 @@ static bool tw_reusable(const struct eph_usage *u, const struct eph_sock *s,
 	return (int64_t)age > u->tw_delay;
 }
 
-static uint64_t tuple_hash(const uint8_t local[16], const uint8_t remote[16],
-			   uint16_t rport)
+uint64_t usage_tuple_hash(const uint8_t local[16], const uint8_t remote[16],
+			  uint16_t rport)
 {
 	uint64_t w[4], h = 0x9e3779b97f4a7c15ull ^ rport;
 
@@ -297,8 +297,9 @@ static int index_grow(struct eph_usage *u)
 	memset(idx, 0xff, cap * sizeof(*idx));
 	for (size_t i = 0; i < u->ntuples; i++) {
 		const struct eph_usage_tuple *t = &u->tuples[i];
-		size_t slot = tuple_hash(t->local, t->remote, t->remote_port) &
-			      (cap - 1);
+		size_t slot =
+			usage_tuple_hash(t->local, t->remote, t->remote_port) &
+			(cap - 1);
 
 		while (idx[slot] != NO_INDEX)
 			slot = (slot + 1) & (cap - 1);
@@ -319,7 +320,7 @@ static struct eph_usage_tuple *tuple_get(struct eph_usage *u,
 	/* Keep the load under a half so probes stay short. */
 	if ((u->ntuples + 1) * 2 > u->index_cap && index_grow(u) < 0)
 		return NULL;
-	slot = tuple_hash(s->local, s->remote, s->remote_port) &
+	slot = usage_tuple_hash(s->local, s->remote, s->remote_port) &
 	       (u->index_cap - 1);
 	while (u->index[slot] != NO_INDEX) {
 		t = &u->tuples[u->index[slot]];
