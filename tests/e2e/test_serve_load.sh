@@ -82,7 +82,11 @@ in_cli ab -q -n 10000 -c 50 http://127.0.0.1:8740/metrics >"$TMP/ab" 2>&1
 after=$(rss)
 ab=$(cat "$TMP/ab")
 expect_eq "ab: 10,000 requests complete" "$(awk '/^Complete requests:/ { print $3 }' <<<"$ab")" 10000
-expect_eq "ab: no failed request" "$(awk '/^Failed requests:/ { print $3 }' <<<"$ab")" 0
+# ab counts a body whose length differs from the first one's as "failed"
+# (Length): a scan in between changes the exposition. Only connect,
+# receive and exception failures are failures.
+expect_eq "ab: no failed request (connect, receive, exceptions)" \
+	"$(sed -n 's/.*(Connect: \([0-9]*\), Receive: \([0-9]*\), Length: [0-9]*, Exceptions: \([0-9]*\)).*/\1 \2 \3/p' <<<"$ab" | awk '{ print $1 + $2 + $3 } END { if (!NR) print 0 }')" 0
 expect_eq "ab: no response other than 2xx" "$(grep -c '^Non-2xx' <<<"$ab")" 0
 rps=$(awk '/^Requests per second:/ { print $4 }' <<<"$ab")
 check "ab: $rps requests a second" test -n "$rps"
