@@ -208,10 +208,33 @@ int eph_tracer_poll(struct eph_tracer *t, int timeout_ms,
 		    void *data);
 
 /*
- * A descriptor that becomes readable when events wait, for a caller's own
- * poll(2) loop; eph_tracer_poll(T, 0, ...) then reads them.
+ * A descriptor for a caller's own poll(2) loop; eph_tracer_poll(T, 0, ...)
+ * reads what waits. The program makes it readable for a batch of events
+ * (256 KiB), which costs the least when events are many: a reader polls
+ * it with a timeout and reads when that ends. A reader that would rather
+ * sleep until something happens arms the tracer first (eph_tracer_arm()).
  */
 int eph_tracer_fd(const struct eph_tracer *t);
+
+/*
+ * Asks the program to make eph_tracer_fd() readable at its very next
+ * event, once. A reader that means to wait with no time limit arms, then
+ * reads what already waits (eph_tracer_poll(T, 0, ...): an event that came
+ * before the arm wakes nobody), then waits; no event is left unread that
+ * way, and an idle host costs the reader nothing. The arm holds until the
+ * wake-up it asked for. Returns 0.
+ */
+int eph_tracer_arm(struct eph_tracer *t);
+
+/*
+ * How long a reader may wait for events before the tracer has work of its
+ * own: the end of a TIME_WAIT to report (eph_tracer_poll() hands over
+ * TIME_WAIT_END) or the record's next write (it is written at most twice
+ * a second, so a change may wait for its turn). Milliseconds, rounded up;
+ * 0 when due now; -1 when nothing is due, and only an event can bring
+ * work. Call eph_tracer_poll(T, 0, ...) when it is over.
+ */
+int eph_tracer_timeout(const struct eph_tracer *t);
 
 /*
  * Events lost: those the kernel found no room for in the ring buffer,

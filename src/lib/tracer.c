@@ -10,6 +10,7 @@
  * works, so that front ends and tests do not depend on the build.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +438,12 @@ int tracer_feed(struct eph_tracer *t, const struct eph_trace_event *e,
 
 	t->cb = cb;
 	t->data = data;
+	/* The range is read again by the events' clock, not a timer's: a
+	 * reader that waits for events alone must find it current. */
+	if (t->rec && e->boot_ns >= t->range_due) {
+		read_range(t);
+		t->range_due = e->boot_ns + RANGE_NS;
+	}
 	/* A TIME_WAIT taken over ends before the connection that took it
 	 * is shown. */
 	r = history_add(t->follow, e);
@@ -459,10 +466,6 @@ int tracer_tick(struct eph_tracer *t, uint64_t now_boot,
 	history_expire(t->follow, now_boot);
 	if (t->rec) {
 		history_expire(t->rec, now_boot);
-		if (now_boot >= t->range_due) {
-			read_range(t);
-			t->range_due = now_boot + RANGE_NS;
-		}
 		history_set_lost(t->rec, eph_tracer_lost(t));
 		r = history_flush(t->rec, false);
 	}
@@ -585,6 +588,41 @@ EPH_EXPORT int eph_tracer_poll(struct eph_tracer *t, int timeout_ms,
 	if (tick < 0)
 		return tick;
 	return r == -EINTR ? -EINTR : t->delivered;
+}
+
+uint64_t tracer_due(const struct eph_tracer *t)
+{
+	uint64_t due = history_due(t->follow);
+
+	if (t->rec && history_due(t->rec) < due)
+		due = history_due(t->rec);
+	return due;
+}
+
+EPH_EXPORT int eph_tracer_timeout(const struct eph_tracer *t)
+{
+	uint64_t due = tracer_due(t), now;
+
+	if (due == UINT64_MAX)
+		return -1;
+	now = clock_ns(CLOCK_BOOTTIME);
+	if (due <= now)
+		return 0;
+	/* Rounded up: waking a little early would find nothing due yet. */
+	return (due - now) / 1000000u >= INT_MAX
+		       ? INT_MAX
+		       : (int)((due - now + 999999u) / 1000000u);
+}
+
+EPH_EXPORT int eph_tracer_arm(struct eph_tracer *t)
+{
+#if EPHPORT_BPF
+	if (t->loader)
+		trace_arm(t->loader);
+#else
+	(void)t;
+#endif
+	return 0;
 }
 
 EPH_EXPORT int eph_tracer_fd(const struct eph_tracer *t)

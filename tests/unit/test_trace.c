@@ -6,6 +6,8 @@
  */
 #include <linux/types.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "socks.h"
 #include "../../src/bpf/trace.h"
@@ -258,6 +260,80 @@ static void test_the_tracer_filters_what_it_hands_over(void **state)
 	eph_tracer_free(t);
 }
 
+static void test_the_tracer_says_when_it_has_work_without_events(void **state)
+{
+	struct eph_tracer_opts o = { 0 };
+	struct eph_tracer *t = NULL;
+	struct eph_trace_event e;
+
+	(void)state;
+	o.all_netns = true;
+	assert_int_equal(tracer_new_fed(ctx, &o, &t), 0);
+	/* Nothing followed: only an event can bring work, so a reader may
+	 * sleep until one comes. */
+	assert_int_equal(tracer_due(t), UINT64_MAX);
+	assert_int_equal(eph_tracer_timeout(t), -1);
+	assert_int_equal(eph_tracer_arm(t), 0);
+	e = ev(EPH_TRACE_TIME_WAIT, 40000, 443, 0, 10 * SEC, "java");
+	assert_int_equal(tracer_feed(t, &e, keep, NULL), 0);
+	e = ev(EPH_TRACE_TIME_WAIT, 40001, 443, 0, 12 * SEC, "java");
+	assert_int_equal(tracer_feed(t, &e, keep, NULL), 0);
+	/* The first TIME_WAIT's end is due 60 s after it began. */
+	assert_int_equal(tracer_due(t), 70 * SEC);
+	/* Long past, by the boot clock: due now. */
+	assert_int_equal(eph_tracer_timeout(t), 0);
+	assert_int_equal(tracer_tick(t, 70 * SEC, keep, NULL), 0);
+	assert_int_equal(tracer_due(t), 72 * SEC);
+	assert_int_equal(tracer_tick(t, 72 * SEC, keep, NULL), 0);
+	assert_int_equal(tracer_due(t), UINT64_MAX);
+	assert_int_equal(eph_tracer_timeout(t), -1);
+	eph_tracer_free(t);
+}
+
+static uint64_t boot_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void
+test_a_change_of_the_record_waits_half_a_second_at_most(void **state)
+{
+	char dir[] = "/tmp/ephport-trace-XXXXXX", path[64];
+	struct eph_tracer_opts o = { 0 };
+	struct eph_tracer *t = NULL;
+	struct eph_trace_event e;
+	uint64_t now = boot_now(), due;
+	int ms;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/history", dir);
+	o.all_netns = true;
+	o.record = true;
+	o.record_path = path;
+	assert_int_equal(tracer_new_fed(ctx, &o, &t), 0);
+	/* Just written, unchanged: nothing to do. */
+	assert_int_equal(eph_tracer_timeout(t), -1);
+	/* A bound-first connection matters to usage: the record changes,
+	 * and the change may be written half a second after the last
+	 * write at the latest. */
+	e = ev(EPH_TRACE_CONNECT, 40000, 443, 0, now, "java");
+	e.flags |= EPH_TRACE_BOUND_FIRST;
+	assert_int_equal(tracer_feed(t, &e, keep, NULL), 0);
+	due = tracer_due(t);
+	assert_true(due > now - SEC && due <= boot_now() + SEC / 2);
+	ms = eph_tracer_timeout(t);
+	assert_true(ms >= 0 && ms <= 500);
+	eph_tracer_free(t);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/history.lock", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +344,10 @@ int main(void)
 		cmocka_unit_test(test_the_summary_has_a_bound),
 		cmocka_unit_test(test_time_wait_ends_are_worked_out),
 		cmocka_unit_test(test_the_tracer_filters_what_it_hands_over),
+		cmocka_unit_test(
+			test_the_tracer_says_when_it_has_work_without_events),
+		cmocka_unit_test(
+			test_a_change_of_the_record_waits_half_a_second_at_most),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
