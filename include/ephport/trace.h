@@ -161,6 +161,62 @@ const struct eph_trace_row *eph_trace_summary_row(struct eph_trace_summary *s,
 uint64_t eph_trace_summary_other(const struct eph_trace_summary *s,
 				 enum eph_trace_table t);
 
+/* ---- Failure counters, for an exporter ---- */
+
+/*
+ * One counter: failures of bind() or connect() with one errno in one
+ * namespace, of one command, or of the others of its group.
+ */
+struct eph_trace_counter {
+	uint64_t netns;		  /* the inode of the namespace */
+	enum eph_trace_kind kind; /* EPH_TRACE_BIND_FAILED or
+				     EPH_TRACE_CONNECT_FAILED */
+	int err;		  /* the errno, positive */
+	bool other;		  /* the commands without a counter of their
+				     own */
+	char comm[16];		  /* the command; "" for the others */
+	uint64_t count;
+};
+
+/* Commands followed at most, every namespace, call and errno together
+ * (and as many groups of them). */
+#define EPH_TRACE_COUNTERS_COMMANDS 4096u
+
+struct eph_trace_counters;
+
+/*
+ * Makes empty counters of failures per (namespace, call, errno), a group,
+ * and command within it, for an exporter: monotonic, as counters must be,
+ * and bounded. The TOP commands of a group by failures get a counter of
+ * their own, made when they enter the top and kept for good (a counter
+ * that vanished, or an "other" that gave back what a command took away,
+ * would not be a counter); so a group has at most 2 x TOP of them, and the
+ * rest of its failures sum into its "other" counter. A counter holds the
+ * failures that came after it was made, "other" those of the commands
+ * that had none yet: the first TOP commands of a group get theirs at
+ * their first failure, so theirs hold every one. Past
+ * EPH_TRACE_COUNTERS_COMMANDS commands followed, new ones count in
+ * "other". Returns 0, -EINVAL (TOP 0 or past that bound) or -ENOMEM.
+ */
+int eph_trace_counters_new(uint32_t top, struct eph_trace_counters **ret);
+void eph_trace_counters_free(struct eph_trace_counters *c);
+
+/*
+ * Counts E when it is a failure (connect-failed, bind-failed). Returns 1
+ * (counted), 0 (not a failure), -ENOSPC (a group past the bound: not
+ * counted) or -ENOMEM.
+ */
+int eph_trace_counters_add(struct eph_trace_counters *c,
+			   const struct eph_trace_event *e);
+
+/*
+ * The counters, by namespace, call, errno, then command, the others last.
+ * Pointers stay valid until the next add or the free; NULL past the end.
+ */
+size_t eph_trace_counters_count(struct eph_trace_counters *c);
+const struct eph_trace_counter *
+eph_trace_counters_get(struct eph_trace_counters *c, size_t i);
+
 /* ---- The tracer ---- */
 
 struct eph_tracer_opts {

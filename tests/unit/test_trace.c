@@ -186,6 +186,101 @@ static void test_the_summary_has_a_bound(void **state)
 	eph_trace_summary_free(s);
 }
 
+/* Failures of COMM, N times, with ERR, in namespace NETNS. */
+static void fail_n(struct eph_trace_counters *c, uint64_t netns,
+		   enum eph_trace_kind kind, int err, const char *comm, int n)
+{
+	struct eph_trace_event e = ev(kind, 0, 443, err, 1, comm);
+
+	e.netns = netns;
+	for (int i = 0; i < n; i++)
+		assert_int_equal(eph_trace_counters_add(c, &e), 1);
+}
+
+static void test_failure_counters_are_monotonic_and_bounded(void **state)
+{
+	struct eph_trace_counters *c = NULL;
+	const struct eph_trace_counter *r;
+	struct eph_trace_event e;
+
+	(void)state;
+	assert_int_equal(eph_trace_counters_new(0, &c), -EINVAL);
+	assert_int_equal(eph_trace_counters_new(1, &c), 0);
+	e = ev(EPH_TRACE_CONNECT, 40000, 443, 0, 1, "curl");
+	assert_int_equal(eph_trace_counters_add(c, &e), 0);
+	assert_int_equal(eph_trace_counters_count(c), 0);
+	/* The first command of a group gets its counter at once. */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "a", 2);
+	/* b is not in the top 1 yet (a has more): "other". */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "b", 1);
+	assert_int_equal(eph_trace_counters_count(c), 2);
+	r = eph_trace_counters_get(c, 1);
+	assert_true(r->other && r->count == 1 && r->comm[0] == '\0');
+	/* Level with a: in the top, a counter of its own from now on; what
+	 * came before stays in "other", which never goes down. */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "b", 2);
+	/* The group has 2 x top counters: c, however many its failures,
+	 * sums into "other". */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "c", 10);
+	/* Other groups: an errno, a call, a namespace. */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EAGAIN, "c", 1);
+	fail_n(c, NETNS, EPH_TRACE_BIND_FAILED, EADDRINUSE, "nginx", 3);
+	fail_n(c, NETNS - 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, "nginx", 1);
+	assert_int_equal(eph_trace_counters_count(c), 6);
+	r = eph_trace_counters_get(c, 0);
+	assert_true(r->netns == NETNS - 1 && r->count == 1);
+	r = eph_trace_counters_get(c, 1);
+	assert_true(r->kind == EPH_TRACE_CONNECT_FAILED && r->err == EAGAIN &&
+		    strcmp(r->comm, "c") == 0 && r->count == 1);
+	r = eph_trace_counters_get(c, 2);
+	assert_true(r->err == EADDRNOTAVAIL && strcmp(r->comm, "a") == 0 &&
+		    r->count == 2 && !r->other);
+	r = eph_trace_counters_get(c, 3);
+	assert_true(strcmp(r->comm, "b") == 0 && r->count == 2);
+	r = eph_trace_counters_get(c, 4);
+	assert_true(r->other && r->err == EADDRNOTAVAIL && r->count == 11);
+	r = eph_trace_counters_get(c, 5);
+	assert_true(r->kind == EPH_TRACE_BIND_FAILED &&
+		    strcmp(r->comm, "nginx") == 0 && r->count == 3);
+	assert_null(eph_trace_counters_get(c, 6));
+	/* A command's name ends at its NUL, whatever follows. */
+	e = ev(EPH_TRACE_CONNECT_FAILED, 0, 443, EADDRNOTAVAIL, 1, "a");
+	memcpy(e.comm + 2, "junk", 5);
+	assert_int_equal(eph_trace_counters_add(c, &e), 1);
+	r = eph_trace_counters_get(c, 2);
+	assert_true(strcmp(r->comm, "a") == 0 && r->count == 3);
+	eph_trace_counters_free(c);
+	eph_trace_counters_free(NULL);
+}
+
+static void test_failure_counters_follow_so_many_commands(void **state)
+{
+	struct eph_trace_counters *c = NULL;
+	struct eph_trace_event e;
+	char comm[16];
+
+	(void)state;
+	assert_int_equal(eph_trace_counters_new(10, &c), 0);
+	/* Every command its own namespace, so its own group and counter. */
+	for (uint32_t i = 0; i < EPH_TRACE_COUNTERS_COMMANDS; i++) {
+		snprintf(comm, sizeof(comm), "c%u", i);
+		fail_n(c, i + 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, comm, 1);
+	}
+	assert_int_equal(eph_trace_counters_count(c),
+			 EPH_TRACE_COUNTERS_COMMANDS);
+	/* A known group's new command: "other"; a new group: refused. */
+	fail_n(c, 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, "new", 1);
+	assert_int_equal(eph_trace_counters_count(c),
+			 EPH_TRACE_COUNTERS_COMMANDS + 1);
+	e = ev(EPH_TRACE_BIND_FAILED, 0, 443, EADDRINUSE, 1, "new");
+	e.netns = 0;
+	assert_int_equal(eph_trace_counters_add(c, &e), -ENOSPC);
+	/* Those followed still count. */
+	fail_n(c, 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, "c0", 1);
+	assert_int_equal(eph_trace_counters_get(c, 0)->count, 2);
+	eph_trace_counters_free(c);
+}
+
 /* What a fed tracer hands over. */
 static struct eph_trace_event seen[16];
 static size_t nseen;
@@ -342,6 +437,9 @@ int main(void)
 		cmocka_unit_test(test_what_the_program_sends_becomes_an_event),
 		cmocka_unit_test(test_the_summary_counts_and_orders),
 		cmocka_unit_test(test_the_summary_has_a_bound),
+		cmocka_unit_test(
+			test_failure_counters_are_monotonic_and_bounded),
+		cmocka_unit_test(test_failure_counters_follow_so_many_commands),
 		cmocka_unit_test(test_time_wait_ends_are_worked_out),
 		cmocka_unit_test(test_the_tracer_filters_what_it_hands_over),
 		cmocka_unit_test(
