@@ -125,8 +125,8 @@ function historyText(h) {
   if (h.used) {
     const since = new Date(h.since);
     return "history since " + since.toLocaleTimeString([],
-      { hour: "2-digit", minute: "2-digit" }) + " (recorder pid " +
-      h.recorder_pid + ")" +
+      { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) +
+      " (recorder pid " + h.recorder_pid + ")" +
       (h.complete ? "" : "; incomplete: some sockets are not in it");
   }
   const why = {
