@@ -18,6 +18,15 @@ int eph_ctx_new(struct eph_ctx **ret);
 void eph_ctx_free(struct eph_ctx *ctx);
 
 /*
+ * Makes a copy of CTX for another thread (a context belongs to one thread
+ * at a time): aimed at the same namespace (the one CTX opened, not the
+ * spec looked up again), with the same roots and record path; neither its
+ * last failure nor its buffers. Returns 0, or -ENOMEM (out of memory, or
+ * of descriptors for the namespace).
+ */
+int eph_ctx_dup(const struct eph_ctx *ctx, struct eph_ctx **ret);
+
+/*
  * Aims the context at another network namespace: a name under /run/netns,
  * a path to a namespace file (anything containing '/'), or "pid:PID". The
  * namespace is opened and checked at once; it is entered with setns(2)

@@ -2,8 +2,9 @@
 /*
  * Forecast: how fast each destination's free ports shrink and when none
  * will be left, from a short window of snapshots; and how many connections
- * were opened toward it (sockets whose cookie no earlier scan had seen).
- * A daemon or a watch loop keeps one forecast and feeds it every scan.
+ * were opened toward it (sockets whose cookie no earlier scan had seen, or
+ * the connect() calls a tracer saw). A daemon or a watch loop keeps one
+ * forecast and feeds it every scan.
  */
 #ifndef EPHPORT_FORECAST_H
 #define EPHPORT_FORECAST_H
@@ -110,6 +111,53 @@ uint64_t eph_forecast_opened(const struct eph_forecast *f, uint64_t source);
 
 /* The namespace key eph_forecast_take() uses: its context's inode. */
 uint64_t eph_forecast_source(const struct eph_forecast *f);
+
+/* ---- Connections opened, from a tracer ---- */
+
+struct eph_trace_event;
+
+/* Where the opened counters come from. */
+enum eph_forecast_opened {
+	/* The default: sockets a scan counts toward a destination whose
+	 * cookie no earlier scan saw. The first scan counts every
+	 * connection there is; one that comes and goes between two scans
+	 * without a TIME_WAIT on this side is missed. */
+	EPH_FORECAST_OPENED_COOKIES,
+	/* The connect() events given to eph_forecast_add_event(), from a
+	 * tracer: every connection since the tracer started, those that
+	 * lived between two scans too. Scans then keep no cookies. */
+	EPH_FORECAST_OPENED_EVENTS,
+};
+
+/*
+ * Sets where F's opened counters come from, best before the first take;
+ * what the other way had counted but not yet added is dropped. Returns 0
+ * or -EINVAL.
+ */
+int eph_forecast_set_opened(struct eph_forecast *f,
+			    enum eph_forecast_opened from);
+
+/* Destinations whose events may wait for a round's end at most. */
+#define EPH_FORECAST_PENDING 65536u
+
+/*
+ * Counts tracer event E (trace.h), when it is a TCP connect(), as one
+ * connection opened toward its destination (its local address, remote
+ * address and remote port) in its namespace (E->netns: the key of
+ * eph_forecast_get(), a namespace's inode), unless its source port lies
+ * outside the range the last read of that namespace found (such a
+ * connection takes nothing from the range). The count joins the opened
+ * counters at the next eph_forecast_end() (the end of the next take or
+ * scan); a destination no scan shows counts in eph_forecast_opened() all
+ * the same.
+ * Unlike any other call on F, this one may come from another thread (a
+ * tracer's reader) while F's own thread scans: the events wait under a
+ * lock of F's own. Returns 1 (counted), 0 (not a TCP connect(), a port
+ * outside the range, or F counts cookies), -ENOSPC (EPH_FORECAST_PENDING
+ * other destinations wait already: not counted) or -ENOMEM.
+ */
+int eph_forecast_add_event(struct eph_forecast *f,
+			   const struct eph_trace_event *e);
 
 #ifdef __cplusplus
 }

@@ -161,6 +161,62 @@ const struct eph_trace_row *eph_trace_summary_row(struct eph_trace_summary *s,
 uint64_t eph_trace_summary_other(const struct eph_trace_summary *s,
 				 enum eph_trace_table t);
 
+/* ---- Failure counters, for an exporter ---- */
+
+/*
+ * One counter: failures of bind() or connect() with one errno in one
+ * namespace, of one command, or of the others of its group.
+ */
+struct eph_trace_counter {
+	uint64_t netns;		  /* the inode of the namespace */
+	enum eph_trace_kind kind; /* EPH_TRACE_BIND_FAILED or
+				     EPH_TRACE_CONNECT_FAILED */
+	int err;		  /* the errno, positive */
+	bool other;		  /* the commands without a counter of their
+				     own */
+	char comm[16];		  /* the command; "" for the others */
+	uint64_t count;
+};
+
+/* Commands followed at most, every namespace, call and errno together
+ * (and as many groups of them). */
+#define EPH_TRACE_COUNTERS_COMMANDS 4096u
+
+struct eph_trace_counters;
+
+/*
+ * Makes empty counters of failures per (namespace, call, errno), a group,
+ * and command within it, for an exporter: monotonic, as counters must be,
+ * and bounded. The TOP commands of a group by failures get a counter of
+ * their own, made when they enter the top and kept for good (a counter
+ * that vanished, or an "other" that gave back what a command took away,
+ * would not be a counter); so a group has at most 2 x TOP of them, and the
+ * rest of its failures sum into its "other" counter. A counter holds the
+ * failures that came after it was made, "other" those of the commands
+ * that had none yet: the first TOP commands of a group get theirs at
+ * their first failure, so theirs hold every one. Past
+ * EPH_TRACE_COUNTERS_COMMANDS commands followed, new ones count in
+ * "other". Returns 0, -EINVAL (TOP 0 or past that bound) or -ENOMEM.
+ */
+int eph_trace_counters_new(uint32_t top, struct eph_trace_counters **ret);
+void eph_trace_counters_free(struct eph_trace_counters *c);
+
+/*
+ * Counts E when it is a failure (connect-failed, bind-failed). Returns 1
+ * (counted), 0 (not a failure), -ENOSPC (a group past the bound: not
+ * counted) or -ENOMEM.
+ */
+int eph_trace_counters_add(struct eph_trace_counters *c,
+			   const struct eph_trace_event *e);
+
+/*
+ * The counters, by namespace, call, errno, then command, the others last.
+ * Pointers stay valid until the next add or the free; NULL past the end.
+ */
+size_t eph_trace_counters_count(struct eph_trace_counters *c);
+const struct eph_trace_counter *
+eph_trace_counters_get(struct eph_trace_counters *c, size_t i);
+
 /* ---- The tracer ---- */
 
 struct eph_tracer_opts {
@@ -208,10 +264,33 @@ int eph_tracer_poll(struct eph_tracer *t, int timeout_ms,
 		    void *data);
 
 /*
- * A descriptor that becomes readable when events wait, for a caller's own
- * poll(2) loop; eph_tracer_poll(T, 0, ...) then reads them.
+ * A descriptor for a caller's own poll(2) loop; eph_tracer_poll(T, 0, ...)
+ * reads what waits. The program makes it readable for a batch of events
+ * (256 KiB), which costs the least when events are many: a reader polls
+ * it with a timeout and reads when that ends. A reader that would rather
+ * sleep until something happens arms the tracer first (eph_tracer_arm()).
  */
 int eph_tracer_fd(const struct eph_tracer *t);
+
+/*
+ * Asks the program to make eph_tracer_fd() readable at its very next
+ * event, once. A reader that means to wait with no time limit arms, then
+ * reads what already waits (eph_tracer_poll(T, 0, ...): an event that came
+ * before the arm wakes nobody), then waits; no event is left unread that
+ * way, and an idle host costs the reader nothing. The arm holds until the
+ * wake-up it asked for. Returns 0.
+ */
+int eph_tracer_arm(struct eph_tracer *t);
+
+/*
+ * How long a reader may wait for events before the tracer has work of its
+ * own: the end of a TIME_WAIT to report (eph_tracer_poll() hands over
+ * TIME_WAIT_END) or the record's next write (it is written at most twice
+ * a second, so a change may wait for its turn). Milliseconds, rounded up;
+ * 0 when due now; -1 when nothing is due, and only an event can bring
+ * work. Call eph_tracer_poll(T, 0, ...) when it is over.
+ */
+int eph_tracer_timeout(const struct eph_tracer *t);
 
 /*
  * Events lost: those the kernel found no room for in the ring buffer,

@@ -86,6 +86,13 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 /* Events the ring buffer had no room for. */
 __u64 lost = 0;
 
+/*
+ * Set by a reader about to wait with no time limit (eph_tracer_arm()):
+ * the next event wakes it, and clears this. Without it, a reader is woken
+ * for a batch only, and reads on a timer of its own.
+ */
+__u32 wake_reader = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 2 * 1024 * 1024);
@@ -231,6 +238,23 @@ static __always_inline void submit(struct ephtrace_event *e, bool failure)
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
+	/*
+	 * The flag is read after the submit, whose commit is a full barrier:
+	 * a reader that set it and then read what was waiting has either
+	 * seen this event or is woken for it here. The wake-up rides on a
+	 * record too short to be an event, which the reader skips; two CPUs
+	 * both waking it cost one spare wake-up.
+	 */
+	if (flags != BPF_RB_FORCE_WAKEUP && *(volatile __u32 *)&wake_reader) {
+		__u64 *w;
+
+		wake_reader = 0;
+		w = bpf_ringbuf_reserve(&events, sizeof(*w), 0);
+		if (w) {
+			*w = 0;
+			bpf_ringbuf_submit(w, BPF_RB_FORCE_WAKEUP);
+		}
+	}
 }
 
 static __always_inline void current_owner(struct owner *o, __u64 now)

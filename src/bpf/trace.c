@@ -143,6 +143,16 @@ int trace_fd(const struct trace_loader *l)
 	return ring_buffer__epoll_fd(l->rb);
 }
 
+void trace_arm(struct trace_loader *l)
+{
+	/*
+	 * Sequentially consistent, as the program's commit of an event is a
+	 * full barrier before it looks at the flag: either the program sees
+	 * it, or the read that follows this store sees the event.
+	 */
+	__atomic_store_n(&l->skel->bss->wake_reader, 1, __ATOMIC_SEQ_CST);
+}
+
 uint64_t trace_lost(const struct trace_loader *l)
 {
 	return __atomic_load_n(&l->skel->bss->lost, __ATOMIC_RELAXED);

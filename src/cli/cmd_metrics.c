@@ -145,7 +145,8 @@ int cmd_metrics(struct cli *cli, int argc, char **argv)
 	char q[96];
 	int first, rc;
 
-	m.o.flags = EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS;
+	m.o.flags =
+		EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS | EPH_SNAPSHOT_HISTORY;
 	m.o.by_set = true;
 	m.o.by = EPH_BY_UNIT;
 	rc = cli_parse(cli, argc, argv, opts, true, metrics_help, metrics_opt,

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "cli.h"
+#include "config.h"
 #include "json.h"
 #include "../serve/http.h"
 
@@ -16,7 +17,11 @@ static const char serve_help[] =
 	"Usage: ephport serve [--listen ADDR:PORT] [--interval S] [--top N]\n"
 	"                     [--all-netns | --netns NS] [--client-timeout S]\n"
 	"                     [--by KIND] [--tls-cert FILE --tls-key FILE]\n"
-	"                     [--basic-auth FILE]\n"
+	"                     [--basic-auth FILE]"
+#if EPHPORT_BPF
+	" [--trace]"
+#endif
+	"\n"
 	"\n"
 	"Serves what 'ephport usage' and 'ephport audit' see, for Prometheus\n"
 	"and for people, until SIGTERM or SIGINT:\n"
@@ -28,9 +33,17 @@ static const char serve_help[] =
 	"  /healthz           'ok' while the exporter runs (no scan, no auth)\n"
 	"A request scans when the last scan is older than the interval; those\n"
 	"in between get the last scan, and requests that arrive during a scan\n"
-	"share it. Nothing runs between requests. Each destination's rate and\n"
-	"time to exhaustion come from its last 8 scans. SIGHUP reads the\n"
-	"--basic-auth file again and makes the next request scan.\n"
+	"share it. Nothing runs between requests"
+#if EPHPORT_BPF
+	" (with --trace, the tracer\n"
+	"reads events as they come, and nothing when none do)"
+#endif
+	". Each\n"
+	"destination's rate and time to exhaustion come from its last 8 "
+	"scans.\n"
+	"SIGHUP reads the --basic-auth file again and makes the next request\n"
+	"scan. The scans use the tracer's record when one is kept, as 'usage'\n"
+	"does.\n"
 	"\n"
 	"Options:\n"
 	"  -l, --listen ADDR:PORT  where to listen (default " DEFAULT_LISTEN
@@ -67,6 +80,17 @@ static const char serve_help[] =
 	"                          user:hash lines, the hashes from crypt(3)\n"
 	"                          ('openssl passwd -6', 'mkpasswd -m sha-512',\n"
 	"                          'htpasswd -nB USER')\n"
+#if EPHPORT_BPF
+	"      --trace             run the tracer too (root): counters of "
+	"bind() and\n"
+	"                          connect() failures by errno and command, "
+	"every\n"
+	"                          connection opened counted (between two "
+	"scans too),\n"
+	"                          and the record that 'usage' and 'why' read "
+	"kept\n"
+	"                          while it runs (as 'trace --record')\n"
+#endif
 	"  -n, --netns NS          the namespace to scan (the exporter listens "
 	"in its\n"
 	"                          own)\n"
@@ -81,13 +105,21 @@ static const char serve_help[] =
 	"  ephport serve\n"
 	"  ephport serve --listen 127.0.0.1:9800 --interval 30 --top 20\n"
 	"  ephport serve --all-netns\n"
+#if EPHPORT_BPF
+	"  ephport serve --trace\n"
+#endif
 	"  ephport --netns web serve --listen 127.0.0.1:8721\n"
 	"  ephport serve --listen [::1]:8720 --basic-auth users "
 	"--tls-cert cert.pem --tls-key key.pem\n"
 	"\n"
 	"Exit status: 0 stopped by SIGTERM or SIGINT, 2 could not start (a "
 	"usage\n"
-	"error, a namespace that cannot be read, an address in use).\n";
+	"error, a namespace that cannot be read, an address in use"
+#if EPHPORT_BPF
+	", another\n"
+	"recorder running with --trace"
+#endif
+	").\n";
 
 enum {
 	OPT_LISTEN,
@@ -99,12 +131,13 @@ enum {
 	OPT_KEY,
 	OPT_AUTH,
 	OPT_BY,
+	OPT_TRACE,
 };
 
 struct serve {
 	struct serve_config cfg;
 	const char *listen;
-	bool seen[OPT_BY + 1];
+	bool seen[OPT_TRACE + 1];
 	struct cli *cli;
 };
 
@@ -175,6 +208,7 @@ static int serve_opt(struct cli *cli, int id, const char *arg, void *data)
 		"--listen",    "--interval",	   "--top",
 		"--all-netns", "--client-timeout", "--tls-cert",
 		"--tls-key",   "--basic-auth",	   "--by",
+		"--trace",
 	};
 	struct serve *s = data;
 	uint64_t v;
@@ -212,6 +246,9 @@ static int serve_opt(struct cli *cli, int id, const char *arg, void *data)
 	case OPT_BY:
 		return cli_by(cli, arg, true, &s->cfg.scan.by_set,
 			      &s->cfg.scan.by);
+	case OPT_TRACE:
+		s->cfg.scan.trace = true;
+		return EXIT_OK;
 	default:
 		s->cfg.basic_auth = arg;
 		return EXIT_OK;
@@ -233,15 +270,17 @@ static void notice(void *data, const char *what, const char *detail)
 			json_bool(&j, "all_netns", s->cfg.scan.all_netns);
 			json_bool(&j, "tls", s->cfg.tls_key != NULL);
 			json_bool(&j, "basic_auth", s->cfg.basic_auth != NULL);
+			json_bool(&j, "trace", s->cfg.scan.trace);
 		}
 		cli_json_finish(&j);
 	} else if (strcmp(what, "listening") == 0) {
 		printf("ephport serve: listening on %s (a scan at most every "
-		       "%u s%s%s%s)\n",
+		       "%u s%s%s%s%s)\n",
 		       s->cfg.url, s->cfg.interval,
 		       s->cfg.scan.all_netns ? ", every namespace" : "",
 		       s->cfg.tls_key ? ", TLS" : "",
-		       s->cfg.basic_auth ? ", basic auth" : "");
+		       s->cfg.basic_auth ? ", basic auth" : "",
+		       s->cfg.scan.trace ? ", tracing" : "");
 	} else {
 		printf("ephport serve: %s: %s\n", what, detail);
 	}
@@ -260,6 +299,9 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 		{ "tls-key", 0, true, OPT_KEY },
 		{ "basic-auth", 0, true, OPT_AUTH },
 		{ "by", 'b', true, OPT_BY },
+#if EPHPORT_BPF
+		{ "trace", 0, false, OPT_TRACE },
+#endif
 		{ 0 },
 	};
 	const struct eph_thresholds th = EPH_THRESHOLDS_DEFAULT;
@@ -273,7 +315,8 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	s.cfg.scan.top = 10;
 	s.cfg.scan.forecast = true;
 	s.cfg.scan.th = th;
-	s.cfg.scan.flags = EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS;
+	s.cfg.scan.flags =
+		EPH_SNAPSHOT_RISKS | EPH_SNAPSHOT_OWNERS | EPH_SNAPSHOT_HISTORY;
 	s.cfg.scan.by_set = true;
 	s.cfg.scan.by = EPH_BY_UNIT;
 	s.cfg.notice = notice;

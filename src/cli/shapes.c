@@ -1096,8 +1096,8 @@ void shape_history_text(FILE *f, const char *indent,
 		eph_record_info(rec, &ri);
 	if (ri.state == EPH_RECORD_USABLE) {
 		snprintf(text, sizeof(text),
-			 "History: since %s ('ephport trace --record', pid "
-			 "%d)%s",
+			 "History: since %s (kept by pid %d: 'ephport trace "
+			 "--record' or 'serve --trace')%s",
 			 history_when(ri.since, t1, sizeof(t1)), ri.writer_pid,
 			 ri.complete ? "."
 				     : "; incomplete: entries were dropped "

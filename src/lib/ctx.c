@@ -62,6 +62,16 @@ EPH_EXPORT int eph_ctx_new(struct eph_ctx **ret)
 	return 0;
 }
 
+EPH_EXPORT int eph_ctx_dup(const struct eph_ctx *ctx, struct eph_ctx **ret)
+{
+	struct eph_ctx *c = ctx_clone(ctx);
+
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	return 0;
+}
+
 EPH_EXPORT void eph_ctx_free(struct eph_ctx *ctx)
 {
 	if (!ctx)

@@ -17,9 +17,20 @@
  * are, not with those there were. A connection that comes and goes
  * between two scans without a TIME_WAIT on this side (the peer closed
  * first) is not seen; the first scan counts every connection there is.
+ *
+ * Or the connections opened come from a tracer's connect() events
+ * (eph_forecast_set_opened()), which miss none: then no cookie is kept.
+ * A tracer's reader hands them over from a thread of its own, while the
+ * forecast's thread scans, so they wait in a table of their own under a
+ * lock, one count per destination, until the end of the next round folds
+ * them in; the range of each namespace's last read, kept there too, tells
+ * the connections from a port of the range (those a scan would count)
+ * from the others.
  */
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,9 +75,26 @@ struct seen {
 	uint8_t local[16], remote[16];
 };
 
+/* Connections a tracer saw toward a destination, waiting for a round's
+ * end; COUNT 0 is an empty slot. */
+struct pend {
+	uint64_t source;
+	uint8_t local[16], remote[16];
+	uint16_t remote_port;
+	uint32_t count;
+};
+
+/* The range of a namespace's last read: a connection from a port outside
+ * it takes nothing from a destination's budget. */
+struct pend_range {
+	uint64_t source;
+	uint16_t lo, hi;
+};
+
 struct eph_forecast {
 	struct eph_ctx *ctx;
 	uint32_t window;
+	enum eph_forecast_opened from;
 	uint32_t round;
 	struct source *src;
 	size_t nsrc;
@@ -84,6 +112,13 @@ struct eph_forecast {
 	 * batch instead of once per socket. */
 	struct seen batch[BATCH];
 	size_t nbatch;
+
+	/* What eph_forecast_add_event() gives, from any thread. */
+	pthread_mutex_t lock;
+	struct pend *pend;
+	size_t npend, pend_cap;
+	struct pend_range *ranges;
+	size_t nranges;
 };
 
 /* ---- The fit ---- */
@@ -397,7 +432,7 @@ static void observe(void *data, struct eph_ctx *ctx, const struct eph_sock *s)
 	struct eph_forecast *f = data;
 	struct seen *b;
 
-	if (!s->cookie || f->err)
+	if (!s->cookie || f->err || f->from == EPH_FORECAST_OPENED_EVENTS)
 		return;
 	if (ctx != f->cur_ctx) {
 		uint64_t dev, ino;
@@ -438,6 +473,7 @@ EPH_EXPORT int eph_forecast_new(struct eph_ctx *ctx, uint32_t window,
 		return ctx_error(ctx, -ENOMEM, "out of memory");
 	f->ctx = ctx;
 	f->window = window ? window : EPH_FORECAST_WINDOW;
+	pthread_mutex_init(&f->lock, NULL);
 	f->observer.sock = observe;
 	f->observer.data = f;
 	*ret = f;
@@ -453,7 +489,192 @@ EPH_EXPORT void eph_forecast_free(struct eph_forecast *f)
 		source_clear(&f->src[i]);
 	free(f->src);
 	free(f->cookies);
+	free(f->pend);
+	free(f->ranges);
+	pthread_mutex_destroy(&f->lock);
 	free(f);
+}
+
+EPH_EXPORT int eph_forecast_set_opened(struct eph_forecast *f,
+				       enum eph_forecast_opened from)
+{
+	if (from != EPH_FORECAST_OPENED_COOKIES &&
+	    from != EPH_FORECAST_OPENED_EVENTS)
+		return ctx_error(f->ctx, -EINVAL,
+				 "no such source of opened connections: %d",
+				 (int)from);
+	pthread_mutex_lock(&f->lock);
+	f->from = from;
+	/* What the other way counted so far is not counted twice. */
+	f->npend = 0;
+	if (f->pend)
+		memset(f->pend, 0, f->pend_cap * sizeof(*f->pend));
+	pthread_mutex_unlock(&f->lock);
+	free(f->cookies);
+	f->cookies = NULL;
+	f->ncookies = f->cookie_cap = 0;
+	return 0;
+}
+
+static uint64_t pend_hash(uint64_t source, const uint8_t local[16],
+			  const uint8_t remote[16], uint16_t rport)
+{
+	return mix(dest_hash(local, remote, rport) ^ source);
+}
+
+/* The slot of the destination from slot I on, or the empty one to use. */
+static struct pend *pend_slot(struct pend *t, size_t cap, uint64_t source,
+			      const uint8_t local[16], const uint8_t remote[16],
+			      uint16_t rport)
+{
+	size_t mask = cap - 1, i;
+
+	for (i = pend_hash(source, local, remote, rport) & mask; t[i].count;
+	     i = (i + 1) & mask)
+		if (t[i].source == source && t[i].remote_port == rport &&
+		    memcmp(t[i].local, local, 16) == 0 &&
+		    memcmp(t[i].remote, remote, 16) == 0)
+			break;
+	return &t[i];
+}
+
+/* Room for one more destination waiting; under the lock. */
+static int pend_room(struct eph_forecast *f)
+{
+	size_t cap = f->pend_cap ? f->pend_cap * 2 : 64;
+	struct pend *t;
+
+	if ((f->npend + 1) * 2 <= f->pend_cap)
+		return 0;
+	if (f->npend >= EPH_FORECAST_PENDING)
+		return -ENOSPC;
+	t = calloc(cap, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t k = 0; k < f->pend_cap; k++)
+		if (f->pend[k].count)
+			*pend_slot(t, cap, f->pend[k].source, f->pend[k].local,
+				   f->pend[k].remote, f->pend[k].remote_port) =
+				f->pend[k];
+	free(f->pend);
+	f->pend = t;
+	f->pend_cap = cap;
+	return 0;
+}
+
+/* Is PORT outside the range of SOURCE's last read? Under the lock. */
+static bool pend_outside(const struct eph_forecast *f, uint64_t source,
+			 uint16_t port)
+{
+	for (size_t i = 0; i < f->nranges; i++)
+		if (f->ranges[i].source == source)
+			return port < f->ranges[i].lo || port > f->ranges[i].hi;
+	return false;
+}
+
+EPH_EXPORT int eph_forecast_add_event(struct eph_forecast *f,
+				      const struct eph_trace_event *e)
+{
+	struct pend *p;
+	int r = 1;
+
+	if (e->kind != EPH_TRACE_CONNECT || e->proto != IPPROTO_TCP)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	if (f->from != EPH_FORECAST_OPENED_EVENTS ||
+	    pend_outside(f, e->netns, e->local_port)) {
+		r = 0;
+		goto out;
+	}
+	p = f->pend_cap ? pend_slot(f->pend, f->pend_cap, e->netns, e->local,
+				    e->remote, e->remote_port)
+			: NULL;
+	if (!p || !p->count) {
+		r = pend_room(f);
+		if (r < 0)
+			goto out;
+		p = pend_slot(f->pend, f->pend_cap, e->netns, e->local,
+			      e->remote, e->remote_port);
+		p->source = e->netns;
+		memcpy(p->local, e->local, 16);
+		memcpy(p->remote, e->remote, 16);
+		p->remote_port = e->remote_port;
+		f->npend++;
+	}
+	if (p->count < UINT32_MAX)
+		p->count++;
+	r = 1;
+out:
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+/* Keeps the range of SOURCE's read for the events to come. */
+static int pend_set_range(struct eph_forecast *f, uint64_t source,
+			  const struct eph_usage *u)
+{
+	const struct eph_usage_summary *sum = u ? eph_usage_summary(u) : NULL;
+	struct pend_range *n;
+	size_t i;
+	int r = 0;
+
+	if (!sum)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	for (i = 0; i < f->nranges && f->ranges[i].source != source; i++)
+		;
+	if (i == f->nranges) {
+		n = realloc(f->ranges, (i + 1) * sizeof(*n));
+		if (!n) {
+			r = -ENOMEM;
+			goto out;
+		}
+		f->ranges = n;
+		f->nranges++;
+	}
+	f->ranges[i] =
+		(struct pend_range){ source, sum->range_low, sum->range_high };
+out:
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+/* The connections the events counted join their destinations' pending
+ * counts, which the end of the round makes opened. */
+static void pend_fold(struct eph_forecast *f)
+{
+	pthread_mutex_lock(&f->lock);
+	for (size_t k = 0; k < f->pend_cap && f->npend; k++) {
+		struct pend *p = &f->pend[k];
+		uint32_t i;
+		struct dest *d;
+
+		if (!p->count)
+			continue;
+		i = source_get(f, p->source);
+		d = i == NO_INDEX ? NULL
+				  : dest_get(f, &f->src[i], p->local, p->remote,
+					     p->remote_port);
+		if (!d) {
+			f->err = -ENOMEM;
+			break;
+		}
+		d->pending += p->count;
+		p->count = 0;
+		f->npend--;
+	}
+	/* Out of memory: what could not be folded is dropped, the table
+	 * left empty for the next round. */
+	if (f->npend && f->pend)
+		memset(f->pend, 0, f->pend_cap * sizeof(*f->pend));
+	f->npend = 0;
+	/* The ranges of namespaces the forecast has forgotten go too. */
+	for (size_t i = 0; i < f->nranges;)
+		if (source_find(f, f->ranges[i].source) == NO_INDEX)
+			f->ranges[i] = f->ranges[--f->nranges];
+		else
+			i++;
+	pthread_mutex_unlock(&f->lock);
 }
 
 EPH_EXPORT int eph_forecast_watch(struct eph_forecast *f,
@@ -515,7 +736,8 @@ int forecast_add_usage(struct eph_forecast *f, uint64_t source,
 
 	flush(f);
 	k = source_get(f, source);
-	if (k == NO_INDEX)
+	if (k == NO_INDEX || (f->from == EPH_FORECAST_OPENED_EVENTS &&
+			      pend_set_range(f, source, u) < 0))
 		return ctx_error(f->ctx, -ENOMEM, "out of memory");
 	src = &f->src[k];
 	src->read = true;
@@ -582,6 +804,8 @@ static void source_end(struct eph_forecast *f, struct source *s)
 EPH_EXPORT void eph_forecast_end(struct eph_forecast *f)
 {
 	flush(f);
+	if (f->from == EPH_FORECAST_OPENED_EVENTS)
+		pend_fold(f);
 	for (size_t i = 0; i < f->nsrc; i++) {
 		struct source *s = &f->src[i];
 

@@ -585,6 +585,19 @@ void history_stamp(struct eph_record *r, int64_t since, uint64_t since_boot,
 		r->now_boot = now_boot;
 }
 
+uint64_t history_due(const struct eph_record *r)
+{
+	uint64_t due = UINT64_MAX;
+
+	if (r->tw_head != NIL)
+		due = r->e[r->tw_head].tw_boot_ns + TIME_WAIT_NS;
+	/* A change written at once unless the last write was too recent:
+	 * then it waits for its turn, which must come without an event. */
+	if (r->dir_fd >= 0 && r->dirty && r->flushed_boot + FLUSH_NS < due)
+		due = r->flushed_boot + FLUSH_NS;
+	return due;
+}
+
 uint32_t history_count(const struct eph_record *r)
 {
 	return r->n;

@@ -608,6 +608,13 @@ void history_set_lost(struct eph_record *r, uint64_t lost);
 void history_stamp(struct eph_record *r, int64_t since, uint64_t since_boot,
 		   int64_t now, uint64_t now_boot);
 
+/*
+ * When R next has work to do without an event (CLOCK_BOOTTIME ns): its
+ * oldest TIME_WAIT's 60 s end, or a change waits to be written
+ * (history_flush() writes at most twice a second). UINT64_MAX: nothing.
+ */
+uint64_t history_due(const struct eph_record *r);
+
 uint32_t history_count(const struct eph_record *r);
 uint64_t history_evicted_info(const struct eph_record *r);
 
@@ -693,6 +700,12 @@ int tracer_tick(struct eph_tracer *t, uint64_t now_boot,
 		int (*cb)(const struct eph_trace_event *e, void *data),
 		void *data);
 
+/*
+ * When T next has work to do without an event (CLOCK_BOOTTIME ns): a
+ * TIME_WAIT's end, the record's next write. UINT64_MAX: nothing.
+ */
+uint64_t tracer_due(const struct eph_tracer *t);
+
 /* ---- src/bpf/trace.c: the loader (only in a build with the tracer) ---- */
 
 struct trace_config {
@@ -716,6 +729,8 @@ int trace_open(struct eph_ctx *ctx, const struct trace_config *c,
 /* Waits up to TIMEOUT_MS and reads what came. Returns a count or -errno. */
 int trace_poll(struct trace_loader *l, int timeout_ms);
 int trace_fd(const struct trace_loader *l);
+/* Asks the program to wake the reader at its next event (once). */
+void trace_arm(struct trace_loader *l);
 uint64_t trace_lost(const struct trace_loader *l);
 void trace_close(struct trace_loader *l);
 

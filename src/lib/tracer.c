@@ -10,6 +10,7 @@
  * works, so that front ends and tests do not depend on the build.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,282 @@ EPH_EXPORT uint64_t eph_trace_summary_other(const struct eph_trace_summary *s,
 	return (unsigned int)t < EPH_TRACE_TABLE__COUNT ? s->t[t].other : 0;
 }
 
+/* ---- Failure counters for an exporter ---- */
+
+/*
+ * A command's failures of one call with one errno in one namespace. TOTAL
+ * ranks it; SERIES is what its counter holds, the failures since it got
+ * one.
+ */
+struct cmd {
+	uint64_t netns;
+	enum eph_trace_kind kind;
+	int err;
+	char comm[16];
+	uint32_t group;
+	bool exposed;
+	uint64_t total, series;
+};
+
+/* The commands of one (namespace, call, errno). */
+struct group {
+	uint64_t netns;
+	enum eph_trace_kind kind;
+	int err;
+	uint32_t nseries;
+	uint64_t other;
+	uint32_t *cmds; /* indices into the commands */
+	uint32_t ncmds, cap;
+};
+
+struct eph_trace_counters {
+	uint32_t top;
+	struct cmd *cmds;
+	uint32_t ncmds;
+	uint32_t index[2 * EPH_TRACE_COUNTERS_COMMANDS]; /* cmd + 1, 0: empty */
+	struct group *groups;
+	uint32_t ngroups, groups_cap;
+	struct eph_trace_counter *rows;
+	size_t nrows;
+	bool dirty;
+};
+
+EPH_EXPORT int eph_trace_counters_new(uint32_t top,
+				      struct eph_trace_counters **ret)
+{
+	struct eph_trace_counters *c;
+
+	if (top == 0 || top > EPH_TRACE_COUNTERS_COMMANDS)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cmds = calloc(EPH_TRACE_COUNTERS_COMMANDS, sizeof(*c->cmds));
+	if (!c->cmds) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->top = top;
+	*ret = c;
+	return 0;
+}
+
+EPH_EXPORT void eph_trace_counters_free(struct eph_trace_counters *c)
+{
+	if (!c)
+		return;
+	for (uint32_t i = 0; i < c->ngroups; i++)
+		free(c->groups[i].cmds);
+	free(c->groups);
+	free(c->cmds);
+	free(c->rows);
+	free(c);
+}
+
+static uint64_t cmd_hash(uint64_t netns, enum eph_trace_kind kind, int err,
+			 const char comm[16])
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ netns;
+
+	h = (h ^ (uint64_t)kind) * 0x100000001b3ull;
+	h = (h ^ (uint64_t)(uint32_t)err) * 0x100000001b3ull;
+	for (size_t i = 0; i < 16 && comm[i]; i++)
+		h = (h ^ (uint8_t)comm[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The group of E into *RET, made if new. Returns 0, -ENOSPC or -ENOMEM. */
+static int group_of(struct eph_trace_counters *c,
+		    const struct eph_trace_event *e, struct group **ret)
+{
+	struct group *g;
+
+	for (uint32_t i = 0; i < c->ngroups; i++) {
+		g = &c->groups[i];
+		if (g->netns == e->netns && g->kind == e->kind &&
+		    g->err == e->err) {
+			*ret = g;
+			return 0;
+		}
+	}
+	if (c->ngroups == EPH_TRACE_COUNTERS_COMMANDS)
+		return -ENOSPC;
+	if (c->ngroups == c->groups_cap) {
+		uint32_t cap = c->groups_cap ? c->groups_cap * 2 : 8;
+
+		g = realloc(c->groups, cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		c->groups = g;
+		c->groups_cap = cap;
+	}
+	g = &c->groups[c->ngroups++];
+	memset(g, 0, sizeof(*g));
+	g->netns = e->netns;
+	g->kind = e->kind;
+	g->err = e->err;
+	*ret = g;
+	return 0;
+}
+
+/* Is command X among the TOP of its group by failures? */
+static bool cmd_in_top(const struct eph_trace_counters *c,
+		       const struct group *g, const struct cmd *x)
+{
+	uint32_t above = 0;
+
+	for (uint32_t i = 0; i < g->ncmds && above < c->top; i++)
+		if (c->cmds[g->cmds[i]].total > x->total)
+			above++;
+	return above < c->top;
+}
+
+EPH_EXPORT int eph_trace_counters_add(struct eph_trace_counters *c,
+				      const struct eph_trace_event *e)
+{
+	const size_t mask = ARRAY_SIZE(c->index) - 1;
+	char comm[16] = "";
+	struct group *g;
+	struct cmd *x = NULL;
+	size_t i;
+	int r;
+
+	if (!eph_trace_kind_is_failure(e->kind))
+		return 0;
+	/* Bytes after the name's end must not split a command. */
+	memcpy(comm, e->comm, strnlen(e->comm, sizeof(comm) - 1));
+	for (i = cmd_hash(e->netns, e->kind, e->err, comm) & mask; c->index[i];
+	     i = (i + 1) & mask) {
+		struct cmd *y = &c->cmds[c->index[i] - 1];
+
+		if (y->netns == e->netns && y->kind == e->kind &&
+		    y->err == e->err && memcmp(y->comm, comm, 16) == 0) {
+			x = y;
+			break;
+		}
+	}
+	c->dirty = true;
+	if (x) {
+		g = &c->groups[x->group];
+	} else {
+		r = group_of(c, e, &g);
+		if (r < 0)
+			return r;
+		if (c->ncmds == EPH_TRACE_COUNTERS_COMMANDS) {
+			/* No command followed any more: the others. */
+			g->other++;
+			return 1;
+		}
+		if (g->ncmds == g->cap) {
+			uint32_t cap = g->cap ? g->cap * 2 : 8;
+			uint32_t *n = realloc(g->cmds, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			g->cmds = n;
+			g->cap = cap;
+		}
+		x = &c->cmds[c->ncmds];
+		memset(x, 0, sizeof(*x));
+		x->netns = e->netns;
+		x->kind = e->kind;
+		x->err = e->err;
+		memcpy(x->comm, comm, 16);
+		x->group = (uint32_t)(g - c->groups);
+		g->cmds[g->ncmds++] = c->ncmds;
+		c->index[i] = ++c->ncmds;
+	}
+	x->total++;
+	/*
+	 * A command among the top of its group gets a counter of its own,
+	 * and keeps it: a counter that vanished, or an "other" that gave
+	 * back what a command took away, would not be a counter. So the
+	 * counters of a group are at most twice TOP, and a counter holds
+	 * what came after it was made: what came before stays in "other".
+	 */
+	if (!x->exposed && g->nseries < 2 * c->top &&
+	    (g->nseries < c->top || cmd_in_top(c, g, x))) {
+		x->exposed = true;
+		g->nseries++;
+	}
+	if (x->exposed)
+		x->series++;
+	else
+		g->other++;
+	return 1;
+}
+
+static int counter_cmp(const void *a, const void *b)
+{
+	const struct eph_trace_counter *x = a, *y = b;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->err != y->err)
+		return x->err < y->err ? -1 : 1;
+	if (x->other != y->other)
+		return x->other ? 1 : -1;
+	return strcmp(x->comm, y->comm);
+}
+
+/* The counters as rows, sorted, made again after a change. */
+static int counters_rows(struct eph_trace_counters *c)
+{
+	struct eph_trace_counter *rows;
+	size_t n = 0;
+
+	if (!c->dirty)
+		return 0;
+	rows = realloc(c->rows,
+		       ((size_t)c->ncmds + c->ngroups + 1) * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	c->rows = rows;
+	for (uint32_t i = 0; i < c->ncmds; i++) {
+		const struct cmd *x = &c->cmds[i];
+
+		if (!x->exposed)
+			continue;
+		memset(&rows[n], 0, sizeof(rows[n]));
+		rows[n].netns = x->netns;
+		rows[n].kind = x->kind;
+		rows[n].err = x->err;
+		memcpy(rows[n].comm, x->comm, 16);
+		rows[n++].count = x->series;
+	}
+	for (uint32_t i = 0; i < c->ngroups; i++) {
+		const struct group *g = &c->groups[i];
+
+		if (!g->other)
+			continue;
+		memset(&rows[n], 0, sizeof(rows[n]));
+		rows[n].netns = g->netns;
+		rows[n].kind = g->kind;
+		rows[n].err = g->err;
+		rows[n].other = true;
+		rows[n++].count = g->other;
+	}
+	qsort(rows, n, sizeof(*rows), counter_cmp);
+	c->nrows = n;
+	c->dirty = false;
+	return 0;
+}
+
+EPH_EXPORT size_t eph_trace_counters_count(struct eph_trace_counters *c)
+{
+	return counters_rows(c) < 0 ? 0 : c->nrows;
+}
+
+EPH_EXPORT const struct eph_trace_counter *
+eph_trace_counters_get(struct eph_trace_counters *c, size_t i)
+{
+	if (counters_rows(c) < 0 || i >= c->nrows)
+		return NULL;
+	return &c->rows[i];
+}
+
 /* ---- The tracer ---- */
 
 struct eph_tracer {
@@ -437,6 +714,12 @@ int tracer_feed(struct eph_tracer *t, const struct eph_trace_event *e,
 
 	t->cb = cb;
 	t->data = data;
+	/* The range is read again by the events' clock, not a timer's: a
+	 * reader that waits for events alone must find it current. */
+	if (t->rec && e->boot_ns >= t->range_due) {
+		read_range(t);
+		t->range_due = e->boot_ns + RANGE_NS;
+	}
 	/* A TIME_WAIT taken over ends before the connection that took it
 	 * is shown. */
 	r = history_add(t->follow, e);
@@ -459,10 +742,6 @@ int tracer_tick(struct eph_tracer *t, uint64_t now_boot,
 	history_expire(t->follow, now_boot);
 	if (t->rec) {
 		history_expire(t->rec, now_boot);
-		if (now_boot >= t->range_due) {
-			read_range(t);
-			t->range_due = now_boot + RANGE_NS;
-		}
 		history_set_lost(t->rec, eph_tracer_lost(t));
 		r = history_flush(t->rec, false);
 	}
@@ -585,6 +864,41 @@ EPH_EXPORT int eph_tracer_poll(struct eph_tracer *t, int timeout_ms,
 	if (tick < 0)
 		return tick;
 	return r == -EINTR ? -EINTR : t->delivered;
+}
+
+uint64_t tracer_due(const struct eph_tracer *t)
+{
+	uint64_t due = history_due(t->follow);
+
+	if (t->rec && history_due(t->rec) < due)
+		due = history_due(t->rec);
+	return due;
+}
+
+EPH_EXPORT int eph_tracer_timeout(const struct eph_tracer *t)
+{
+	uint64_t due = tracer_due(t), now;
+
+	if (due == UINT64_MAX)
+		return -1;
+	now = clock_ns(CLOCK_BOOTTIME);
+	if (due <= now)
+		return 0;
+	/* Rounded up: waking a little early would find nothing due yet. */
+	return (due - now) / 1000000u >= INT_MAX
+		       ? INT_MAX
+		       : (int)((due - now + 999999u) / 1000000u);
+}
+
+EPH_EXPORT int eph_tracer_arm(struct eph_tracer *t)
+{
+#if EPHPORT_BPF
+	if (t->loader)
+		trace_arm(t->loader);
+#else
+	(void)t;
+#endif
+	return 0;
 }
 
 EPH_EXPORT int eph_tracer_fd(const struct eph_tracer *t)

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "collect.h"
+#include "tracing.h"
 
 /* Scans a namespace may miss before its error counter is dropped: its
  * series must not outlive it for ever (pid labels come and go). */
@@ -24,6 +25,9 @@ struct collector {
 	size_t n, cap;
 	const struct eph_snapshot **snaps; /* for the overall ranking */
 	struct eph_ranking *rank;
+	struct tracing *tracing;
+	struct eph_trace_counter *failures;
+	size_t failures_cap;
 	struct view view;
 };
 
@@ -82,6 +86,7 @@ void collector_free(struct collector *c)
 	free(c->ns);
 	free(c->snaps);
 	eph_ranking_free(c->rank);
+	free(c->failures);
 	eph_consumers_free(c->consumers);
 	eph_forecast_free(c->fc);
 	eph_snapshot_free(c->snap);
@@ -225,6 +230,9 @@ int collector_scan(struct collector *c)
 	int r, q;
 
 	c->view.scan_time = now_s(CLOCK_REALTIME);
+	/* Every connect() made before the scan joins its forecast. */
+	if (c->tracing)
+		tracing_sync(c->tracing);
 	r = c->fleet ? scan_fleet(c) : scan_one(c);
 	if (r == -ENOMEM)
 		return r;
@@ -237,6 +245,11 @@ int collector_scan(struct collector *c)
 				eph_consumers_resolve(c->consumers) >= 0
 			? c->consumers
 			: NULL;
+	if (c->tracing &&
+	    tracing_copy(c->tracing, &c->failures, &c->failures_cap,
+			 &c->view.nfailures, &c->view.trace_lost) < 0)
+		return -ENOMEM;
+	c->view.failures = c->failures;
 	c->view.scans++;
 	c->view.scan_seconds = now_s(CLOCK_MONOTONIC) - start;
 	c->view.ns = c->ns;
@@ -248,4 +261,15 @@ int collector_scan(struct collector *c)
 const struct view *collector_view(const struct collector *c)
 {
 	return &c->view;
+}
+
+struct eph_forecast *collector_forecast(struct collector *c)
+{
+	return c->fc;
+}
+
+void collector_trace(struct collector *c, struct tracing *t)
+{
+	c->tracing = t;
+	c->view.traced = t != NULL;
 }

@@ -43,9 +43,16 @@ struct view {
 	double scan_time;    /* when it started, Unix seconds */
 	uint32_t interval;   /* seconds between scans, 0: one */
 	const char *version;
+	/* With --trace: the failure counters and the events the tracer
+	 * lost, as the last scan found them. */
+	bool traced;
+	const struct eph_trace_counter *failures;
+	size_t nfailures;
+	uint64_t trace_lost;
 };
 
 struct collector;
+struct tracing;
 
 struct collector_opts {
 	bool all_netns;
@@ -56,6 +63,7 @@ struct collector_opts {
 	enum eph_by by;
 	struct eph_thresholds th;
 	uint32_t interval; /* seconds between scans, for the view */
+	bool trace;	   /* serve --trace: run the tracer (http.c) */
 };
 
 /* Makes a collector on CTX (already aimed at --netns). Returns 0 or a
@@ -73,5 +81,16 @@ int collector_scan(struct collector *c);
 
 /* The view of the last scan; valid until the next scan or the free. */
 const struct view *collector_view(const struct collector *c);
+
+/* The forecast the scans feed, or NULL. */
+struct eph_forecast *collector_forecast(struct collector *c);
+
+/*
+ * Takes its failures from tracing T (NULL: none) from now on, and before
+ * each scan waits for T to have read every event made before it (the
+ * connections opened that T hands the forecast). T must outlive the
+ * collector's scans.
+ */
+void collector_trace(struct collector *c, struct tracing *t);
 
 #endif

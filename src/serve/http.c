@@ -28,6 +28,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "page.h"
+#include "tracing.h"
 
 #define MAX_CONNECTIONS 512u
 #define MEMORY_PER_CONNECTION (32u * 1024u)
@@ -44,6 +45,7 @@ struct server {
 	const struct serve_config *cfg;
 	struct collector *coll;
 	struct MHD_Daemon *d;
+	struct tracing *tracing;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -541,6 +543,29 @@ static void reload(struct server *s)
 		       a ? s->cfg->basic_auth : "the next request scans");
 }
 
+/* --trace: the tracer in a thread of its own, before the first scan, so
+ * that every connection opened is counted. */
+static int start_tracing(struct server *s, struct eph_ctx *ctx,
+			 struct serve_error *err)
+{
+	struct tracing_opts o = { .all_netns = s->cfg->scan.all_netns,
+				  .top = (uint32_t)s->cfg->scan.top,
+				  .fc = collector_forecast(s->coll) };
+	char msg[400];
+	int r = tracing_start(ctx, &o, &s->tracing, msg, sizeof(msg));
+
+	if (r == -EBUSY)
+		return fail(err, "EBUSY", r,
+			    "--trace: %s: stop that recorder ('ephport trace "
+			    "--record' or another 'serve --trace'), or serve "
+			    "without --trace, which reads its record",
+			    msg);
+	if (r < 0)
+		return fail(err, strerrorname_np(-r), r, "--trace: %s", msg);
+	collector_trace(s->coll, s->tracing);
+	return 0;
+}
+
 /* Waits for SIGTERM or SIGINT, handling SIGHUP meanwhile. */
 static void wait_signals(struct server *s, const sigset_t *set)
 {
@@ -581,6 +606,8 @@ int serve_run(struct eph_ctx *ctx, const struct serve_config *cfg,
 	if (r >= 0 &&
 	    (r = collector_new(ctx, cfg->netns, &cfg->scan, &s.coll)) < 0)
 		fail(err, strerrorname_np(-r), r, "%s", eph_ctx_errmsg(ctx));
+	if (r >= 0 && cfg->scan.trace)
+		r = start_tracing(&s, ctx, err);
 	/* The first scan now: a namespace that cannot be read at all is an
 	 * error to report before listening, and the first scrape finds a
 	 * scan ready. */
@@ -628,6 +655,9 @@ int serve_run(struct eph_ctx *ctx, const struct serve_config *cfg,
 	free(s.waiting);
 	gen_free(s.gen);
 	free_responses(&s);
+	/* The tracer stops (and writes the record a last time) before the
+	 * forecast it feeds goes. */
+	tracing_stop(s.tracing);
 	collector_free(s.coll);
 	auth_free(s.auth);
 	if (key)

@@ -236,6 +236,11 @@ static const struct {
 	  "destinations)." },
 };
 
+static const char opened_traced_help[] =
+	"Connections opened toward a destination since the exporter "
+	"started: every connect() the tracer saw (serve --trace), those "
+	"that opened and closed between two scans too.";
+
 /* The labels of a destination: proto, local, remote, remote_port. */
 struct dest_labels {
 	struct label l[MAX_LABELS];
@@ -308,7 +313,9 @@ static void dest_family(struct out *o, enum dest_metric m)
 
 	if ((m == D_OPENED || m == D_EXHAUSTION) && !v->fc)
 		return;
-	family(o, dest_fam[m].name, dest_fam[m].type, dest_fam[m].help);
+	family(o, dest_fam[m].name, dest_fam[m].type,
+	       m == D_OPENED && v->traced ? opened_traced_help
+					  : dest_fam[m].help);
 	for (size_t i = 0; i < v->n; i++) {
 		const struct eph_ranking *r = v->ns[i].rank;
 		const struct eph_rollup *rest;
@@ -494,6 +501,113 @@ static void risk_families(struct out *o)
 	}
 }
 
+/* ---- The tracer's record, and what the tracer counts ---- */
+
+static void history_families(struct out *o)
+{
+	const struct view *v = o->v;
+	struct eph_record_info ri;
+
+	family(o, "ephport_history_used", "gauge",
+	       "1 when the last scan used the tracer's record ('ephport trace "
+	       "--record' or 'ephport serve --trace' keeps it), 0 when it "
+	       "could not (none, its recorder stopped, another namespace's, "
+	       "refused): then free ports may be counted too high (bound-first "
+	       "and accepted connections look like any other) and TIME_WAITs "
+	       "are judged by today's tcp_timestamps.");
+	for (size_t i = 0; i < v->n; i++) {
+		o->ns = &v->ns[i];
+		if (!o->ns->snap)
+			continue;
+		ri.state = EPH_RECORD_MISSING;
+		if (eph_snapshot_record(o->ns->snap))
+			eph_record_info(eph_snapshot_record(o->ns->snap), &ri);
+		sample0(o, "ephport_history_used",
+			ri.state == EPH_RECORD_USABLE ? 1 : 0);
+	}
+	family(o, "ephport_history_seconds", "gauge",
+	       "How long the record the last scan used has been kept without "
+	       "a break, at that scan: a recorder that restarts begins "
+	       "again. Absent when the scan used none.");
+	for (size_t i = 0; i < v->n; i++) {
+		o->ns = &v->ns[i];
+		if (!o->ns->snap || !eph_snapshot_record(o->ns->snap))
+			continue;
+		eph_record_info(eph_snapshot_record(o->ns->snap), &ri);
+		if (ri.state == EPH_RECORD_USABLE)
+			sample0(o, "ephport_history_seconds",
+				v->scan_time > (double)ri.since
+					? v->scan_time - (double)ri.since
+					: 0);
+	}
+}
+
+/* The namespace of the view whose inode is NETNS, or NULL. */
+static const struct view_ns *ns_by_inode(const struct view *v, uint64_t netns)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->ns[i].source == netns)
+			return &v->ns[i];
+	return NULL;
+}
+
+static void trace_families(struct out *o)
+{
+	static const struct {
+		enum eph_trace_kind kind;
+		const char *name, *help;
+	} fam[] = {
+		{ EPH_TRACE_BIND_FAILED, "ephport_bind_failures_total",
+		  "bind() calls that failed for their port (EADDRINUSE, "
+		  "EACCES...), by errno and command, since the exporter "
+		  "started tracing. The top N commands of an errno get a "
+		  "series when they enter the top and keep it (at most 2N); "
+		  "the failures of the others, and of a command before it got "
+		  "its series, are in command=\"other\"." },
+		{ EPH_TRACE_CONNECT_FAILED, "ephport_connect_failures_total",
+		  "connect() calls that found no port (EADDRNOTAVAIL, or "
+		  "EAGAIN for UDP), by errno and command, since the exporter "
+		  "started tracing; the commands past the top N in "
+		  "command=\"other\", as for ephport_bind_failures_total." },
+	};
+	const struct view *v = o->v;
+
+	if (!v->traced)
+		return;
+	o->ns = NULL;
+	family(o, "ephport_trace_events_lost_total", "counter",
+	       "Events the tracer lost, the ring buffer from the kernel "
+	       "being full: the failure and connection counters miss as "
+	       "many.");
+	sample0(o, "ephport_trace_events_lost_total", (double)v->trace_lost);
+	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		family(o, fam[k].name, "counter", fam[k].help);
+		for (size_t i = 0; i < v->nfailures; i++) {
+			const struct eph_trace_counter *c = &v->failures[i];
+			const char *code = strerrorname_np(c->err);
+			char num[16];
+			struct label l[2] = {
+				{ "errno", code },
+				{ "command", c->other ? "other" : c->comm },
+			};
+
+			if (c->kind != fam[k].kind)
+				continue;
+			/* Every namespace: those the scans know, labelled. */
+			o->ns = v->label_netns ? ns_by_inode(v, c->netns)
+					       : NULL;
+			if (v->label_netns && !o->ns)
+				continue;
+			if (!code) {
+				snprintf(num, sizeof(num), "%d", c->err);
+				l[0].value = num;
+			}
+			sample(o, fam[k].name, l, 2, (double)c->count);
+		}
+	}
+	o->ns = NULL;
+}
+
 /* ---- The exporter itself ---- */
 
 static void scan_families(struct out *o)
@@ -531,8 +645,12 @@ static void scan_families(struct out *o)
 	}
 	if (v->fc) {
 		family(o, "ephport_connections_opened_total", "counter",
-		       "Connections first seen by a scan toward any "
-		       "destination since the exporter started.");
+		       v->traced
+			       ? "Connections opened toward any destination "
+				 "since the exporter started: every connect() "
+				 "the tracer saw."
+			       : "Connections first seen by a scan toward any "
+				 "destination since the exporter started.");
 		for (size_t i = 0; i < v->n; i++) {
 			o->ns = &v->ns[i];
 			if (!o->ns->absent)
@@ -548,12 +666,14 @@ void metrics_render(FILE *f, const struct view *v)
 	struct out o = { f, v, NULL };
 
 	scan_families(&o);
+	trace_families(&o);
 	range_families(&o);
 	udp_families(&o);
 	for (int m = 0; m < D__COUNT; m++)
 		dest_family(&o, (enum dest_metric)m);
 	consumer_family(&o);
 	risk_families(&o);
+	history_families(&o);
 }
 
 /* ---- JSON ---- */
@@ -608,6 +728,7 @@ static void api_namespace(struct json *j, const struct view *v,
 	json_null(j, "error");
 	if (v->fc)
 		json_uint(j, "opened", eph_forecast_opened(v->fc, ns->source));
+	shape_snapshot_history(j, ns->snap);
 	json_obj(j, "ranges");
 	shape_policy(j, eph_snapshot_policy(ns->snap), true);
 	json_obj_end(j);
@@ -620,6 +741,37 @@ static void api_namespace(struct json *j, const struct view *v,
 			    eph_snapshot_policy(ns->snap));
 		json_obj_end(j);
 	}
+	json_obj_end(j);
+}
+
+/* "trace": what serve --trace counted, or null. */
+static void api_trace(struct json *j, const struct view *v)
+{
+	if (!v->traced) {
+		json_null(j, "trace");
+		return;
+	}
+	json_obj(j, "trace");
+	json_uint(j, "events_lost", v->trace_lost);
+	json_arr(j, "failures");
+	for (size_t i = 0; i < v->nfailures; i++) {
+		const struct eph_trace_counter *c = &v->failures[i];
+		const struct view_ns *ns = ns_by_inode(v, c->netns);
+
+		if (v->label_netns && !ns)
+			continue;
+		json_obj(j, NULL);
+		if (v->label_netns)
+			json_str(j, "netns", ns->label);
+		json_str(j, "call",
+			 c->kind == EPH_TRACE_BIND_FAILED ? "bind" : "connect");
+		json_str(j, "errno", strerrorname_np(c->err));
+		json_str(j, "command", c->other ? NULL : c->comm);
+		json_bool(j, "other", c->other);
+		json_uint(j, "count", c->count);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 	json_obj_end(j);
 }
 
@@ -672,6 +824,7 @@ void api_render(FILE *f, const struct view *v)
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
+	api_trace(&j, v);
 	json_obj(&j, "other");
 	json_uint(&j, "destinations", rest->tuples);
 	json_uint(&j, "used", rest->used);

@@ -55,6 +55,8 @@ def main():
         out["risks"] = [e.get_attribute("data-port") for e in
                         driver.find_elements(By.CSS_SELECTOR,
                                              "svg.full rect.risk")]
+        out["history"] = [e.text for e in driver.find_elements(
+            By.CSS_SELECTOR, ".strip .history")]
         out["status"] = driver.find_element(By.ID, "status").text
         out["title"] = driver.title
         print(json.dumps(out), flush=True)

@@ -11,6 +11,8 @@ require_root
 /usr/bin/python3 -c 'import selenium' 2>/dev/null || skip_all "needs python3-selenium"
 . "$(dirname "$0")/serve_lib.sh"
 E2E=$(dirname "$0")
+# No tracer's record: the test's own path, where none is kept.
+export EPHPORT_RECORD="$TMP/record/history"
 
 ns=$(ns_add page)
 ns_sysctl "$ns" net.ipv4.ip_local_port_range "40000 40999"
@@ -49,6 +51,8 @@ expect_eq "the reserved port 40500 in the strip of every port" "$(jq -r .reserve
 expect_eq "and in the magnified ephemeral range" "$(jq -r .reserved_zoom <<<"$first")" 1
 expect_eq "the listener at risk in the strip" "$(jq -c .risks <<<"$first")" '["40100"]'
 check "the status line names the scan" jq -e '.status | test("^scan [0-9]+ at")' <<<"$first"
+check "under the strip, no history, and what could be off without it" \
+	jq -e '.history | length == 1 and (.[0] | test("^no history .*free ports may be counted too high"))' <<<"$first"
 
 sock connect 127.0.0.1 5000 5
 echo go >&"$hold"

@@ -9,6 +9,9 @@
 require_root
 . "$(dirname "$0")/serve_lib.sh"
 E2E=$(dirname "$0")
+# The tracer's record, read by every scan and kept by serve --trace (an
+# example of --help), is the test's own.
+export EPHPORT_RECORD="$TMP/record/history"
 
 # The namespace scanned: a 1000-port range, one reserved port, a listener
 # inside the range (at risk) and one outside it (the destination).

@@ -66,6 +66,30 @@ static void test_namespaces_are_refused_with_a_reason(void **state)
 	assert_int_equal(eph_ctx_set_netns(ctx, NULL), 0);
 }
 
+static void test_a_copy_is_aimed_where_the_original_is(void **state)
+{
+	uint64_t dev, ino, dev2, ino2;
+	struct eph_ctx *c = NULL;
+
+	(void)state;
+	assert_int_equal(eph_ctx_set_netns(ctx, "/proc/self/ns/net"), 0);
+	assert_int_equal(eph_ctx_set_record_path(ctx, "/tmp/ephport-h"), 0);
+	assert_int_equal(eph_ctx_set_netns(ctx, "no-such-namespace-ephport"),
+			 -ENOENT);
+	assert_int_equal(eph_ctx_dup(ctx, &c), 0);
+	assert_string_equal(eph_ctx_netns(c), "/proc/self/ns/net");
+	assert_string_equal(eph_ctx_record_path(c), "/tmp/ephport-h");
+	assert_int_equal(eph_ctx_netns_id(ctx, &dev, &ino), 0);
+	assert_int_equal(eph_ctx_netns_id(c, &dev2, &ino2), 0);
+	assert_true(dev == dev2 && ino == ino2);
+	/* Its own: the original's failure is not its, nor its settings. */
+	assert_int_equal(eph_ctx_errno(c), 0);
+	assert_int_equal(eph_ctx_set_netns(ctx, NULL), 0);
+	assert_int_equal(eph_ctx_set_record_path(ctx, NULL), 0);
+	assert_string_equal(eph_ctx_netns(c), "/proc/self/ns/net");
+	eph_ctx_free(c);
+}
+
 static void test_the_boot_namespace_is_init_s(void **state)
 {
 	struct stat self, init;
@@ -201,6 +225,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_namespaces_are_refused_with_a_reason),
+		cmocka_unit_test(test_a_copy_is_aimed_where_the_original_is),
 		cmocka_unit_test(test_the_boot_namespace_is_init_s),
 		cmocka_unit_test(test_roots_must_be_absolute),
 		cmocka_unit_test(test_links_are_resolved_inside_the_root),

@@ -5,6 +5,7 @@
  * the window, and destinations and namespaces that come and go.
  */
 #include <math.h>
+#include <pthread.h>
 
 #include "socks.h"
 
@@ -339,6 +340,168 @@ static void test_many_destinations(void **state)
 	eph_snapshot_free(snap);
 }
 
+/* A tracer's connect() from 10.0.0.1:LPORT to REMOTE:RPORT in NETNS. */
+static struct eph_trace_event connect_event(uint64_t netns, uint16_t lport,
+					    const char *remote, uint16_t rport)
+{
+	struct eph_trace_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = EPH_TRACE_CONNECT;
+	e.netns = netns;
+	e.proto = IPPROTO_TCP;
+	e.family = AF_INET;
+	v4(e.local, "10.0.0.1");
+	v4(e.remote, remote);
+	e.local_port = lport;
+	e.remote_port = rport;
+	e.pid = 1;
+	return e;
+}
+
+static void test_opened_from_events(void **state)
+{
+	struct round none = { 1, 0, 0 }, three = { 1, 3, 0 };
+	struct eph_trace_event e;
+	struct fixture x;
+	struct eph_trend t;
+
+	(void)state;
+	fixture_init(&x, 0);
+	assert_int_equal(eph_forecast_set_opened(x.f, 7), -EINVAL);
+	/* Counting cookies, a forecast takes no events. */
+	e = connect_event(x.src, 40000, "10.0.0.2", 443);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 0);
+	assert_int_equal(
+		eph_forecast_set_opened(x.f, EPH_FORECAST_OPENED_EVENTS), 0);
+	/* Before any read, the range is not known: every port counts. */
+	e = connect_event(x.src, 5000, "10.0.0.2", 443);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 1);
+	/* Three sockets the scan sees: not counted by cookie any more. */
+	feed(&x, &three, 1, true);
+	assert_int_equal(trend(&x, "10.0.0.2", 443, &t), 0);
+	assert_int_equal(t.opened, 1);
+	assert_int_equal(t.opened_last, 1);
+	/* 50 connections that opened and closed between two scans, which
+	 * no scan sees; one from a port outside the range; events that are
+	 * no TCP connect(). */
+	for (uint16_t k = 0; k < 50; k++) {
+		e = connect_event(x.src, (uint16_t)(40100 + k), "10.0.0.2",
+				  443);
+		assert_int_equal(eph_forecast_add_event(x.f, &e), 1);
+	}
+	e = connect_event(x.src, 5000, "10.0.0.2", 443);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 0);
+	e = connect_event(x.src, 40200, "10.0.0.2", 443);
+	e.proto = IPPROTO_UDP;
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 0);
+	e.proto = IPPROTO_TCP;
+	e.kind = EPH_TRACE_CONNECT_FAILED;
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 0);
+	/* Toward a destination no scan shows, in another namespace too. */
+	e = connect_event(x.src, 40300, "10.0.0.4", 22);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 1);
+	e = connect_event(x.src + 1, 40300, "10.0.0.2", 443);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 1);
+	/* They wait for the round's end. */
+	assert_int_equal(trend(&x, "10.0.0.2", 443, &t), 0);
+	assert_int_equal(t.opened, 1);
+	feed(&x, &three, 2, true);
+	assert_int_equal(trend(&x, "10.0.0.2", 443, &t), 0);
+	assert_int_equal(t.opened, 51);
+	assert_int_equal(t.opened_last, 50);
+	assert_int_equal(t.samples, 2);
+	assert_int_equal(trend(&x, "10.0.0.4", 22, &t), -ENOENT);
+	assert_int_equal(t.opened, 1);
+	assert_int_equal(eph_forecast_opened(x.f, x.src), 52);
+	assert_int_equal(eph_forecast_opened(x.f, x.src + 1), 1);
+	/* A round without events opens nothing. */
+	feed(&x, &none, 3, true);
+	assert_int_equal(eph_forecast_opened(x.f, x.src), 52);
+	fixture_free(&x);
+}
+
+static void test_events_have_a_bound(void **state)
+{
+	struct round none = { 1, 0, 0 };
+	struct eph_trace_event e;
+	struct fixture x;
+	uint32_t n = 0;
+
+	(void)state;
+	fixture_init(&x, 0);
+	assert_int_equal(
+		eph_forecast_set_opened(x.f, EPH_FORECAST_OPENED_EVENTS), 0);
+	for (uint32_t a = 0; n < EPH_FORECAST_PENDING; a++) {
+		char remote[32];
+
+		snprintf(remote, sizeof(remote), "10.1.%u.%u", a / 256,
+			 a % 256);
+		for (uint32_t p = 1; p <= 1024 && n < EPH_FORECAST_PENDING;
+		     p++, n++) {
+			e = connect_event(x.src, 40000, remote, (uint16_t)p);
+			assert_int_equal(eph_forecast_add_event(x.f, &e), 1);
+		}
+	}
+	/* One destination more is refused; those waiting still count. */
+	e = connect_event(x.src, 40000, "10.2.0.1", 443);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), -ENOSPC);
+	e = connect_event(x.src, 40001, "10.1.0.0", 1);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 1);
+	feed(&x, &none, 1, true);
+	assert_int_equal(eph_forecast_opened(x.f, x.src),
+			 EPH_FORECAST_PENDING + 1);
+	/* The round's end made room again. */
+	e = connect_event(x.src, 40000, "10.2.0.1", 443);
+	assert_int_equal(eph_forecast_add_event(x.f, &e), 1);
+	fixture_free(&x);
+}
+
+/* Another thread's events, while the forecast's own scans. */
+struct adder {
+	struct eph_forecast *f;
+	uint64_t src;
+	uint32_t n;
+};
+
+static void *add_events(void *data)
+{
+	struct adder *a = data;
+
+	for (uint32_t i = 0; i < a->n; i++) {
+		struct eph_trace_event e =
+			connect_event(a->src, (uint16_t)(40000 + i % 1000),
+				      "10.0.0.2", (uint16_t)(443 + i % 3));
+
+		if (eph_forecast_add_event(a->f, &e) != 1)
+			return a;
+	}
+	return NULL;
+}
+
+static void test_events_from_another_thread(void **state)
+{
+	struct round three = { 1, 3, 0 };
+	struct fixture x;
+	struct adder a;
+	pthread_t th;
+	void *ret = &a;
+
+	(void)state;
+	fixture_init(&x, 0);
+	assert_int_equal(
+		eph_forecast_set_opened(x.f, EPH_FORECAST_OPENED_EVENTS), 0);
+	a = (struct adder){ x.f, x.src, 200000 };
+	assert_int_equal(pthread_create(&th, NULL, add_events, &a), 0);
+	for (uint64_t t = 1; t < 200; t++)
+		feed(&x, &three, t, true);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_null(ret);
+	feed(&x, &three, 200, true);
+	assert_int_equal(eph_forecast_opened(x.f, x.src), 200000);
+	fixture_free(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +513,9 @@ int main(void)
 		cmocka_unit_test(test_destination_comes_back),
 		cmocka_unit_test(test_unread_namespace_keeps_cookies),
 		cmocka_unit_test(test_many_destinations),
+		cmocka_unit_test(test_opened_from_events),
+		cmocka_unit_test(test_events_have_a_bound),
+		cmocka_unit_test(test_events_from_another_thread),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

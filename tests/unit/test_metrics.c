@@ -456,6 +456,83 @@ static bool valid_utf8(const unsigned char *s, size_t len)
 	return true;
 }
 
+static void test_render_what_the_tracer_counted(void **state)
+{
+	struct eph_trace_counter rows[4];
+	struct world w;
+	struct exposition e;
+	const struct sample *s = NULL;
+
+	(void)state;
+	world_init(&w, true);
+	/* No tracer: no such family; the record, none here, is said. */
+	render(&w.v, &e);
+	assert_int_equal(
+		find(&e, "ephport_trace_events_lost_total", NULL, NULL, NULL),
+		0);
+	assert_int_equal(find(&e, "ephport_history_used", "netns", "web", &s),
+			 1);
+	assert_string_equal(s->value, "0");
+	assert_int_equal(find(&e, "ephport_history_seconds", NULL, NULL, NULL),
+			 0);
+	assert_null(strstr(e.text, "ephport_connect_failures_total"));
+	exposition_free(&e);
+
+	memset(rows, 0, sizeof(rows));
+	rows[0] = (struct eph_trace_counter){
+		w.ns[0].source, EPH_TRACE_BIND_FAILED,
+		EADDRINUSE,	false,
+		"nginx",	3
+	};
+	rows[1] = (struct eph_trace_counter){
+		w.ns[0].source, EPH_TRACE_CONNECT_FAILED,
+		EADDRNOTAVAIL,	false,
+		"curl",		5
+	};
+	rows[2] = (struct eph_trace_counter){ w.ns[0].source,
+					      EPH_TRACE_CONNECT_FAILED,
+					      EADDRNOTAVAIL,
+					      true,
+					      "",
+					      2 };
+	/* A namespace no scan knows: not shown, no label to give it. */
+	rows[3] = (struct eph_trace_counter){ 12345,	  EPH_TRACE_BIND_FAILED,
+					      EADDRINUSE, false,
+					      "x",	  1 };
+	w.v.traced = true;
+	w.v.failures = rows;
+	w.v.nfailures = 4;
+	w.v.trace_lost = 9;
+	render(&w.v, &e);
+	assert_int_equal(
+		find(&e, "ephport_trace_events_lost_total", NULL, NULL, &s), 1);
+	assert_string_equal(s->value, "9");
+	assert_null(label(s, "netns"));
+	assert_int_equal(
+		find(&e, "ephport_bind_failures_total", "command", NULL, &s),
+		1);
+	assert_string_equal(label(s, "errno"), "EADDRINUSE");
+	assert_string_equal(label(s, "command"), "nginx");
+	assert_string_equal(label(s, "netns"), "web");
+	assert_string_equal(s->value, "3");
+	assert_int_equal(find(&e, "ephport_connect_failures_total", "errno",
+			      "EADDRNOTAVAIL", NULL),
+			 2);
+	assert_int_equal(find(&e, "ephport_connect_failures_total", "command",
+			      "other", &s),
+			 1);
+	assert_string_equal(s->value, "2");
+	/* The connections opened come from the tracer: it says so. */
+	assert_non_null(strstr(e.text,
+			       "# HELP "
+			       "ephport_destination_connections_opened_total "
+			       "Connections opened toward a destination since "
+			       "the exporter started: every connect() the "
+			       "tracer saw"));
+	exposition_free(&e);
+	world_free(&w);
+}
+
 static void test_escape_property(void **state)
 {
 	static const unsigned char alphabet[] = {
@@ -513,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_render_one_namespace),
 		cmocka_unit_test(test_render_every_namespace),
 		cmocka_unit_test(test_render_without_forecast),
+		cmocka_unit_test(test_render_what_the_tracer_counted),
 		cmocka_unit_test(test_escape_property),
 	};
 

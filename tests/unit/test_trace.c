@@ -6,6 +6,8 @@
  */
 #include <linux/types.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "socks.h"
 #include "../../src/bpf/trace.h"
@@ -184,6 +186,101 @@ static void test_the_summary_has_a_bound(void **state)
 	eph_trace_summary_free(s);
 }
 
+/* Failures of COMM, N times, with ERR, in namespace NETNS. */
+static void fail_n(struct eph_trace_counters *c, uint64_t netns,
+		   enum eph_trace_kind kind, int err, const char *comm, int n)
+{
+	struct eph_trace_event e = ev(kind, 0, 443, err, 1, comm);
+
+	e.netns = netns;
+	for (int i = 0; i < n; i++)
+		assert_int_equal(eph_trace_counters_add(c, &e), 1);
+}
+
+static void test_failure_counters_are_monotonic_and_bounded(void **state)
+{
+	struct eph_trace_counters *c = NULL;
+	const struct eph_trace_counter *r;
+	struct eph_trace_event e;
+
+	(void)state;
+	assert_int_equal(eph_trace_counters_new(0, &c), -EINVAL);
+	assert_int_equal(eph_trace_counters_new(1, &c), 0);
+	e = ev(EPH_TRACE_CONNECT, 40000, 443, 0, 1, "curl");
+	assert_int_equal(eph_trace_counters_add(c, &e), 0);
+	assert_int_equal(eph_trace_counters_count(c), 0);
+	/* The first command of a group gets its counter at once. */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "a", 2);
+	/* b is not in the top 1 yet (a has more): "other". */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "b", 1);
+	assert_int_equal(eph_trace_counters_count(c), 2);
+	r = eph_trace_counters_get(c, 1);
+	assert_true(r->other && r->count == 1 && r->comm[0] == '\0');
+	/* Level with a: in the top, a counter of its own from now on; what
+	 * came before stays in "other", which never goes down. */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "b", 2);
+	/* The group has 2 x top counters: c, however many its failures,
+	 * sums into "other". */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EADDRNOTAVAIL, "c", 10);
+	/* Other groups: an errno, a call, a namespace. */
+	fail_n(c, NETNS, EPH_TRACE_CONNECT_FAILED, EAGAIN, "c", 1);
+	fail_n(c, NETNS, EPH_TRACE_BIND_FAILED, EADDRINUSE, "nginx", 3);
+	fail_n(c, NETNS - 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, "nginx", 1);
+	assert_int_equal(eph_trace_counters_count(c), 6);
+	r = eph_trace_counters_get(c, 0);
+	assert_true(r->netns == NETNS - 1 && r->count == 1);
+	r = eph_trace_counters_get(c, 1);
+	assert_true(r->kind == EPH_TRACE_CONNECT_FAILED && r->err == EAGAIN &&
+		    strcmp(r->comm, "c") == 0 && r->count == 1);
+	r = eph_trace_counters_get(c, 2);
+	assert_true(r->err == EADDRNOTAVAIL && strcmp(r->comm, "a") == 0 &&
+		    r->count == 2 && !r->other);
+	r = eph_trace_counters_get(c, 3);
+	assert_true(strcmp(r->comm, "b") == 0 && r->count == 2);
+	r = eph_trace_counters_get(c, 4);
+	assert_true(r->other && r->err == EADDRNOTAVAIL && r->count == 11);
+	r = eph_trace_counters_get(c, 5);
+	assert_true(r->kind == EPH_TRACE_BIND_FAILED &&
+		    strcmp(r->comm, "nginx") == 0 && r->count == 3);
+	assert_null(eph_trace_counters_get(c, 6));
+	/* A command's name ends at its NUL, whatever follows. */
+	e = ev(EPH_TRACE_CONNECT_FAILED, 0, 443, EADDRNOTAVAIL, 1, "a");
+	memcpy(e.comm + 2, "junk", 5);
+	assert_int_equal(eph_trace_counters_add(c, &e), 1);
+	r = eph_trace_counters_get(c, 2);
+	assert_true(strcmp(r->comm, "a") == 0 && r->count == 3);
+	eph_trace_counters_free(c);
+	eph_trace_counters_free(NULL);
+}
+
+static void test_failure_counters_follow_so_many_commands(void **state)
+{
+	struct eph_trace_counters *c = NULL;
+	struct eph_trace_event e;
+	char comm[16];
+
+	(void)state;
+	assert_int_equal(eph_trace_counters_new(10, &c), 0);
+	/* Every command its own namespace, so its own group and counter. */
+	for (uint32_t i = 0; i < EPH_TRACE_COUNTERS_COMMANDS; i++) {
+		snprintf(comm, sizeof(comm), "c%u", i);
+		fail_n(c, i + 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, comm, 1);
+	}
+	assert_int_equal(eph_trace_counters_count(c),
+			 EPH_TRACE_COUNTERS_COMMANDS);
+	/* A known group's new command: "other"; a new group: refused. */
+	fail_n(c, 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, "new", 1);
+	assert_int_equal(eph_trace_counters_count(c),
+			 EPH_TRACE_COUNTERS_COMMANDS + 1);
+	e = ev(EPH_TRACE_BIND_FAILED, 0, 443, EADDRINUSE, 1, "new");
+	e.netns = 0;
+	assert_int_equal(eph_trace_counters_add(c, &e), -ENOSPC);
+	/* Those followed still count. */
+	fail_n(c, 1, EPH_TRACE_BIND_FAILED, EADDRINUSE, "c0", 1);
+	assert_int_equal(eph_trace_counters_get(c, 0)->count, 2);
+	eph_trace_counters_free(c);
+}
+
 /* What a fed tracer hands over. */
 static struct eph_trace_event seen[16];
 static size_t nseen;
@@ -258,6 +355,80 @@ static void test_the_tracer_filters_what_it_hands_over(void **state)
 	eph_tracer_free(t);
 }
 
+static void test_the_tracer_says_when_it_has_work_without_events(void **state)
+{
+	struct eph_tracer_opts o = { 0 };
+	struct eph_tracer *t = NULL;
+	struct eph_trace_event e;
+
+	(void)state;
+	o.all_netns = true;
+	assert_int_equal(tracer_new_fed(ctx, &o, &t), 0);
+	/* Nothing followed: only an event can bring work, so a reader may
+	 * sleep until one comes. */
+	assert_int_equal(tracer_due(t), UINT64_MAX);
+	assert_int_equal(eph_tracer_timeout(t), -1);
+	assert_int_equal(eph_tracer_arm(t), 0);
+	e = ev(EPH_TRACE_TIME_WAIT, 40000, 443, 0, 10 * SEC, "java");
+	assert_int_equal(tracer_feed(t, &e, keep, NULL), 0);
+	e = ev(EPH_TRACE_TIME_WAIT, 40001, 443, 0, 12 * SEC, "java");
+	assert_int_equal(tracer_feed(t, &e, keep, NULL), 0);
+	/* The first TIME_WAIT's end is due 60 s after it began. */
+	assert_int_equal(tracer_due(t), 70 * SEC);
+	/* Long past, by the boot clock: due now. */
+	assert_int_equal(eph_tracer_timeout(t), 0);
+	assert_int_equal(tracer_tick(t, 70 * SEC, keep, NULL), 0);
+	assert_int_equal(tracer_due(t), 72 * SEC);
+	assert_int_equal(tracer_tick(t, 72 * SEC, keep, NULL), 0);
+	assert_int_equal(tracer_due(t), UINT64_MAX);
+	assert_int_equal(eph_tracer_timeout(t), -1);
+	eph_tracer_free(t);
+}
+
+static uint64_t boot_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void
+test_a_change_of_the_record_waits_half_a_second_at_most(void **state)
+{
+	char dir[] = "/tmp/ephport-trace-XXXXXX", path[64];
+	struct eph_tracer_opts o = { 0 };
+	struct eph_tracer *t = NULL;
+	struct eph_trace_event e;
+	uint64_t now = boot_now(), due;
+	int ms;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/history", dir);
+	o.all_netns = true;
+	o.record = true;
+	o.record_path = path;
+	assert_int_equal(tracer_new_fed(ctx, &o, &t), 0);
+	/* Just written, unchanged: nothing to do. */
+	assert_int_equal(eph_tracer_timeout(t), -1);
+	/* A bound-first connection matters to usage: the record changes,
+	 * and the change may be written half a second after the last
+	 * write at the latest. */
+	e = ev(EPH_TRACE_CONNECT, 40000, 443, 0, now, "java");
+	e.flags |= EPH_TRACE_BOUND_FIRST;
+	assert_int_equal(tracer_feed(t, &e, keep, NULL), 0);
+	due = tracer_due(t);
+	assert_true(due > now - SEC && due <= boot_now() + SEC / 2);
+	ms = eph_tracer_timeout(t);
+	assert_true(ms >= 0 && ms <= 500);
+	eph_tracer_free(t);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/history.lock", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,8 +437,15 @@ int main(void)
 		cmocka_unit_test(test_what_the_program_sends_becomes_an_event),
 		cmocka_unit_test(test_the_summary_counts_and_orders),
 		cmocka_unit_test(test_the_summary_has_a_bound),
+		cmocka_unit_test(
+			test_failure_counters_are_monotonic_and_bounded),
+		cmocka_unit_test(test_failure_counters_follow_so_many_commands),
 		cmocka_unit_test(test_time_wait_ends_are_worked_out),
 		cmocka_unit_test(test_the_tracer_filters_what_it_hands_over),
+		cmocka_unit_test(
+			test_the_tracer_says_when_it_has_work_without_events),
+		cmocka_unit_test(
+			test_a_change_of_the_record_waits_half_a_second_at_most),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -109,6 +109,36 @@ function axis(lo, hi, ticks) {
   return a;
 }
 
+// What the tracer's record adds to the numbers, or which could be off
+// without it, as usage says it.
+const DOUBTS = {
+  "bound-first-or-accepted": "free ports may be counted too high: a " +
+    "connection bound first (bind(0), then connect()) or accepted by a " +
+    "listener since closed blocks its port for every destination, and " +
+    "looks like any other",
+  "time-wait-timestamps": "TIME_WAITs count as reusable by today's " +
+    "tcp_timestamps, not by whether each connection used timestamps",
+};
+
+function historyText(h) {
+  if (!h) return "";
+  if (h.used) {
+    const since = new Date(h.since);
+    return "history since " + since.toLocaleTimeString([],
+      { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) +
+      " (recorder pid " + h.recorder_pid + ")" +
+      (h.complete ? "" : "; incomplete: some sockets are not in it");
+  }
+  const why = {
+    stopped: "no history: its recorder stopped",
+    "other-netns": "no history: the record is of another namespace",
+    corrupt: "no history: the record was refused",
+  }[h.state] || "no history ('ephport trace --record' or " +
+    "'serve --trace' keeps it)";
+  const doubts = (h.doubts || []).map((c) => DOUBTS[c] || c);
+  return why + (doubts.length ? "; " + doubts.join("; ") : "");
+}
+
 // One namespace: the whole port space, then its ephemeral range magnified.
 function strip(ns) {
   const r = ns.ranges;
@@ -123,6 +153,9 @@ function strip(ns) {
   box.appendChild(band(ns, r.range.low, r.range.high, true));
   box.appendChild(axis(r.range.low, r.range.high, [r.range.low,
     Math.round((r.range.low + r.range.high) / 2)]));
+  box.appendChild(el("div", { class: "sub history",
+    "data-history": ns.history ? ns.history.state : "" },
+    historyText(ns.history)));
   const over = (r.os || []).filter((o) => o.overlaps && !o.legacy)
     .map((o) => o.label + " " + o.low + "\u2013" + o.high);
   if (over.length) {
