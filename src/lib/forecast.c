@@ -519,7 +519,7 @@ EPH_EXPORT int eph_forecast_set_opened(struct eph_forecast *f,
 static uint64_t pend_hash(uint64_t source, const uint8_t local[16],
 			  const uint8_t remote[16], uint16_t rport)
 {
-	return mix(dest_hash(local, remote, rport) ^ source);
+	return mix(usage_tuple_hash(local, remote, rport) ^ source);
 }
 
 /* The slot of the destination from slot I on, or the empty one to use. */
