@@ -344,6 +344,84 @@ static int fdtable_open(struct fdtable *t, int procfd, const char *pid)
 	return 0;
 }
 
+/* The size of PID's descriptor table ("FDSize" in its status): every
+ * descriptor is below it. Returns 0 when it cannot be read. */
+static size_t fd_table_size(int pidfd)
+{
+	char data[4096], *p;
+	ssize_t n = -1;
+	uint64_t v;
+	int fd = openat(pidfd, "status", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, data, sizeof(data) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return 0;
+	data[n] = '\0';
+	p = strstr(data, "\nFDSize:");
+	if (!p)
+		return 0;
+	p += strlen("\nFDSize:");
+	p += strspn(p, " \t");
+	if (eph_num_parse(NULL, p, strcspn(p, "\n"), 0, 1u << 24, "FDSize",
+			  &v) < 0)
+		return 0;
+	return (size_t)v;
+}
+
+/*
+ * Opens PID's descriptors without listing them: listing 20,000 costs the
+ * kernel tens of milliseconds, more than the bisection it would serve.
+ * Every number below the table's size stands for a descriptor; one that
+ * is not open reads as no socket. Fit for bisection and spans only (a
+ * whole walk lists). Returns 0, or -1 when it is gone or not ours.
+ */
+static int fdtable_open_unlisted(struct fdtable *t, int procfd, const char *pid,
+				 uint64_t nfds)
+{
+	size_t size;
+
+	t->n = 0;
+	t->holder = NONE;
+	t->pid = (int32_t)strtol(pid, NULL, 10);
+	t->pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->pidfd < 0)
+		return -1;
+	t->fdfd = openat(t->pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size = t->fdfd >= 0 ? fd_table_size(t->pidfd) : 0;
+	if (size == 0) {
+		fdtable_close(t);
+		return -1;
+	}
+	/* Descriptors are handed out lowest first: with NFDS open, they sit
+	 * below NFDS and a few gaps. Past that, a bisection would probe
+	 * nothing (one that misses is left to the listed walk). */
+	if (nfds && nfds + 64 < size)
+		size = (size_t)nfds + 64;
+	if (size > t->cap) {
+		int *f = realloc(t->fds, size * sizeof(*f));
+		uint32_t *in = f ? realloc(t->inode, size * sizeof(*in)) : NULL;
+
+		if (f)
+			t->fds = f;
+		if (in)
+			t->inode = in;
+		if (!f || !in) {
+			fdtable_close(t);
+			return -1;
+		}
+		t->cap = size;
+	}
+	for (size_t i = 0; i < size; i++) {
+		t->fds[i] = (int)i;
+		t->inode[i] = 0;
+	}
+	t->n = size;
+	return 0;
+}
+
 /* The socket inode descriptor I links to, or NOT_SOCKET; read once. */
 static uint32_t fdtable_inode(struct fdtable *t, size_t i)
 {
@@ -1095,6 +1173,138 @@ out:
 	return r;
 }
 
+/* ---- One socket among many processes: guided by its inode ---- */
+
+/*
+ * Socket inodes come from one counter, and processes get rising pids as
+ * they are made: a process started later usually made its sockets later,
+ * so among processes in pid order their sockets' inodes rise too (2,000
+ * workers of a prefork server, each with its listeners). For a few
+ * sockets wanted among many processes, each is looked for first by
+ * bisection over the processes in pid order, reading a process's lowest
+ * and highest socket (its first and last socket descriptors), then
+ * outward from where it should be. A process whose range holds the inode
+ * is searched (bisection, then whole); a hit is read from a link, never
+ * inferred, and a miss leaves the ordered walk below to find it.
+ */
+#define GUIDED_MAX_WANTED 8
+#define GUIDED_MIN_PROCS 64
+#define GUIDED_AROUND 32
+
+struct span {
+	uint32_t lo, hi; /* its first and last socket's inodes; 0: none */
+};
+
+/* The span of T's sockets: its first and last socket descriptors. */
+static struct span span_of(struct fdtable *t)
+{
+	struct span sp = { 0, 0 };
+	size_t i;
+
+	for (i = 0; i < t->n && i < 16; i++)
+		if (fdtable_inode(t, i) != NOT_SOCKET) {
+			sp.lo = t->inode[i];
+			break;
+		}
+	/* From the top: an unlisted table ends with a few numbers that
+	 * may not be open. */
+	for (size_t k = 0; k < t->n && k < 80; k++)
+		if (fdtable_inode(t, t->n - 1 - k) != NOT_SOCKET) {
+			sp.hi = t->inode[t->n - 1 - k];
+			break;
+		}
+	if (!sp.lo || !sp.hi || sp.lo > sp.hi)
+		sp.lo = sp.hi = 0;
+	return sp;
+}
+
+static int pid_order(const void *a, const void *b)
+{
+	const struct candidate *const *x = a, *const *y = b;
+	long p = strtol((*x)->pid, NULL, 10), q = strtol((*y)->pid, NULL, 10);
+
+	return p < q ? -1 : p > q;
+}
+
+/*
+ * Opens candidate C and, when its span holds INODE (or it has no span to
+ * tell by), searches it. Returns -1 when INODE is below its span, 1 when
+ * above, 0 otherwise (searched, or not readable).
+ */
+static int guided_visit(struct eph_owners *o, int procfd,
+			const struct candidate *c, uint32_t inode, size_t slot)
+{
+	struct fdtable t = { .pidfd = -1, .fdfd = -1 };
+	struct span sp;
+	int side = 0;
+	size_t i;
+
+	/* A big table is not listed: its span and bisection need a few
+	 * links, not every name. */
+	if ((c->nfds > 512 ? fdtable_open_unlisted(&t, procfd, c->pid, c->nfds)
+			   : fdtable_open(&t, procfd, c->pid)) < 0)
+		goto out;
+	sp = span_of(&t);
+	if (sp.lo && inode < sp.lo)
+		side = -1;
+	else if (sp.hi && inode > sp.hi)
+		side = 1;
+	else if (c->nfds <= 512)
+		walk_all(o, &t); /* small: read whole */
+	else if ((i = bisect(&t, inode)) != SIZE_MAX)
+		claim(o, &t, slot);
+	/* A big process bisection misses is left to the ordered walk,
+	 * which reads it whole if it must. */
+out:
+	o->readlinks += t.readlinks;
+	fdtable_close(&t);
+	free(t.fds);
+	free(t.inode);
+	return side;
+}
+
+static void guided(struct eph_owners *o, int procfd, const struct candidate *c,
+		   size_t n)
+{
+	const struct candidate **by = malloc(n * sizeof(*by));
+
+	if (!by)
+		return;
+	for (size_t i = 0; i < n; i++)
+		by[i] = &c[i];
+	qsort(by, n, sizeof(*by), pid_order);
+	for (size_t s = 0; s < o->n; s++) {
+		size_t lo = 0, hi = n, at = 0;
+		uint32_t inode = o->items[s].inode;
+
+		if (o->items[s].pid >= 0)
+			continue;
+		/* Bisection over the processes, by their sockets' spans. */
+		while (lo < hi && o->items[s].pid < 0) {
+			size_t mid = lo + (hi - lo) / 2;
+			int side = guided_visit(o, procfd, by[mid], inode, s);
+
+			at = mid;
+			if (side < 0)
+				hi = mid;
+			else if (side > 0)
+				lo = mid + 1;
+			else
+				break;
+		}
+		/* Then outward from there: spans that overlap (processes
+		 * that made their sockets at the same time). */
+		for (size_t k = 1; k <= GUIDED_AROUND && o->items[s].pid < 0;
+		     k++) {
+			if (at + k < n)
+				guided_visit(o, procfd, by[at + k], inode, s);
+			if (k <= at && o->items[s].pid < 0)
+				guided_visit(o, procfd, by[at - k], inode, s);
+		}
+	}
+	free(by);
+}
+
 /* ---- Many sockets: every descriptor, read side by side ---- */
 
 /*
@@ -1245,6 +1455,9 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 	/* Most sockets wanted: every process whole, side by side. */
 	if (o->n >= PARALLEL_MIN && walk_parallel(o, dirfd(d), c, n))
 		n = 0;
+	/* A few sockets among many processes: guided by their inodes. */
+	if (o->n <= GUIDED_MAX_WANTED && n >= GUIDED_MIN_PROCS)
+		guided(o, dirfd(d), c, n);
 	/* First pass: small processes whole, big ones by bisection. */
 	for (size_t i = 0; i < n && o->found < o->n; i++) {
 		if (fdtable_open(&t, dirfd(d), c[i].pid) < 0)

@@ -300,6 +300,119 @@ static void test_every_socket_of_many_is_exact(void **state)
 }
 
 /*
+ * NPROCS children, each with 3 sockets made when told (through a pipe)
+ * in the order ORDER gives (a permutation of the children): their pids
+ * in PID, the inode of each child's second socket in INODE.
+ */
+static void small_holders(int nprocs, const int *order, pid_t *pid,
+			  uint32_t *inode)
+{
+	int go[128][2], back[2];
+
+	assert_true(nprocs <= 128);
+	assert_int_equal(pipe(back), 0);
+	for (int i = 0; i < nprocs; i++) {
+		assert_int_equal(pipe(go[i]), 0);
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			int s[3], me;
+			struct stat st;
+
+			/* Its turn comes on its own pipe. */
+			if (read(go[i][0], &me, sizeof(me)) != sizeof(me))
+				_exit(1);
+			for (int k = 0; k < 3; k++)
+				s[k] = socket(AF_INET, SOCK_STREAM, 0);
+			if (fstat(s[1], &st) < 0)
+				_exit(1);
+			me = (int)st.st_ino;
+			if (write(back[1], &me, sizeof(me)) != sizeof(me))
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		close(go[i][0]);
+	}
+	for (int k = 0; k < nprocs; k++) {
+		int who = order[k], ino;
+
+		assert_int_equal(write(go[who][1], &who, sizeof(who)),
+				 sizeof(who));
+		assert_int_equal(read(back[0], &ino, sizeof(ino)), sizeof(ino));
+		inode[who] = (uint32_t)ino;
+	}
+	for (int i = 0; i < nprocs; i++)
+		close(go[i][1]);
+	close(back[0]);
+	close(back[1]);
+}
+
+/*
+ * One socket among many small processes: the walk is guided by inodes
+ * over the processes in pid order. It must stay exact when the order
+ * holds (children that made their sockets in pid order) and when it does
+ * not (in reverse, or shuffled), and past a big process whose sockets
+ * are shuffled (bisection misses; the listed walk finds it).
+ */
+static void test_one_socket_among_many_processes(void **state)
+{
+	enum { N = 96 };
+	static pid_t pid[N];
+	static uint32_t inode[N];
+	int order[N];
+	struct eph_owners *o = NULL;
+	uint32_t big_inode;
+	pid_t big;
+
+	(void)state;
+	assert_int_equal(eph_owners_new(ctx, &o), 0);
+	for (int way = 0; way < 3; way++) {
+		for (int i = 0; i < N; i++)
+			order[i] = way == 1 ? N - 1 - i : i;
+		for (int i = N - 1; way == 2 && i > 0; i--) {
+			int j = rand() % (i + 1), t = order[i];
+
+			order[i] = order[j];
+			order[j] = t;
+		}
+		small_holders(N, order, pid, inode);
+		for (int k = 0; k < N; k += 13) {
+			const struct eph_owner *f;
+
+			eph_owners_clear(o);
+			assert_int_equal(eph_owners_want(o, inode[k]), 0);
+			assert_int_equal(eph_owners_resolve(o), 1);
+			f = eph_owners_find(o, inode[k]);
+			assert_non_null(f);
+			assert_int_equal(f->pid, pid[k]);
+		}
+		for (int i = 0; i < N; i++) {
+			kill(pid[i], SIGKILL);
+			waitpid(pid[i], NULL, 0);
+		}
+	}
+	/* A big process among them, its sockets shuffled. */
+	for (int i = 0; i < N; i++)
+		order[i] = i;
+	small_holders(N, order, pid, inode);
+	big = holder(3000, 1777, true, &big_inode);
+	eph_owners_clear(o);
+	assert_int_equal(eph_owners_want(o, big_inode), 0);
+	assert_int_equal(eph_owners_want(o, inode[40]), 0);
+	assert_int_equal(eph_owners_resolve(o), 2);
+	assert_int_equal(eph_owners_find(o, big_inode)->pid, big);
+	assert_int_equal(eph_owners_find(o, inode[40])->pid, pid[40]);
+	eph_owners_free(o);
+	kill(big, SIGKILL);
+	waitpid(big, NULL, 0);
+	for (int i = 0; i < N; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+}
+
+/*
  * The cgroup a socket reports lists its owner: with a child moved into a
  * cgroup of its own, the walk starts there and reads one process.
  */
@@ -557,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_this_namespace_is_listed_once),
 		cmocka_unit_test(test_the_owner_is_exact_among_big_processes),
 		cmocka_unit_test(test_every_socket_of_many_is_exact),
+		cmocka_unit_test(test_one_socket_among_many_processes),
 		cmocka_unit_test(test_the_cgroup_is_looked_at_first),
 		cmocka_unit_test(test_a_shared_socket_names_every_holder),
 		cmocka_unit_test(test_orphaned_workers_are_all_named),
