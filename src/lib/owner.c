@@ -299,12 +299,38 @@ static void fdtable_close(struct fdtable *t)
 	t->n = 0;
 }
 
-/* Lists PID's descriptors. Returns 0, or -1 when it is gone or not ours. */
+/* Room for T's N+1st descriptor. Returns false when out of memory. */
+static bool fdtable_grow(struct fdtable *t)
+{
+	size_t c = t->cap ? t->cap * 2 : 256;
+	int *f;
+	uint32_t *in;
+
+	if (t->n < t->cap)
+		return true;
+	f = realloc(t->fds, c * sizeof(*f));
+	if (f)
+		t->fds = f;
+	in = f ? realloc(t->inode, c * sizeof(*in)) : NULL;
+	if (in)
+		t->inode = in;
+	if (!f || !in)
+		return false;
+	t->cap = c;
+	return true;
+}
+
+/*
+ * Lists PID's descriptors. Returns 0, or -1 when it is gone or not ours.
+ * The listing reads the directory's entries straight from the kernel
+ * (getdents64 on the descriptor the links are read through): a DIR would
+ * cost five more system calls per process, a third of what a small
+ * process costs to read.
+ */
 static int fdtable_open(struct fdtable *t, int procfd, const char *pid)
 {
-	struct dirent *de;
-	DIR *d;
-	int dup_fd;
+	char buf[16384];
+	ssize_t got;
 
 	t->n = 0;
 	t->holder = NONE;
@@ -313,34 +339,27 @@ static int fdtable_open(struct fdtable *t, int procfd, const char *pid)
 	if (t->pidfd < 0)
 		return -1;
 	t->fdfd = openat(t->pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dup_fd = t->fdfd >= 0 ? fcntl(t->fdfd, F_DUPFD_CLOEXEC, 0) : -1;
-	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
+	if (t->fdfd < 0) {
 		fdtable_close(t);
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (t->n == t->cap) {
-			size_t c = t->cap ? t->cap * 2 : 256;
-			int *f = realloc(t->fds, c * sizeof(*f));
-			uint32_t *in = realloc(t->inode, c * sizeof(*in));
+	while ((got = getdents64(t->fdfd, buf, sizeof(buf))) > 0) {
+		for (ssize_t at = 0; at < got;) {
+			const struct dirent64 *de = (const void *)(buf + at);
 
-			if (f)
-				t->fds = f;
-			if (in)
-				t->inode = in;
-			if (!f || !in)
-				break;
-			t->cap = c;
+			at += de->d_reclen;
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			if (!fdtable_grow(t))
+				return 0; /* what was listed is walked */
+			t->fds[t->n] = (int)strtol(de->d_name, NULL, 10);
+			t->inode[t->n++] = 0;
 		}
-		t->fds[t->n] = (int)strtol(de->d_name, NULL, 10);
-		t->inode[t->n++] = 0;
 	}
-	closedir(d);
+	if (got < 0 && t->n == 0) {
+		fdtable_close(t);
+		return -1;
+	}
 	return 0;
 }
 
@@ -603,9 +622,9 @@ static size_t bisect(struct fdtable *t, uint32_t inode)
 }
 
 /* Where bisection pays: many descriptors, few sockets still wanted. */
-static bool worth_bisecting(const struct eph_owners *o, const struct fdtable *t)
+static bool worth_bisecting(const struct fdtable *t, size_t left)
 {
-	return t->n > 512 && o->n - o->found <= 64;
+	return t->n > 512 && left <= 64;
 }
 
 /*
@@ -733,20 +752,14 @@ static void gather_hints(struct eph_owners *o, struct hints *h)
 		qsort(h->pids, h->npids, sizeof(*h->pids), i32_cmp);
 }
 
-static int list_candidates(int procfd, DIR *d, const struct hints *h,
-			   struct candidate **ret, size_t *ret_n)
+/* Lists the processes of D, to be ranked. */
+static int list_candidates(DIR *d, struct candidate **ret, size_t *ret_n)
 {
 	struct candidate *c = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 
 	while ((de = readdir(d)) != NULL) {
-		char path[64];
-		struct stat st;
-		int32_t pid;
-		uint32_t uid;
-		bool in_ns;
-
 		if (!isdigit((unsigned char)de->d_name[0]) ||
 		    strlen(de->d_name) >= sizeof(c->pid))
 			continue;
@@ -756,36 +769,63 @@ static int list_candidates(int procfd, DIR *d, const struct hints *h,
 		}
 		/* Checked above: the name fits, with its NUL. */
 		memcpy(c[n].pid, de->d_name, strlen(de->d_name) + 1);
-		pid = (int32_t)strtol(c[n].pid, NULL, 10);
-		snprintf(path, sizeof(path), "%.15s/ns/net", c[n].pid);
+		c[n].tier = 3;
+		c[n].nfds = 0;
+		n++;
+	}
+	*ret = c;
+	*ret_n = n;
+	return 0;
+}
+
+/* The number of PID's descriptors, where the kernel says (6.2+), and its
+ * user (UINT32_MAX when unknown). */
+static uint64_t fd_count(int procfd, const char *pid, uint32_t *uid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%.15s/fd", pid);
+	if (fstatat(procfd, path, &st, 0) < 0) {
+		*uid = UINT32_MAX;
+		return 0;
+	}
+	*uid = (uint32_t)st.st_uid;
+	return (uint64_t)st.st_size;
+}
+
+/* Ranks the N candidates C by what the hints say (see candidate_cmp). */
+static void rank_candidates(int procfd, const struct hints *h,
+			    struct candidate *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+		struct stat st;
+		int32_t pid;
+		uint32_t uid;
+		bool in_ns;
+
+		pid = (int32_t)strtol(c[i].pid, NULL, 10);
+		snprintf(path, sizeof(path), "%.15s/ns/net", c[i].pid);
 		in_ns = h->have_ns && fstatat(procfd, path, &st, 0) == 0 &&
 			(uint64_t)st.st_dev == h->dev &&
 			(uint64_t)st.st_ino == h->ino;
 		/* /proc/PID/fd reports its count as its size from 6.2;
 		 * before, every size is 0 and the order is the pids'. Its
 		 * owner is the process's user. */
-		snprintf(path, sizeof(path), "%.15s/fd", c[n].pid);
-		if (fstatat(procfd, path, &st, 0) == 0) {
-			c[n].nfds = (uint64_t)st.st_size;
-			uid = (uint32_t)st.st_uid;
-		} else {
-			c[n].nfds = 0;
-			uid = UINT32_MAX;
-		}
+		c[i].nfds = fd_count(procfd, c[i].pid, &uid);
 		if (h->npids &&
 		    bsearch(&pid, h->pids, h->npids, sizeof(*h->pids), i32_cmp))
-			c[n].tier = 0;
+			c[i].tier = 0;
 		else if (in_ns && h->nuids &&
 			 bsearch(&uid, h->uids, h->nuids, sizeof(*h->uids),
 				 u32_cmp))
-			c[n].tier = 1;
+			c[i].tier = 1;
 		else
-			c[n].tier = in_ns ? 2 : 3;
-		n++;
+			c[i].tier = in_ns ? 2 : 3;
 	}
-	*ret = c;
-	*ret_n = n;
-	return 0;
+	if (n > 1)
+		qsort(c, n, sizeof(*c), candidate_cmp);
 }
 
 /* ---- The other holders of a socket found ---- */
@@ -1176,146 +1216,191 @@ out:
 /* ---- One socket among many processes: guided by its inode ---- */
 
 /*
- * Socket inodes come from one counter, and processes get rising pids as
- * they are made: a process started later usually made its sockets later,
- * so among processes in pid order their sockets' inodes rise too (2,000
- * workers of a prefork server, each with its listeners). For a few
- * sockets wanted among many processes, each is looked for first by
- * bisection over the processes in pid order, reading a process's lowest
- * and highest socket (its first and last socket descriptors), then
- * outward from where it should be. A process whose range holds the inode
- * is searched (bisection, then whole); a hit is read from a link, never
- * inferred, and a miss leaves the ordered walk below to find it.
+ * Socket inodes come from one counter: a socket's owner is usually a
+ * process whose first socket was made shortly before it (a worker of a
+ * prefork server with its listeners, a client with its connections). For
+ * a few sockets wanted among many processes, each process's first socket
+ * is read (one readlink of a low descriptor, without opening anything),
+ * and the processes whose first socket comes closest below the wanted
+ * inode are searched first: small ones whole, big ones by bisection of
+ * their unlisted tables. A hit is read from a link, never inferred; a
+ * miss (sockets made in another order, descriptors reused) leaves the
+ * walk below to find it, having read GUIDED_TRIES processes more.
  */
 #define GUIDED_MAX_WANTED 8
 #define GUIDED_MIN_PROCS 64
-#define GUIDED_AROUND 32
+#define GUIDED_TRIES 32
 
-struct span {
-	uint32_t lo, hi; /* its first and last socket's inodes; 0: none */
+struct first_socket {
+	uint32_t inode; /* its lowest socket descriptor's; 0: none found */
+	uint32_t at;	/* the candidate */
 };
 
-/* The span of T's sockets: its first and last socket descriptors. */
-static struct span span_of(struct fdtable *t)
+/* The readlink of C's descriptor FD: 1 a socket (*INODE), 0 something
+ * else, -1 not open, -2 not readable (gone, not ours). */
+static int low_link(int procfd, const struct candidate *c, int fd,
+		    uint32_t *inode, size_t *readlinks)
 {
-	struct span sp = { 0, 0 };
-	size_t i;
+	char path[48], link[64];
+	ssize_t len;
 
-	for (i = 0; i < t->n && i < 16; i++)
-		if (fdtable_inode(t, i) != NOT_SOCKET) {
-			sp.lo = t->inode[i];
-			break;
-		}
-	/* From the top: an unlisted table ends with a few numbers that
-	 * may not be open. */
-	for (size_t k = 0; k < t->n && k < 80; k++)
-		if (fdtable_inode(t, t->n - 1 - k) != NOT_SOCKET) {
-			sp.hi = t->inode[t->n - 1 - k];
-			break;
-		}
-	if (!sp.lo || !sp.hi || sp.lo > sp.hi)
-		sp.lo = sp.hi = 0;
-	return sp;
-}
-
-static int pid_order(const void *a, const void *b)
-{
-	const struct candidate *const *x = a, *const *y = b;
-	long p = strtol((*x)->pid, NULL, 10), q = strtol((*y)->pid, NULL, 10);
-
-	return p < q ? -1 : p > q;
+	snprintf(path, sizeof(path), "%s/fd/%d", c->pid, fd);
+	len = readlinkat(procfd, path, link, sizeof(link));
+	(*readlinks)++;
+	if (len < 0)
+		return errno == ENOENT ? -1 : -2;
+	return socket_inode(link, (size_t)len, inode) ? 1 : 0;
 }
 
 /*
- * Opens candidate C and, when its span holds INODE (or it has no span to
- * tell by), searches it. Returns -1 when INODE is below its span, 1 when
- * above, 0 otherwise (searched, or not readable).
+ * The inode of the first socket among C's low descriptors, or 0: past the
+ * standard three, up to 7; in a big process (a load generator, whose
+ * setup pipes come first), up to 63.
  */
-static int guided_visit(struct eph_owners *o, int procfd,
-			const struct candidate *c, uint32_t inode, size_t slot)
+static uint32_t first_socket_of(int procfd, const struct candidate *c,
+				size_t *readlinks)
+{
+	uint32_t inode, uid;
+	int fd, r;
+
+	for (fd = 3; fd < 8; fd++) {
+		r = low_link(procfd, c, fd, &inode, readlinks);
+		if (r == 1)
+			return inode;
+		if (r == -2)
+			return 0;
+		/* Nothing open at all: a kernel thread. */
+		if (fd == 3 && r == -1 &&
+		    low_link(procfd, c, 0, &inode, readlinks) == -1)
+			return 0;
+	}
+	if (fd_count(procfd, c->pid, &uid) <= 512)
+		return 0;
+	for (; fd < 64; fd++) {
+		r = low_link(procfd, c, fd, &inode, readlinks);
+		if (r == 1)
+			return inode;
+		if (r == -2)
+			return 0;
+	}
+	return 0;
+}
+
+static int first_socket_cmp(const void *a, const void *b)
+{
+	const struct first_socket *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+/* Searches candidate C for the wanted socket in SLOT. */
+static void guided_visit(struct eph_owners *o, int procfd,
+			 const struct candidate *c, size_t slot)
 {
 	struct fdtable t = { .pidfd = -1, .fdfd = -1 };
-	struct span sp;
-	int side = 0;
-	size_t i;
+	uint32_t uid;
+	uint64_t nfds = fd_count(procfd, c->pid, &uid);
 
-	/* A big table is not listed: its span and bisection need a few
-	 * links, not every name. */
-	if ((c->nfds > 512 ? fdtable_open_unlisted(&t, procfd, c->pid, c->nfds)
-			   : fdtable_open(&t, procfd, c->pid)) < 0)
-		goto out;
-	sp = span_of(&t);
-	if (sp.lo && inode < sp.lo)
-		side = -1;
-	else if (sp.hi && inode > sp.hi)
-		side = 1;
-	else if (c->nfds <= 512)
-		walk_all(o, &t); /* small: read whole */
-	else if ((i = bisect(&t, inode)) != SIZE_MAX)
-		claim(o, &t, slot);
-	/* A big process bisection misses is left to the ordered walk,
-	 * which reads it whole if it must. */
-out:
+	/* A big table is not listed: bisection needs a few links, not
+	 * every name. One it misses is left to the walk, which reads it
+	 * whole if it must. */
+	if (nfds > 512) {
+		if (fdtable_open_unlisted(&t, procfd, c->pid, nfds) == 0 &&
+		    bisect(&t, o->items[slot].inode) != SIZE_MAX)
+			claim(o, &t, slot);
+	} else if (fdtable_open(&t, procfd, c->pid) == 0) {
+		walk_all(o, &t);
+	}
 	o->readlinks += t.readlinks;
 	fdtable_close(&t);
 	free(t.fds);
 	free(t.inode);
-	return side;
+}
+
+/* The first sockets of candidates [FROM, TO), read by one thread. */
+struct sampling {
+	int procfd;
+	const struct candidate *c;
+	struct first_socket *by;
+	size_t from, to, readlinks;
+};
+
+static void *sample(void *arg)
+{
+	struct sampling *sm = arg;
+
+	for (size_t i = sm->from; i < sm->to; i++) {
+		sm->by[i].inode =
+			first_socket_of(sm->procfd, &sm->c[i], &sm->readlinks);
+		sm->by[i].at = (uint32_t)i;
+	}
+	return NULL;
 }
 
 static void guided(struct eph_owners *o, int procfd, const struct candidate *c,
 		   size_t n)
 {
-	const struct candidate **by = malloc(n * sizeof(*by));
+	struct first_socket *by = malloc(n * sizeof(*by));
+	struct sampling sm[2] = { { procfd, c, by, 0, n, 0 },
+				  { procfd, c, by, n / 2, n, 0 } };
+	pthread_t th;
+	size_t m = 0;
+	bool two;
 
 	if (!by)
 		return;
+	/* One readlink or so per process: shared with a second thread
+	 * where there is a second CPU to run it. */
+	two = n >= 512 && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+	      pthread_create(&th, NULL, sample, &sm[1]) == 0;
+	if (two)
+		sm[0].to = n / 2;
+	sample(&sm[0]);
+	if (two)
+		pthread_join(th, NULL);
+	o->readlinks += sm[0].readlinks + (two ? sm[1].readlinks : 0);
 	for (size_t i = 0; i < n; i++)
-		by[i] = &c[i];
-	qsort(by, n, sizeof(*by), pid_order);
+		if (by[i].inode)
+			by[m++] = by[i];
+	qsort(by, m, sizeof(*by), first_socket_cmp);
 	for (size_t s = 0; s < o->n; s++) {
-		size_t lo = 0, hi = n, at = 0;
 		uint32_t inode = o->items[s].inode;
+		size_t lo = 0, hi = m;
 
 		if (o->items[s].pid >= 0)
 			continue;
-		/* Bisection over the processes, by their sockets' spans. */
-		while (lo < hi && o->items[s].pid < 0) {
+		/* The first process whose first socket is above INODE. */
+		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			int side = guided_visit(o, procfd, by[mid], inode, s);
 
-			at = mid;
-			if (side < 0)
-				hi = mid;
-			else if (side > 0)
+			if (by[mid].inode <= inode)
 				lo = mid + 1;
 			else
-				break;
+				hi = mid;
 		}
-		/* Then outward from there: spans that overlap (processes
-		 * that made their sockets at the same time). */
-		for (size_t k = 1; k <= GUIDED_AROUND && o->items[s].pid < 0;
-		     k++) {
-			if (at + k < n)
-				guided_visit(o, procfd, by[at + k], inode, s);
-			if (k <= at && o->items[s].pid < 0)
-				guided_visit(o, procfd, by[at - k], inode, s);
-		}
+		/* Then down from there, closest first. */
+		for (size_t k = 0;
+		     k < GUIDED_TRIES && k < lo && o->items[s].pid < 0; k++)
+			guided_visit(o, procfd, &c[by[lo - 1 - k].at], s);
 	}
 	free(by);
 }
 
-/* ---- Many sockets: every descriptor, read side by side ---- */
+/* ---- Processes read side by side ---- */
 
 /*
- * When most sockets of a host are wanted (usage --by process), the walk
- * reads nearly every descriptor, and each readlink costs the kernel some
- * microseconds: the processes are then shared out among threads, one per
- * CPU, which read their descriptors side by side and record what they
- * found one at a time, under a lock. Below this many wanted sockets the
- * ordered walk stops early and bisects: threads would not pay.
+ * Each readlink costs the kernel some microseconds, and a busy host has
+ * thousands of processes: the walk shares them out among threads, one per
+ * CPU, which read descriptors side by side and record what they found one
+ * process at a time, under a lock, stopping once every wanted socket is
+ * found. When most sockets of a host are wanted (usage --by process),
+ * every process is read whole. When few are (why), a big process is
+ * bisected instead, and one bisection misses is left for a whole read
+ * after the threads are done. Below PARALLEL_FEW candidates, threads
+ * would not pay.
  */
 #define PARALLEL_MIN 4096
+#define PARALLEL_FEW 256
 #define PARALLEL_MAX 8
 
 struct par {
@@ -1323,8 +1408,38 @@ struct par {
 	int procfd;
 	const struct candidate *c;
 	size_t n, next;
+	bool few;      /* bisect big processes; LATER gets the misses */
+	size_t *later; /* indexes into C, N of room */
+	size_t nlater;
 	pthread_mutex_t lock;
 };
+
+/* Bisects T for the sockets P still wants. Called without the lock: the
+ * wanted inodes are copied under it, and the hits recorded under it. */
+static void par_probe(struct par *p, struct fdtable *t, size_t i)
+{
+	uint32_t inode[64], slot[64];
+	size_t n = 0, hit[64], nhit = 0;
+	bool all;
+
+	pthread_mutex_lock(&p->lock);
+	for (size_t s = 0; s < p->o->n && n < 64; s++)
+		if (p->o->items[s].pid < 0) {
+			inode[n] = p->o->items[s].inode;
+			slot[n++] = (uint32_t)s;
+		}
+	pthread_mutex_unlock(&p->lock);
+	for (size_t k = 0; k < n; k++)
+		if (bisect(t, inode[k]) != SIZE_MAX)
+			hit[nhit++] = k;
+	pthread_mutex_lock(&p->lock);
+	for (size_t k = 0; k < nhit; k++)
+		claim(p->o, t, slot[hit[k]]);
+	all = p->o->found == p->o->n;
+	if (!all && nhit < n)
+		p->later[p->nlater++] = i;
+	pthread_mutex_unlock(&p->lock);
+}
 
 static void *par_walk(void *arg)
 {
@@ -1332,24 +1447,32 @@ static void *par_walk(void *arg)
 	struct fdtable t = { .pidfd = -1, .fdfd = -1 };
 
 	for (;;) {
-		size_t i;
+		size_t i, left;
 		bool done;
 
 		pthread_mutex_lock(&p->lock);
 		i = p->next++;
 		done = i >= p->n || p->o->found >= p->o->n;
+		left = p->o->n - p->o->found;
 		pthread_mutex_unlock(&p->lock);
 		if (done)
 			break;
 		if (fdtable_open(&t, p->procfd, p->c[i].pid) < 0)
 			continue;
-		/* The costly part, without the lock: every link read. */
-		for (size_t k = 0; k < t.n; k++)
-			fdtable_inode(&t, k);
-		/* Then the finds, recorded one process at a time from the
-		 * links read (walk_all reads none again). */
+		if (p->few && worth_bisecting(&t, left)) {
+			par_probe(p, &t, i);
+		} else {
+			/* The costly part, without the lock: every link
+			 * read. Then the finds, recorded one process at a
+			 * time from the links read (walk_all reads none
+			 * again). */
+			for (size_t k = 0; k < t.n; k++)
+				fdtable_inode(&t, k);
+			pthread_mutex_lock(&p->lock);
+			walk_all(p->o, &t);
+			pthread_mutex_unlock(&p->lock);
+		}
 		pthread_mutex_lock(&p->lock);
-		walk_all(p->o, &t);
 		p->o->readlinks += t.readlinks;
 		pthread_mutex_unlock(&p->lock);
 		t.readlinks = 0;
@@ -1360,12 +1483,29 @@ static void *par_walk(void *arg)
 	return NULL;
 }
 
-/* Walks the N candidates C whole, on up to PARALLEL_MAX threads. Returns
- * false when no thread could be started (the caller walks alone). */
-static bool walk_parallel(struct eph_owners *o, int procfd,
-			  const struct candidate *c, size_t n)
+static int size_cmp(const void *a, const void *b)
 {
-	struct par p = { .o = o, .procfd = procfd, .c = c, .n = n };
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Walks the N candidates C on up to PARALLEL_MAX threads: whole, or with
+ * FEW, big ones bisected and the misses put in LATER (*NLATER of them, in
+ * C's order). Returns false when no thread could be started (the caller
+ * walks alone).
+ */
+static bool walk_parallel(struct eph_owners *o, int procfd,
+			  const struct candidate *c, size_t n, bool few,
+			  size_t *later, size_t *nlater)
+{
+	struct par p = { .o = o,
+			 .procfd = procfd,
+			 .c = c,
+			 .n = n,
+			 .few = few,
+			 .later = later };
 	pthread_t th[PARALLEL_MAX - 1];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nth = 0, want;
@@ -1384,6 +1524,10 @@ static bool walk_parallel(struct eph_owners *o, int procfd,
 	for (size_t i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&p.lock);
+	if (p.nlater > 1)
+		qsort(p.later, p.nlater, sizeof(*p.later), size_cmp);
+	if (nlater)
+		*nlater = p.nlater;
 	return true;
 }
 
@@ -1440,29 +1584,38 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 			      strerror(errno));
 		goto out;
 	}
-	r = list_candidates(dirfd(d), d, &h, &c, &n);
+	r = list_candidates(d, &c, &n);
 	if (r < 0) {
 		ctx_error(ctx, r, "out of memory");
 		goto out;
 	}
-	if (n > 1)
-		qsort(c, n, sizeof(*c), candidate_cmp);
 	later = calloc(n ? n : 1, sizeof(*later));
 	if (!later) {
 		r = ctx_error(ctx, -ENOMEM, "out of memory");
 		goto out;
 	}
-	/* Most sockets wanted: every process whole, side by side. */
-	if (o->n >= PARALLEL_MIN && walk_parallel(o, dirfd(d), c, n))
-		n = 0;
-	/* A few sockets among many processes: guided by their inodes. */
+	/* A few sockets among many processes: guided by their inodes,
+	 * before anything else is read of each process. */
 	if (o->n <= GUIDED_MAX_WANTED && n >= GUIDED_MIN_PROCS)
 		guided(o, dirfd(d), c, n);
+	/* Not all found so: the likeliest and cheapest processes first. */
+	if (o->found < o->n)
+		rank_candidates(dirfd(d), &h, c, n);
+	else
+		n = 0;
+	/* Most sockets wanted: every process whole, side by side. */
+	if (o->n >= PARALLEL_MIN &&
+	    walk_parallel(o, dirfd(d), c, n, false, NULL, NULL))
+		n = 0;
+	/* A few: the first pass below, side by side. */
+	if (o->found < o->n && n >= PARALLEL_FEW &&
+	    walk_parallel(o, dirfd(d), c, n, true, later, &nlater))
+		n = 0;
 	/* First pass: small processes whole, big ones by bisection. */
 	for (size_t i = 0; i < n && o->found < o->n; i++) {
 		if (fdtable_open(&t, dirfd(d), c[i].pid) < 0)
 			continue;
-		if (worth_bisecting(o, &t)) {
+		if (worth_bisecting(&t, o->n - o->found)) {
 			if (!probe(o, &t))
 				later[nlater++] = i;
 		} else {

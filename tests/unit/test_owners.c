@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -122,6 +123,8 @@ static pid_t holder(int n, int k, bool shuffle, uint32_t *ret_inode)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Never outlives a test killed half way. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		struct rlimit rl;
 		struct stat st;
 
@@ -216,6 +219,8 @@ static pid_t holder_all(int n, uint32_t *inodes)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Never outlives a test killed half way. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		struct rlimit rl;
 		int *socks = calloc((size_t)n, sizeof(*socks));
 		uint32_t *in = calloc((size_t)n, sizeof(*in));
@@ -299,48 +304,80 @@ static void test_every_socket_of_many_is_exact(void **state)
 	}
 }
 
+#define SMALL_MAX 320
+#define SMALL_SOCKS 20
+
 /*
- * NPROCS children, each with 3 sockets made when told (through a pipe)
- * in the order ORDER gives (a permutation of the children): their pids
- * in PID, the inode of each child's second socket in INODE.
+ * NPROCS children, each with SMALL_SOCKS sockets at its lowest
+ * descriptors, made when told (through a pipe) in the order ORDER gives
+ * (a permutation of the children): their pids in PID, the inode of each
+ * child's second socket in INODE. Child LATE (or -1) makes its first
+ * socket before everyone and the rest after everyone: its first socket
+ * says nothing of when the wanted one was made.
  */
-static void small_holders(int nprocs, const int *order, pid_t *pid,
+static void small_holders(int nprocs, const int *order, int late, pid_t *pid,
 			  uint32_t *inode)
 {
-	int go[128][2], back[2];
+	static int go[SMALL_MAX][2];
+	int back[2], ino;
 
-	assert_true(nprocs <= 128);
+	assert_true(nprocs <= SMALL_MAX);
 	assert_int_equal(pipe(back), 0);
 	for (int i = 0; i < nprocs; i++) {
 		assert_int_equal(pipe(go[i]), 0);
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (pid[i] == 0) {
-			int s[3], me;
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			int s[SMALL_SOCKS], me, k = 0;
 			struct stat st;
 
-			/* Its turn comes on its own pipe. */
-			if (read(go[i][0], &me, sizeof(me)) != sizeof(me))
+			/* Its own pipes out of the way, the rest closed:
+			 * its sockets take descriptors 3, 4, ... */
+			if (dup2(go[i][0], 900) < 0 || dup2(back[1], 901) < 0 ||
+			    close_range(3, 899, 0) < 0)
 				_exit(1);
-			for (int k = 0; k < 3; k++)
-				s[k] = socket(AF_INET, SOCK_STREAM, 0);
+			/* Its turn comes on its own pipe (twice if late). */
+			if (read(900, &me, sizeof(me)) != sizeof(me))
+				_exit(1);
+			if (i == late) {
+				s[k++] = socket(AF_INET, SOCK_STREAM, 0);
+				if (write(901, &me, sizeof(me)) != sizeof(me) ||
+				    read(900, &me, sizeof(me)) != sizeof(me))
+					_exit(1);
+			}
+			while (k < SMALL_SOCKS)
+				s[k++] = socket(AF_INET, SOCK_STREAM, 0);
 			if (fstat(s[1], &st) < 0)
 				_exit(1);
 			me = (int)st.st_ino;
-			if (write(back[1], &me, sizeof(me)) != sizeof(me))
+			if (write(901, &me, sizeof(me)) != sizeof(me))
 				_exit(1);
 			pause();
 			_exit(0);
 		}
 		close(go[i][0]);
 	}
+	if (late >= 0) {
+		assert_int_equal(write(go[late][1], &late, sizeof(late)),
+				 sizeof(late));
+		assert_int_equal(read(back[0], &ino, sizeof(ino)), sizeof(ino));
+	}
 	for (int k = 0; k < nprocs; k++) {
-		int who = order[k], ino;
+		int who = order[k];
 
+		if (who == late)
+			continue;
 		assert_int_equal(write(go[who][1], &who, sizeof(who)),
 				 sizeof(who));
 		assert_int_equal(read(back[0], &ino, sizeof(ino)), sizeof(ino));
 		inode[who] = (uint32_t)ino;
+	}
+	if (late >= 0) {
+		assert_int_equal(write(go[late][1], &late, sizeof(late)),
+				 sizeof(late));
+		assert_int_equal(read(back[0], &ino, sizeof(ino)), sizeof(ino));
+		inode[late] = (uint32_t)ino;
 	}
 	for (int i = 0; i < nprocs; i++)
 		close(go[i][1]);
@@ -348,16 +385,26 @@ static void small_holders(int nprocs, const int *order, pid_t *pid,
 	close(back[1]);
 }
 
+static void kill_all(int n, const pid_t *pid)
+{
+	for (int i = 0; i < n; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+}
+
 /*
- * One socket among many small processes: the walk is guided by inodes
- * over the processes in pid order. It must stay exact when the order
- * holds (children that made their sockets in pid order) and when it does
- * not (in reverse, or shuffled), and past a big process whose sockets
- * are shuffled (bisection misses; the listed walk finds it).
+ * One socket among many small processes: the search is guided by each
+ * process's first socket, then, where that misses, every process is read
+ * side by side. Exact either way: children that made their sockets in
+ * pid order, in reverse and shuffled; a child whose first socket is far
+ * older than the wanted one (guided misses, the parallel walk finds it);
+ * a big process whose sockets are shuffled (bisection misses, the whole
+ * walk finds it).
  */
 static void test_one_socket_among_many_processes(void **state)
 {
-	enum { N = 96 };
+	enum { N = 300 };
 	static pid_t pid[N];
 	static uint32_t inode[N];
 	int order[N];
@@ -376,8 +423,8 @@ static void test_one_socket_among_many_processes(void **state)
 			order[i] = order[j];
 			order[j] = t;
 		}
-		small_holders(N, order, pid, inode);
-		for (int k = 0; k < N; k += 13) {
+		small_holders(N, order, -1, pid, inode);
+		for (int k = 0; k < N; k += 37) {
 			const struct eph_owner *f;
 
 			eph_owners_clear(o);
@@ -386,16 +433,23 @@ static void test_one_socket_among_many_processes(void **state)
 			f = eph_owners_find(o, inode[k]);
 			assert_non_null(f);
 			assert_int_equal(f->pid, pid[k]);
+			/* Found from the first sockets: a readlink or so per
+			 * process, not the 23 a whole walk reads. */
+			assert_true(owner_readlinks(o) < (size_t)N * 10);
 		}
-		for (int i = 0; i < N; i++) {
-			kill(pid[i], SIGKILL);
-			waitpid(pid[i], NULL, 0);
-		}
+		kill_all(N, pid);
 	}
-	/* A big process among them, its sockets shuffled. */
+	/* A child's first socket far older than the wanted one. */
 	for (int i = 0; i < N; i++)
 		order[i] = i;
-	small_holders(N, order, pid, inode);
+	small_holders(N, order, 123, pid, inode);
+	eph_owners_clear(o);
+	assert_int_equal(eph_owners_want(o, inode[123]), 0);
+	assert_int_equal(eph_owners_resolve(o), 1);
+	assert_int_equal(eph_owners_find(o, inode[123])->pid, pid[123]);
+	/* Guided missed: the walk read the processes whole. */
+	assert_true(owner_readlinks(o) > (size_t)N * 10);
+	/* And a big process among them, its sockets shuffled. */
 	big = holder(3000, 1777, true, &big_inode);
 	eph_owners_clear(o);
 	assert_int_equal(eph_owners_want(o, big_inode), 0);
@@ -406,10 +460,7 @@ static void test_one_socket_among_many_processes(void **state)
 	eph_owners_free(o);
 	kill(big, SIGKILL);
 	waitpid(big, NULL, 0);
-	for (int i = 0; i < N; i++) {
-		kill(pid[i], SIGKILL);
-		waitpid(pid[i], NULL, 0);
-	}
+	kill_all(N, pid);
 }
 
 /*
@@ -478,6 +529,8 @@ static pid_t prefork(int n, int k, bool shuffle, int workers,
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Never outlives a test killed half way. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int *socks = calloc((size_t)n, sizeof(*socks));
 		uint32_t inode;
 		struct stat st;
