@@ -70,14 +70,18 @@ void eph_owners_set_first_only(struct eph_owners *o, bool first);
 
 /*
  * Walks /proc/PID/fd once for every inode wanted, stopping when all are
- * found, likeliest and cheapest processes first: the members of the
+ * found. For a few inodes among many processes, each process's first
+ * socket is read (one readlink of a low descriptor) and the processes
+ * whose first socket was made just before a wanted inode are searched
+ * first. Then, likeliest and cheapest processes first: the members of the
  * wanted sockets' cgroups, then the processes of the context's network
  * namespace running as the sockets' users, then the namespace's others,
  * then the rest; among equals, those with the fewest descriptors. A
  * process with thousands of descriptors is searched by bisection first
  * (sockets it opened one after another hold rising inodes) and walked
  * whole only if that misses: every owner is read from a link, never
- * guessed. Processes that vanish or cannot be read are skipped (so an
+ * guessed. Many processes are read side by side, one thread per CPU.
+ * Processes that vanish or cannot be read are skipped (so an
  * unprivileged caller finds only its own).
  *
  * Then (unless eph_owners_set_first_only()), for every socket found, the
