@@ -273,7 +273,7 @@ void owner_read_comm(int dirfd, const char *path, char *buf, size_t size);
 
 /*
  * Puts the N processes P parents first (a process after every one of its
- * ancestors among them), keeping their order otherwise. Returns how many
+ * ancestors among them), by pid among those as deep. Returns how many
  * have no parent among them (1: the first is an ancestor of all the
  * others), or 0 when out of memory (the order is left as it was).
  */

@@ -299,6 +299,24 @@ static void fdtable_close(struct fdtable *t)
 	t->n = 0;
 }
 
+/* Opens PID's directory and its fd directory into T, empty. Returns 0,
+ * or -1 when it is gone or not ours. */
+static int fdtable_start(struct fdtable *t, int procfd, const char *pid)
+{
+	t->n = 0;
+	t->holder = NONE;
+	t->pid = (int32_t)strtol(pid, NULL, 10);
+	t->pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->pidfd < 0)
+		return -1;
+	t->fdfd = openat(t->pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->fdfd < 0) {
+		fdtable_close(t);
+		return -1;
+	}
+	return 0;
+}
+
 /* Room for T's N+1st descriptor. Returns false when out of memory. */
 static bool fdtable_grow(struct fdtable *t)
 {
@@ -332,17 +350,8 @@ static int fdtable_open(struct fdtable *t, int procfd, const char *pid)
 	char buf[16384];
 	ssize_t got;
 
-	t->n = 0;
-	t->holder = NONE;
-	t->pid = (int32_t)strtol(pid, NULL, 10);
-	t->pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->pidfd < 0)
+	if (fdtable_start(t, procfd, pid) < 0)
 		return -1;
-	t->fdfd = openat(t->pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->fdfd < 0) {
-		fdtable_close(t);
-		return -1;
-	}
 	while ((got = getdents64(t->fdfd, buf, sizeof(buf))) > 0) {
 		for (ssize_t at = 0; at < got;) {
 			const struct dirent64 *de = (const void *)(buf + at);
@@ -402,14 +411,9 @@ static int fdtable_open_unlisted(struct fdtable *t, int procfd, const char *pid,
 {
 	size_t size;
 
-	t->n = 0;
-	t->holder = NONE;
-	t->pid = (int32_t)strtol(pid, NULL, 10);
-	t->pidfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->pidfd < 0)
+	if (fdtable_start(t, procfd, pid) < 0)
 		return -1;
-	t->fdfd = openat(t->pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	size = t->fdfd >= 0 ? fd_table_size(t->pidfd) : 0;
+	size = fd_table_size(t->pidfd);
 	if (size == 0) {
 		fdtable_close(t);
 		return -1;
@@ -1098,6 +1102,10 @@ static int place_cmp(const void *a, const void *b)
 
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
+	/* Among equals, by pid: the order the walk met them in depends on
+	 * where it started. */
+	if (x->p.pid != y->p.pid)
+		return x->p.pid < y->p.pid ? -1 : 1;
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
