@@ -156,17 +156,24 @@ class Scenario:
             kind = r.choice(sorted(UDP_KINDS))
             step, addr, opts = UDP_KINDS[kind]
             if step == "udpconn":
-                auto.append("udpconn:%s:53" % addr)
-                self.name.append("udp-%s" % kind)
+                auto.append(("udpconn:%s:53" % addr, "udp-%s" % kind))
                 continue
             port = r.choice([0, r.choice(self.ports)]) if self.ports else 0
             if port in used:
                 port = 0
             used.add(port)
-            (auto if port == 0 else named).append(
-                "udpsock:%s:%d%s" % (addr, port, opts))
-            self.name.append("udp-%s@%s" % (kind, port or "auto"))
-        self.steps += named + auto
+            entry = ("udpsock:%s:%d%s" % (addr, port, opts),
+                     "udp-%s@%s" % (kind, port or "auto"))
+            (auto if port == 0 else named).append(entry)
+        # Each autobind may need a port no UDP socket holds (connect()
+        # autobinds before the address is chosen, as a wildcard): no more
+        # of them than the range has UDP ports left after the named ones,
+        # less one for the exhaust itself.
+        room = self.high - self.low + 1 - self.nres - len(named) - 1
+        auto = auto[:max(0, room)]
+        for step, name in named + auto:
+            self.steps.append(step)
+            self.name.append(name)
 
     def tcp(self, target):
         r = self.r
