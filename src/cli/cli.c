@@ -245,6 +245,35 @@ static const struct cli_opt *find_long(const struct cli_opt *opts,
 	return nfound == 1 ? found : NULL;
 }
 
+/*
+ * Whether "--NAME" (NAME[0..LEN)) abbreviates more than one option; if so
+ * their long names, comma-separated, in BUF.
+ */
+static bool ambiguous(const struct cli_opt *opts, const char *name, size_t len,
+		      char *buf, size_t size)
+{
+	size_t n = 0, used = 0;
+
+	buf[0] = '\0';
+	for (int pass = 0; pass < 2 && len; pass++) {
+		const struct cli_opt *o = pass ? opts : common;
+		size_t count = pass ? MAX_OPTS : NCOMMON;
+
+		for (size_t i = 0; i < count && o[i].name; i++) {
+			int w;
+
+			if (strncmp(o[i].name, name, len) != 0)
+				continue;
+			w = snprintf(buf + used, size - used, "%s--%s",
+				     n ? ", " : "", o[i].name);
+			if (w > 0 && (size_t)w < size - used)
+				used += (size_t)w;
+			n++;
+		}
+	}
+	return n > 1;
+}
+
 /* The option with the short LETTER, or NULL. */
 static const struct cli_opt *find_letter(const struct cli_opt *opts,
 					 char letter)
@@ -341,7 +370,7 @@ int cli_first_word(int argc, char **argv, const struct cli_opt *opts,
 static int unknown(struct cli *cli, const struct cli_opt *opts, const char *cur)
 {
 	const struct cli_opt *o;
-	char q[96];
+	char q[96], names[256];
 
 	if (strncmp(cur, "--", 2) != 0)
 		return optopt ? cli_usage_error(cli, "unknown option '-%c'",
@@ -354,6 +383,10 @@ static int unknown(struct cli *cli, const struct cli_opt *opts, const char *cur)
 	if (o && o->arg == CLI_NO_VALUE)
 		return cli_usage_error(cli, "option '--%s' takes no value",
 				       o->name);
+	if (ambiguous(opts, cur + 2, strcspn(cur + 2, "="), names,
+		      sizeof(names)))
+		return cli_usage_error(cli, "option %s is ambiguous: %s",
+				       cli_quote(cur, q, sizeof(q)), names);
 	return cli_usage_error(cli, "unknown option %s",
 			       cli_quote(cur, q, sizeof(q)));
 }

@@ -23,6 +23,11 @@ run "$EPHPORT" ranges --frobnicate
 expect_rc "an unknown command option is a usage error" 2
 expect_in "it is named with the command" "ranges: unknown option '--frobnicate'" "$ERR"
 expect_in "the message points at help" "Try 'ephport ranges --help'" "$ERR"
+run "$EPHPORT" pick --co 2
+expect_rc "an abbreviation of two options is a usage error" 2
+expect_in "it says which two, the global one too" "pick: option '--co' is ambiguous: --color, --count" "$ERR"
+run "$EPHPORT" pick --cou 1 --json
+expect_rc "one that fits one option alone works" 0
 run "$EPHPORT" ranges -z
 expect_rc "an unknown short option is a usage error" 2
 expect_in "it is named" "unknown option '-z'" "$ERR"
