@@ -1317,7 +1317,11 @@ static void guided_visit(struct eph_owners *o, int procfd,
 		    bisect(&t, o->items[slot].inode) != SIZE_MAX)
 			claim(o, &t, slot);
 	} else if (fdtable_open(&t, procfd, c->pid) == 0) {
-		walk_all(o, &t);
+		/* Before 6.2 the count is unknown (0): big by its listing. */
+		if (t.n <= 512)
+			walk_all(o, &t);
+		else if (bisect(&t, o->items[slot].inode) != SIZE_MAX)
+			claim(o, &t, slot);
 	}
 	o->readlinks += t.readlinks;
 	fdtable_close(&t);
