@@ -788,9 +788,12 @@ static int name_by_process(struct eph_consumers *c)
 	int r;
 
 	r = eph_owners_new(c->ctx, &o);
-	/* A socket counts once, toward the first process found with it. */
-	if (r >= 0)
+	/* A socket counts once, toward the first process found with it;
+	 * every socket of the host may be wanted: compact. */
+	if (r >= 0) {
 		eph_owners_set_first_only(o, true);
+		owner_set_compact(o, true);
+	}
 	for (size_t i = 0; r >= 0 && i < c->ncounts; i++) {
 		const struct count *k = &c->counts[i];
 		struct eph_sock s = { 0 };
@@ -806,7 +809,8 @@ static int name_by_process(struct eph_consumers *c)
 		r = eph_owners_resolve(o);
 	for (size_t i = 0; r >= 0 && i < c->ncounts; i++) {
 		struct count *k = &c->counts[i];
-		const struct eph_owner *f;
+		const struct eph_owner_proc *f;
+		const char *cgroup;
 		struct eph_consumer x;
 
 		memset(&x, 0, sizeof(x));
@@ -817,11 +821,11 @@ static int name_by_process(struct eph_consumers *c)
 			x.kind = EPH_CONSUMER_NAMED;
 			x.pid = (int32_t)k->key;
 			snprintf(x.name, sizeof(x.name), "%s", k->comm);
-		} else if ((f = eph_owners_find(o, (uint32_t)k->key))) {
+		} else if ((f = owner_first(o, (uint32_t)k->key, &cgroup))) {
 			x.kind = EPH_CONSUMER_NAMED;
 			x.pid = f->pid;
 			snprintf(x.name, sizeof(x.name), "%s", f->comm);
-			snprintf(x.cgroup, sizeof(x.cgroup), "%s", f->cgroup);
+			snprintf(x.cgroup, sizeof(x.cgroup), "%s", cgroup);
 		} else {
 			/* Exited between the dump and the walk: said so,
 			 * never pinned on whoever took its pid. */

@@ -279,6 +279,19 @@ void owner_read_comm(int dirfd, const char *path, char *buf, size_t size);
  */
 size_t owner_order_procs(struct eph_owner_proc *p, size_t n);
 
+/*
+ * A compact lookup keeps 24 bytes a wanted socket instead of a whole
+ * eph_owner (300): eph_owners_find() then finds nothing, and
+ * owner_first() says who holds each (usage --by process, which wants
+ * every socket of a host).
+ */
+void owner_set_compact(struct eph_owners *o, bool compact);
+/* The first process holding INODE after a resolve, and its cgroup path
+ * in *CGROUP ("" when unknown); NULL when none was found. Valid until the
+ * lookup is cleared, resolved again or freed. */
+const struct eph_owner_proc *owner_first(const struct eph_owners *o,
+					 uint32_t inode, const char **cgroup);
+
 /* ---- sysctld.c ---- */
 
 /* One meaningful line of a sysctl.d file. */

@@ -42,10 +42,29 @@ struct claim {
 	uint32_t next; /* the slot's next claim, or NONE */
 };
 
+/*
+ * A wanted socket, and what was found of it: small, since usage --by
+ * process wants every socket of a host (the eph_owner a find returns is
+ * made from it, unless the lookup is compact).
+ */
+struct item {
+	uint32_t inode;
+	int32_t pid;	 /* procs[0]'s; -1: none found */
+	uint32_t nprocs; /* 0 when none was found */
+	uint32_t first;	 /* its first process in procs[] */
+	uint32_t holder; /* procs[0]'s holder entry, or NONE */
+	bool parent_first, looked_up;
+};
+
 struct eph_owners {
 	struct eph_ctx *ctx;
-	struct eph_owner *items; /* sorted by inode once resolved */
-	struct hint *hint;	 /* beside each item */
+	struct item *items;	/* sorted by inode once resolved */
+	struct eph_owner *full; /* beside each item, what a find returns
+				   (none when compact) */
+	size_t full_cap, nfull; /* FULL holds NFULL (0 until a resolve
+				   ends) */
+	bool compact;
+	struct hint *hint; /* beside each item */
 	size_t n, cap, hint_cap;
 	size_t found;
 	size_t readlinks; /* the last resolve's cost */
@@ -83,6 +102,7 @@ EPH_EXPORT void eph_owners_free(struct eph_owners *o)
 	if (!o)
 		return;
 	free(o->items);
+	free(o->full);
 	free(o->hint);
 	free(o->holders);
 	free(o->claims);
@@ -94,6 +114,7 @@ EPH_EXPORT void eph_owners_free(struct eph_owners *o)
 EPH_EXPORT void eph_owners_clear(struct eph_owners *o)
 {
 	o->n = 0;
+	o->nfull = 0;
 	o->found = 0;
 	o->sorted = true;
 	o->nholders = 0;
@@ -144,7 +165,7 @@ size_t owner_readlinks(const struct eph_owners *o)
 
 /* An item with its hint, for sorting them together. */
 struct pair {
-	struct eph_owner item;
+	struct item item;
 	struct hint hint;
 };
 
@@ -1197,22 +1218,21 @@ static int finish(struct eph_owners *o)
 		o->procs[cursor[o->claims[c].slot]++] =
 			o->holders[o->claims[c].holder].p;
 	for (size_t i = 0; i < o->n; i++) {
-		struct eph_owner *it = &o->items[i];
+		struct item *it = &o->items[i];
 		size_t k = start[i + 1] - start[i], roots = 1;
 
 		if (k == 0)
 			continue;
-		it->procs = &o->procs[start[i]];
+		it->first = (uint32_t)start[i];
 		it->nprocs = (uint32_t)k;
 		if (k > 1)
 			roots = owner_order_procs(&o->procs[start[i]], k);
 		it->parent_first = k > 1 && roots == 1;
-		it->pid = it->procs[0].pid;
-		memcpy(it->comm, it->procs[0].comm, sizeof(it->comm));
+		it->pid = o->procs[start[i]].pid;
+		it->holder = NONE;
 		for (size_t h = 0; h < o->nholders; h++)
 			if (o->holders[h].p.pid == it->pid)
-				memcpy(it->cgroup, o->holders[h].cgroup,
-				       sizeof(it->cgroup));
+				it->holder = (uint32_t)h;
 	}
 	r = 0;
 out:
@@ -1543,6 +1563,43 @@ static bool walk_parallel(struct eph_owners *o, int procfd,
 	return true;
 }
 
+/*
+ * Makes what a find returns: an eph_owner beside each item, pointing at
+ * its processes (none for a compact lookup). Returns 0 or -ENOMEM.
+ */
+static int publish(struct eph_owners *o)
+{
+	if (o->compact)
+		return 0;
+	if (o->n > o->full_cap) {
+		struct eph_owner *f = realloc(o->full, o->n * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		o->full = f;
+		o->full_cap = o->n;
+	}
+	for (size_t i = 0; i < o->n; i++) {
+		const struct item *it = &o->items[i];
+		struct eph_owner *f = &o->full[i];
+
+		memset(f, 0, sizeof(*f));
+		f->inode = it->inode;
+		f->pid = it->pid;
+		f->nprocs = it->nprocs;
+		f->procs = it->nprocs ? &o->procs[it->first] : NULL;
+		f->parent_first = it->parent_first;
+		f->looked_up = it->looked_up;
+		if (it->nprocs)
+			memcpy(f->comm, f->procs[0].comm, sizeof(f->comm));
+		if (it->holder != NONE)
+			snprintf(f->cgroup, sizeof(f->cgroup), "%s",
+				 o->holders[it->holder].cgroup);
+	}
+	o->nfull = o->n;
+	return 0;
+}
+
 EPH_EXPORT void eph_owners_set_first_only(struct eph_owners *o, bool first)
 {
 	o->first_only = first;
@@ -1559,6 +1616,7 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 	int r;
 
 	ctx_clear_error(ctx);
+	o->nfull = 0;
 	if (sort_unique(o) < 0)
 		return ctx_error(ctx, -ENOMEM, "out of memory");
 	o->found = 0;
@@ -1567,12 +1625,12 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 	o->nclaims = 0;
 	o->nomem = false;
 	for (size_t i = 0; i < o->n; i++) {
-		struct eph_owner *it = &o->items[i];
+		struct item *it = &o->items[i];
 
 		it->pid = -1;
-		it->comm[0] = it->cgroup[0] = '\0';
 		it->nprocs = 0;
-		it->procs = NULL;
+		it->first = 0;
+		it->holder = NONE;
 		it->parent_first = false;
 		it->looked_up = false;
 	}
@@ -1654,6 +1712,10 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 	}
 	for (size_t i = 0; i < o->n; i++)
 		o->items[i].looked_up = true;
+	if (publish(o) < 0) {
+		r = ctx_error(ctx, -ENOMEM, "out of memory");
+		goto out;
+	}
 	r = (int)o->found;
 out:
 	if (d)
@@ -1675,7 +1737,25 @@ EPH_EXPORT const struct eph_owner *eph_owners_find(const struct eph_owners *o,
 	if (!o->sorted)
 		return NULL;
 	slot = lookup(o, inode);
+	if (slot == SIZE_MAX || slot >= o->nfull || o->items[slot].nprocs == 0)
+		return NULL;
+	return &o->full[slot];
+}
+
+void owner_set_compact(struct eph_owners *o, bool compact)
+{
+	o->compact = compact;
+}
+
+const struct eph_owner_proc *owner_first(const struct eph_owners *o,
+					 uint32_t inode, const char **cgroup)
+{
+	size_t slot = o->sorted ? lookup(o, inode) : SIZE_MAX;
+	const struct item *it;
+
 	if (slot == SIZE_MAX || o->items[slot].nprocs == 0)
 		return NULL;
-	return &o->items[slot];
+	it = &o->items[slot];
+	*cgroup = it->holder != NONE ? o->holders[it->holder].cgroup : "";
+	return &o->procs[it->first];
 }
