@@ -8,33 +8,16 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "unit.h"
 
 static bool private_netns;
-
-static void lo_up(void)
-{
-	struct ifreq ifr;
-	int fd;
-
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
-}
 
 static struct sockaddr_in loopback(uint16_t port)
 {
@@ -111,7 +94,7 @@ static void test_explicit_binders_are_told_from_the_rest(void **state)
 		skip();
 		return;
 	}
-	lo_up();
+	unit_lo_up();
 	/* A listener on a port it named, a client, the accepted side. */
 	lst = bound(SOCK_STREAM, 40001);
 	p = port_of(lst);

@@ -154,17 +154,9 @@ static void test_ranking_keeps_the_top_and_sums_the_rest(void **state)
 static void netns_prepare(void)
 {
 	static const char range[] = "40000 40019\n";
-	struct ifreq ifr;
 	int fd;
 
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
+	unit_lo_up();
 	fd = open("/proc/sys/net/ipv4/ip_local_port_range",
 		  O_WRONLY | O_CLOEXEC);
 	assert_true(fd >= 0);

@@ -9,6 +9,12 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "../helpers.h"
@@ -27,6 +33,22 @@ static int teardown(void **state)
 	(void)state;
 	eph_ctx_free(ctx);
 	return 0;
+}
+
+/* Brings up the loopback of a namespace the test made its own. */
+static inline void unit_lo_up(void)
+{
+	struct ifreq ifr;
+	int fd;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+	close(fd);
 }
 
 #endif
