@@ -80,7 +80,8 @@ struct eph_owners {
 	uint32_t *head; /* per slot: its last claim, or NONE */
 	size_t head_cap;
 	struct eph_owner_proc *procs; /* per slot, side by side, parents
-					 first: what items[].procs point to */
+					 first: from items[].first, what
+					 full[].procs point to */
 	size_t procs_cap;
 };
 
