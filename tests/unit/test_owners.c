@@ -75,7 +75,27 @@ static void test_the_listener_is_found_with_its_owner(void **state)
 	assert_int_equal(found->procs[0].pid, getpid());
 	assert_int_equal(found->procs[0].ppid, getppid());
 	assert_false(found->parent_first);
+	assert_string_equal(found->comm, found->procs[0].comm);
 	assert_null(eph_owners_find(o, s->inode + 1));
+	/* Cleared: nothing is found until the next resolve ends. */
+	eph_owners_clear(o);
+	assert_null(eph_owners_find(o, s->inode));
+	assert_int_equal(eph_owners_want(o, s->inode), 0);
+	assert_null(eph_owners_find(o, s->inode));
+	/* Compact: the same holder, read without an eph_owner. */
+	owner_set_compact(o, true);
+	assert_int_equal(eph_owners_resolve(o), 1);
+	assert_null(eph_owners_find(o, s->inode));
+	{
+		const char *cgroup = NULL;
+		const struct eph_owner_proc *p =
+			owner_first(o, s->inode, &cgroup);
+
+		assert_non_null(p);
+		assert_int_equal(p->pid, getpid());
+		assert_non_null(cgroup);
+		assert_null(owner_first(o, s->inode + 1, &cgroup));
+	}
 	eph_owners_free(o);
 	eph_holders_free(h);
 }
