@@ -146,7 +146,7 @@ if ((!memory)); then
 			t=$(ip netns exec "$ns" "$CONNLOOP" --pairs "$pairs" --dests 16 | sed -n 's/^us=//p')
 			if [ "$m" != none ]; then
 				tracer_stop
-				l=$(jq -r 'select(.summary) | .summary.lost' "$tmp/trace.out")
+				l=$(tail -n 1 "$tmp/trace.out" | jq -r 'select(.summary) | .summary.lost')
 				lost[$m]=$((${lost[$m]} + ${l:-0}))
 			fi
 			((r == 0)) || us[$m]="${us[$m]} $t"
@@ -194,4 +194,4 @@ done
 wait "$loop"
 tracer_stop
 echo
-echo "- $rate connections a second for $seconds s ($(sed -n 's/^us=//p' "$tmp/loop.out") µs of loop), lost events: $(jq -r 'select(.summary) | .summary.lost' "$tmp/trace.out")"
+echo "- $rate connections a second for $seconds s ($(sed -n 's/^us=//p' "$tmp/loop.out") µs of loop), lost events: $(tail -n 1 "$tmp/trace.out" | jq -r 'select(.summary) | .summary.lost')"
