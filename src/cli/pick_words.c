@@ -309,8 +309,7 @@ void pick_verdict_json(struct json *j, const struct eph_pick_verdict *v)
 			break;
 		}
 		json_obj(j, "error");
-		json_str(j, "protocol",
-			 v->bind_proto == IPPROTO_UDP ? "udp" : "tcp");
+		json_str(j, "protocol", eph_proto_name(v->bind_proto));
 		json_str(j, "family",
 			 v->bind_family == AF_INET6 ? "ipv6" : "ipv4");
 		json_str(j, "errno", strerrorname_np(v->bind_errno));

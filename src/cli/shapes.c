@@ -677,7 +677,7 @@ void shape_tuple_members(struct json *j, const struct eph_rank_row *row,
 
 	if (netns)
 		json_str(j, "netns", netns);
-	json_str(j, "proto", "tcp");
+	json_str(j, "proto", eph_proto_name(t->proto));
 	json_str(j, "family", shape_family(t->family));
 	json_str(j, "local", eph_addr_format(t->local, a, sizeof(a)));
 	json_str(j, "remote", eph_addr_format(t->remote, a, sizeof(a)));

@@ -105,7 +105,8 @@ const char *shape_cgroup_text(const char *path, char *buf, size_t size);
 /* The same, short: "docker:0123456789ab", "nginx.service"; NULL when the
  * path names neither. */
 const char *shape_cgroup_short(const char *path, char *buf, size_t size);
-/* Its members, inside an object already open (the exporter adds more). */
+/* ROW's tuple as JSON members (its protocol, addresses, counts, level),
+ * inside an object the caller opened and closes. */
 void shape_tuple_members(struct json *j, const struct eph_rank_row *row,
 			 const char *netns);
 
