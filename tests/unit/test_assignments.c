@@ -154,13 +154,13 @@ static void test_fixture(void **state)
 
 static void test_round_trip(void **state)
 {
-	char dir[] = "/tmp/ephport-test-XXXXXX", path[320], sub[64];
+	char dir[64], path[320], sub[96];
 	char today[11], text[1024], want[256];
 	struct eph_assignments *a = NULL;
 	const struct eph_assignment *e;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(unit_tmpdir(dir, sizeof(dir), "test"));
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
 	snprintf(path, sizeof(path), "%s/ports", sub);
 	num_today(today);

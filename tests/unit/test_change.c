@@ -763,8 +763,7 @@ static void test_apply(void **state)
 	/* Only where a mistake would change a namespace of our own. */
 	if (!private_netns)
 		skip();
-	snprintf(scratch, sizeof(scratch), "/tmp/ephport-test-change-XXXXXX");
-	assert_non_null(mkdtemp(scratch));
+	assert_non_null(unit_tmpdir(scratch, sizeof(scratch), "test-change"));
 	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
 		char rel[128], text[64];
 		size_t n;

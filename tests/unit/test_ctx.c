@@ -14,11 +14,11 @@
 
 #include "unit.h"
 
-static char dir[] = "/tmp/ephport-test-ctx-XXXXXX";
+static char dir[64];
 
 static int setup_ctx(void **state)
 {
-	if (setup(state) < 0 || !mkdtemp(dir))
+	if (setup(state) < 0 || !unit_tmpdir(dir, sizeof(dir), "test-ctx"))
 		return -1;
 	return 0;
 }

@@ -389,7 +389,7 @@ static void test_a_well_sealed_nonsense_entry_is_refused(void **state)
 	history_free(r);
 }
 
-static char dir[] = "/tmp/ephport-history-XXXXXX";
+static char dir[64];
 
 static void path_of(char *buf, size_t size)
 {
@@ -413,7 +413,7 @@ static void test_a_recorder_restarts_where_it_left(void **state)
 	uint64_t ns = own_netns();
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(unit_tmpdir(dir, sizeof(dir), "history"));
 	path_of(path, sizeof(path));
 	assert_int_equal(eph_record_read(ctx, path, &rd), 0);
 	eph_record_info(rd, &info);

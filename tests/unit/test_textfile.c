@@ -21,8 +21,7 @@ static char dir[64], path[128];
 
 static int dir_setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/ephport-textfile-XXXXXX");
-	if (!mkdtemp(dir))
+	if (!unit_tmpdir(dir, sizeof(dir), "textfile"))
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", dir, EPH_TEXTFILE_NAME);
 	return setup(state);

@@ -396,7 +396,7 @@ static uint64_t boot_now(void)
 static void
 test_a_change_of_the_record_waits_half_a_second_at_most(void **state)
 {
-	char dir[] = "/tmp/ephport-trace-XXXXXX", path[64];
+	char dir[64], path[96];
 	struct eph_tracer_opts o = { 0 };
 	struct eph_tracer *t = NULL;
 	struct eph_trace_event e;
@@ -404,7 +404,7 @@ test_a_change_of_the_record_waits_half_a_second_at_most(void **state)
 	int ms;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(unit_tmpdir(dir, sizeof(dir), "trace"));
 	snprintf(path, sizeof(path), "%s/history", dir);
 	o.all_netns = true;
 	o.record = true;

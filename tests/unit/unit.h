@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <net/if.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -33,6 +35,24 @@ static int teardown(void **state)
 	(void)state;
 	eph_ctx_free(ctx);
 	return 0;
+}
+
+/*
+ * Makes a fresh directory /tmp/ephport-NAME-?????? for a test, its name in
+ * BUF (SIZE bytes). Returns BUF, or NULL with errno set.
+ */
+static inline char *unit_tmpdir(char *buf, size_t size, const char *name)
+{
+	int n = snprintf(buf, size, "/tmp/ephport-%s-", name);
+
+	/* mkdtemp() fills in the six letters that end the template. */
+	if (n < 0 || (size_t)n + 7 > size) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	memset(buf + n, 'X', 6);
+	buf[n + 6] = '\0';
+	return mkdtemp(buf);
 }
 
 /* Brings up the loopback of a namespace the test made its own. */
