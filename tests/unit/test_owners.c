@@ -129,13 +129,42 @@ static void test_the_bind_probe_sees_it_and_leaves_nothing(void **state)
 }
 
 /*
+ * In a child: N sockets (the limit on descriptors raised to allow them),
+ * permuted among their descriptors with SHUFFLE (so no order holds).
+ * Returns the K-th one's inode, or 0.
+ */
+static uint32_t child_sockets(int n, int k, bool shuffle)
+{
+	int *socks = calloc((size_t)n, sizeof(*socks));
+	struct rlimit rl;
+	struct stat st;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; socks && i < n; i++)
+		socks[i] = socket(AF_INET, SOCK_STREAM, 0);
+	if (!socks || fstat(socks[k], &st) < 0)
+		return 0;
+	for (int i = n - 1; shuffle && i > 0; i--) {
+		/* Swap two descriptors' sockets through a spare. */
+		int j = rand() % (i + 1), tmp = dup(socks[i]);
+
+		dup2(socks[j], socks[i]);
+		dup2(tmp, socks[j]);
+		close(tmp);
+	}
+	return (uint32_t)st.st_ino;
+}
+
+/*
  * A child holding N sockets, the K-th of which is the one to find; with
  * SHUFFLE its descriptors are permuted first (so no order holds). Returns
  * its pid and the inode wanted.
  */
 static pid_t holder(int n, int k, bool shuffle, uint32_t *ret_inode)
 {
-	int fds[2], *socks;
+	int fds[2];
 	pid_t pid;
 	uint32_t inode = 0;
 
@@ -145,28 +174,10 @@ static pid_t holder(int n, int k, bool shuffle, uint32_t *ret_inode)
 	if (pid == 0) {
 		/* Never outlives a test killed half way. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		struct rlimit rl;
-		struct stat st;
-
 		close(fds[0]);
-		getrlimit(RLIMIT_NOFILE, &rl);
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		socks = calloc((size_t)n, sizeof(*socks));
-		for (int i = 0; socks && i < n; i++)
-			socks[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (!socks || fstat(socks[k], &st) < 0)
-			_exit(1);
-		inode = (uint32_t)st.st_ino;
-		for (int i = n - 1; shuffle && i > 0; i--) {
-			/* Swap two descriptors' sockets through a spare. */
-			int j = rand() % (i + 1), tmp = dup(socks[i]);
-
-			dup2(socks[j], socks[i]);
-			dup2(tmp, socks[j]);
-			close(tmp);
-		}
-		if (write(fds[1], &inode, sizeof(inode)) != sizeof(inode))
+		inode = child_sockets(n, k, shuffle);
+		if (!inode ||
+		    write(fds[1], &inode, sizeof(inode)) != sizeof(inode))
 			_exit(1);
 		pause();
 		_exit(0);
@@ -239,12 +250,12 @@ static pid_t holder_all(int n, uint32_t *inodes)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		/* Never outlives a test killed half way. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		struct rlimit rl;
 		int *socks = calloc((size_t)n, sizeof(*socks));
 		uint32_t *in = calloc((size_t)n, sizeof(*in));
 
+		/* Never outlives a test killed half way. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(fds[0]);
 		getrlimit(RLIMIT_NOFILE, &rl);
 		rl.rlim_cur = rl.rlim_max;
@@ -348,10 +359,10 @@ static void small_holders(int nprocs, const int *order, int late, pid_t *pid,
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (pid[i] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			int s[SMALL_SOCKS], me, k = 0;
 			struct stat st;
 
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			/* Its own pipes out of the way, the rest closed:
 			 * its sockets take descriptors 3, 4, ... */
 			if (dup2(go[i][0], 900) < 0 || dup2(back[1], 901) < 0 ||
@@ -549,27 +560,15 @@ static pid_t prefork(int n, int k, bool shuffle, int workers,
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		uint32_t inode;
+
 		/* Never outlives a test killed half way. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int *socks = calloc((size_t)n, sizeof(*socks));
-		uint32_t inode;
-		struct stat st;
-
 		close(fds[0]);
 		setpgid(0, 0);
-		for (int i = 0; socks && i < n; i++)
-			socks[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (!socks || fstat(socks[k], &st) < 0)
-			_exit(1);
-		inode = (uint32_t)st.st_ino;
-		for (int i = n - 1; shuffle && i > 0; i--) {
-			int j = rand() % (i + 1), tmp = dup(socks[i]);
-
-			dup2(socks[j], socks[i]);
-			dup2(tmp, socks[j]);
-			close(tmp);
-		}
-		if (write(fds[1], &inode, sizeof(inode)) != sizeof(inode))
+		inode = child_sockets(n, k, shuffle);
+		if (!inode ||
+		    write(fds[1], &inode, sizeof(inode)) != sizeof(inode))
 			_exit(1);
 		for (int w = 0; w < workers; w++) {
 			pid_t c = fork();
