@@ -1666,8 +1666,11 @@ EPH_EXPORT int eph_owners_resolve(struct eph_owners *o)
 		goto out;
 	}
 	/* A few sockets among many processes: guided by their inodes,
-	 * before anything else is read of each process. */
-	if (o->n <= GUIDED_MAX_WANTED && n >= GUIDED_MIN_PROCS)
+	 * before anything else is read of each process; unless their
+	 * cgroups hold few processes (a service in a unit of its own),
+	 * which the ranked walk reads first. */
+	if (o->n <= GUIDED_MAX_WANTED && n >= GUIDED_MIN_PROCS &&
+	    (h.npids == 0 || h.npids > GUIDED_MIN_PROCS))
 		guided(o, dirfd(d), c, n);
 	/* Not all found so: the likeliest and cheapest processes first. */
 	if (o->found < o->n)
